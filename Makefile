@@ -1,0 +1,48 @@
+# imagenet-bench: `make bench` runs the offline default, `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+MODELS ?=
+DATASET ?= $(if $(MODELS),tiny-imagenet,samples)
+MODELS_OR_DEFAULT := $(if $(MODELS),$(MODELS),tf_efficientnet_lite0)
+LIMIT ?=
+DEVICE ?= auto
+BATCH_SIZE ?=
+DATA_DIR ?=
+RESULTS ?= results
+EXTRA ?=
+
+RUN_ARGS = --models $(MODELS_OR_DEFAULT) --dataset $(DATASET) --device $(DEVICE) --results-dir $(RESULTS) \
+	$(if $(LIMIT),--limit $(LIMIT)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(EXTRA)
+
+.PHONY: install bench leaderboards test check benchmark clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+bench: install
+	$(BIN)/bench run $(RUN_ARGS)
+	$(BIN)/bench leaderboard --results-dir $(RESULTS) --out leaderboards
+
+leaderboards: install
+	$(BIN)/bench leaderboard --results-dir $(RESULTS) --out leaderboards
+
+test: install
+	$(BIN)/python -m pytest -q
+
+check: install
+	bash scripts/check.sh
+
+benchmark: install
+	$(BIN)/python benchmarks/pipeline.py --device cpu
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

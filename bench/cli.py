@@ -88,6 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as e:
         print(f"bench: error: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:  # `bench labels ... | head`: the reader left, which is not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("bench: interrupted; finished results are kept, rerun to continue", file=sys.stderr)
         return 130

@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from bench import env
+from . import env
+from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,12 @@ class _Settings:
     latency_iters: int
 
 
-# CPU defaults are small on purpose: `bench profile --models alexnet,resnet50` should
-# finish in well under a minute on a 2-core machine, and CPU timings are steady after a
-# couple of warm-up batches (no autotuning, no GPU clock ramp-up).
+# CPU defaults are small on purpose: `bench profile --models alexnet,resnet50` must stay
+# well under a minute on 2 cores (resnet50 runs ~15 img/s there, so one batch of 32 is
+# ~2 s), and CPU timings are steady after a couple of warm-up batches (no autotuning,
+# no GPU clock ramp-up).
 _GPU_DEFAULTS = _Settings(batch_size=256, warmup=10, iters=50, repeats=3, latency_iters=100)
-_CPU_DEFAULTS = _Settings(batch_size=32, warmup=2, iters=3, repeats=3, latency_iters=20)
+_CPU_DEFAULTS = _Settings(batch_size=32, warmup=2, iters=2, repeats=3, latency_iters=20)
 
 
 @dataclass
@@ -61,14 +63,14 @@ class EfficiencyConfig:
     channels_last: bool = False
     compile: bool = False  # torch.compile
     warmup: int | None = None  # None -> 10 on CUDA/MPS, 2 on CPU (also before latency)
-    iters: int | None = None  # timed batches per repeat; None -> 50 CUDA/MPS, 3 CPU
+    iters: int | None = None  # timed batches per repeat; None -> 50 CUDA/MPS, 2 CPU
     repeats: int = 3
     latency_iters: int | None = None  # timed batch-1 calls; None -> 100 CUDA/MPS, 20 CPU
 
     def settings(self) -> _Settings:
         """Validated settings with device defaults filled in."""
         if self.precision not in _PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(_PRECISIONS)}, got {self.precision!r}")
+            raise ConfigError(f"precision must be one of {sorted(_PRECISIONS)}, got {self.precision!r}")
         d = _CPU_DEFAULTS if torch.device(self.device).type == "cpu" else _GPU_DEFAULTS
         s = _Settings(
             batch_size=d.batch_size if self.batch_size is None else self.batch_size,
@@ -78,7 +80,7 @@ class EfficiencyConfig:
             latency_iters=d.latency_iters if self.latency_iters is None else self.latency_iters,
         )
         if min(s.batch_size, s.iters, s.repeats, s.latency_iters) < 1 or s.warmup < 0:
-            raise ValueError(f"batch_size, iters, repeats, latency_iters must be >= 1 and warmup >= 0: {s}")
+            raise ConfigError(f"batch_size, iters, repeats, latency_iters must be >= 1 and warmup >= 0: {s}")
         return s
 
 
@@ -390,6 +392,9 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
     """
     s = cfg.settings()
     device = torch.device(cfg.device)
+    if device.type == "cpu" and cfg.precision == "fp16":
+        # Not an error (it is a legitimate measurement), but surprising enough to say.
+        log.warning("fp16 autocast on CPU usually has no fast kernels: expect it to be far slower than fp32")
     input_size = tuple(input_size)  # type: ignore[assignment]
     params, trainable = count_params(model)
     gmacs = count_gmacs(model, input_size)

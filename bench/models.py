@@ -148,8 +148,8 @@ def _timm_spec(arch: str, tag: str | None) -> ModelSpec:
 def suggest(name: str, n: int = 5) -> list[str]:
     """Close names from both registries, for did-you-mean."""
     base = name.split(":", 1)[-1]
-    candidates = [*torchvision_models(), *timm_pretrained(), *(f"{a}.{t}" for a, ts in timm_pretrained().items() for t in ts)]
-    return difflib.get_close_matches(base, candidates, n=n, cutoff=0.6)
+    candidates = dict.fromkeys([*torchvision_models(), *timm_pretrained(), *(f"{a}.{t}" for a, ts in timm_pretrained().items() for t in ts)])
+    return difflib.get_close_matches(base, list(candidates), n=n, cutoff=0.6)
 
 
 def resolve(name: str) -> ModelSpec:

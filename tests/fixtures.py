@@ -29,10 +29,13 @@ def jpeg_bytes(img: Image.Image, quality: int = 95) -> bytes:
     return buf.getvalue()
 
 
-def tiny_photo_bytes(size: int = 64) -> list[tuple[str, str, bytes]]:
-    """(file name, wnid, 64x64 JPEG bytes) for the four photos, in Tiny label order."""
+def tiny_photo_bytes(size: int | None = 64) -> list[tuple[str, str, bytes]]:
+    """(file name, wnid, JPEG bytes) for the four photos, downscaled to size x size (None: as they are)."""
     out = []
     for name, wnid in TINY_PHOTOS.items():
+        if size is None:
+            out.append((name, wnid, (samples_dir() / name).read_bytes()))
+            continue
         img = Image.open(samples_dir() / name).convert("RGB").resize((size, size), Image.BICUBIC)
         out.append((name, wnid, jpeg_bytes(img)))
     space = L.tiny_imagenet()

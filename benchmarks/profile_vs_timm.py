@@ -1,0 +1,136 @@
+"""Cross-check `bench.efficiency.measure` against a timm-benchmark.py-style timing loop.
+
+Both run in one process on the same model, device and numerical settings, so a ratio far
+from 1.0 points at the timing method (sync per step, no_grad vs inference_mode, warm-up,
+median over repeats), not at the hardware. Examples:
+
+    python benchmarks/profile_vs_timm.py --model resnet50 --device cuda --precision bf16 \
+        --channels-last --batch-size 256
+    python benchmarks/profile_vs_timm.py --device cpu --model resnet18 --batch-size 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+try:
+    from bench.efficiency import EfficiencyConfig, measure
+except ImportError:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.efficiency import EfficiencyConfig, measure
+
+_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass
+class TimmStyleResult:
+    img_s: float
+    warmup: int
+    iters: int
+
+
+def build_model(name: str) -> tuple[nn.Module, tuple[int, int, int]]:
+    """Random-init model (no downloads) and its evaluation input size."""
+    import torchvision
+
+    if name in torchvision.models.list_models():
+        return torchvision.models.get_model(name, weights=None), (3, 224, 224)
+    import timm
+
+    model = timm.create_model(name, pretrained=False)
+    return model, tuple(model.pretrained_cfg["input_size"])  # type: ignore[return-value]
+
+
+def timm_style_throughput(model: nn.Module, input_size: tuple[int, int, int], args: argparse.Namespace) -> TimmStyleResult:
+    """img/s timed the way timm's benchmark.py InferenceBenchmarkRunner does it:
+    no_grad, synchronize + perf_counter after every step, one wall-clock span."""
+    device = torch.device(args.device)
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    model.to(device).eval().to(memory_format=fmt)
+    runner = torch.compile(model) if args.compile else model
+    x = torch.randn((args.batch_size, *input_size), device=device).contiguous(memory_format=fmt)
+    dtype = _DTYPES[args.precision]
+    # Same autocast as measure(): this script compares timing methods, not dtype policies
+    # (timm itself casts the model for bf16 and autocasts only for "amp").
+    amp = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
+
+    def now(sync: bool = False) -> float:
+        if sync and device.type == "cuda":
+            torch.cuda.synchronize(device)
+        elif sync and device.type == "mps":
+            torch.mps.synchronize()
+        return time.perf_counter()
+
+    def step() -> None:
+        with amp():
+            runner(x)
+        now(sync=True)
+
+    with torch.no_grad():
+        for _ in range(args.timm_warmup):
+            step()
+        start = now()
+        for _ in range(args.timm_iters):
+            step()
+        elapsed = now(sync=True) - start
+    model.to(memory_format=torch.contiguous_format)
+    return TimmStyleResult(args.batch_size * args.timm_iters / elapsed, args.timm_warmup, args.timm_iters)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="resnet50", help="torchvision or timm name (random init)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--precision", default="fp32", choices=sorted(_DTYPES))
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--timm-warmup", type=int, default=10, help="timm benchmark.py default: 10")
+    p.add_argument("--timm-iters", type=int, default=40, help="timed steps of the timm-style loop")
+    return p.parse_args(argv)
+
+
+def report(args: argparse.Namespace, ours: dict[str, Any], timm_like: TimmStyleResult) -> str:
+    ratio = ours["throughput_img_s"] / timm_like.img_s
+    note = f" (OOM back-off: ran batch {ours['batch_size']})" if ours["batch_size"] != args.batch_size else ""
+    return "\n".join(
+        [
+            f"model {args.model} | {ours['device']} ({ours['device_name']}) | {args.precision}"
+            f" | channels_last={args.channels_last} | compile={args.compile} | batch {args.batch_size}{note}",
+            f"bench.efficiency.measure : {ours['throughput_img_s']:10.1f} img/s"
+            f"  (median of {ours['repeats']} repeats x {ours['iters']} iters after {ours['warmup']} warm-up;"
+            f" min {ours['throughput_img_s_min']:.1f}, max {ours['throughput_img_s_max']:.1f})",
+            f"timm-style loop          : {timm_like.img_s:10.1f} img/s"
+            f"  ({timm_like.iters} iters after {timm_like.warmup} warm-up, sync every step)",
+            f"ratio measure / timm     : {ratio:10.3f}",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    model, input_size = build_model(args.model)
+    cfg = EfficiencyConfig(
+        device=args.device,
+        batch_size=args.batch_size,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        compile=args.compile,
+    )
+    ours = measure(model, input_size, cfg)
+    timm_like = timm_style_throughput(model, input_size, args)
+    print(report(args, ours, timm_like))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

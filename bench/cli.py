@@ -10,6 +10,9 @@ from typing import Sequence
 from .errors import BenchError, ConfigError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+# Kept here (not imported from bench.datasets) so that `bench --help` imports nothing heavy; a test
+# checks it matches datasets.KNOWN.
+DATASETS = ("tiny-imagenet", "imagenet-1k", "imagenet-v2", "imagenet-a", "imagenet-r", "imagenet-sketch", "imagenette", "samples")
 
 
 def _models(text: str) -> list[str]:
@@ -22,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="evaluate and measure models on a dataset")
     r.add_argument("--models", required=True, type=_models, help="comma-separated names or globs: alexnet, tv:resnet50.IMAGENET1K_V2, timm:resnet50.a1_in1k, 'resnet*'")
-    r.add_argument("--dataset", default="tiny-imagenet", choices=["tiny-imagenet", "imagenet-1k", "samples"])
+    r.add_argument("--dataset", default="tiny-imagenet", choices=DATASETS)
     r.add_argument("--data-dir", help="local copy: HF parquet + README, Stanford tiny-imagenet-200/, or ImageFolder of wnid dirs")
     r.add_argument("--split", help="dataset split (default: valid / validation / val)")
     r.add_argument("--limit", type=int, help="evaluate a deterministic class-stratified subset of N images")
@@ -40,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--crop-pct", type=float, help="override the centre-crop fraction")
     r.add_argument("--interpolation", choices=["bilinear", "bicubic", "nearest"], help="override the resize interpolation")
     r.add_argument("--label-space", help="classes of a head that is not ImageNet-1k: tiny-imagenet, imagenet-22k, ... or a file with one wnid per line")
+    r.add_argument("--classes", help="evaluate only the samples of these classes, e.g. imagenet-1k val on tiny-imagenet's 200")
     r.add_argument("--no-accuracy", dest="accuracy", action="store_false", help="efficiency only (no data needed)")
     r.add_argument("--no-efficiency", dest="efficiency", action="store_false", help="accuracy only")
     r.add_argument("--results-dir", default="results")
@@ -51,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--format", choices=["table", "tsv", "json"], default="table")
 
     lb = sub.add_parser("labels", help="how a dataset's classes map onto a model head (by wnid)")
-    lb.add_argument("dataset", choices=["tiny-imagenet", "imagenet-1k", "samples"])
+    lb.add_argument("dataset", choices=DATASETS)
     lb.add_argument("--model", help="map onto this model's head (default: an ImageNet-1k head)")
     lb.add_argument("--label-space", help="the head's label space when it is not ImageNet-1k")
     lb.add_argument("--format", choices=["tsv", "json"], default="tsv")
@@ -108,10 +112,11 @@ def cmd_run(args) -> int:
     cfg = RunConfig(models=args.models, dataset=args.dataset, split=args.split, data_dir=args.data_dir, limit=args.limit,
                     batch_size=args.batch_size, workers=args.workers, device=args.device, precision=args.precision,
                     channels_last=args.channels_last, compile=args.compile, weights=args.weights, transform=args.transform,
-                    transform_overrides=overrides, label_space=args.label_space, accuracy=args.accuracy,
+                    transform_overrides=overrides, label_space=args.label_space, classes=args.classes, accuracy=args.accuracy,
                     efficiency=args.efficiency, results_dir=args.results_dir, force=args.force, progress=args.progress)
     report = run(cfg)
-    print(report.format())
+    if report.is_main:
+        print(report.format())
     return report.exit_code
 
 

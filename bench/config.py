@@ -32,6 +32,7 @@ class RunConfig:
     transform: str = "model"  # model | fixed
     transform_overrides: dict[str, Any] = field(default_factory=dict)  # mean, std, crop_pct, interpolation
     label_space: str | None = None  # name or file for heads that are not ImageNet-1k
+    classes: str | None = None  # evaluate only the samples of these classes (a label space name or file)
     accuracy: bool = True
     efficiency: bool = True
     results_dir: str = "results"
@@ -61,6 +62,11 @@ class RunConfig:
         if self.weights == "random" and self.accuracy:
             # Random weights score chance; allowed (a smoke test), but never silently.
             pass
+
+    @property
+    def dataset_key(self) -> str:
+        """The dataset name in result keys: `imagenet-1k@tiny-imagenet` when restricted with --classes."""
+        return f"{self.dataset}@{Path(self.classes).stem}" if self.classes else self.dataset
 
     def resolved_device(self) -> str:
         """`auto` -> cuda when present, else mps, else cpu; an explicit cuda without CUDA is an error."""

@@ -10,6 +10,7 @@ in loader workers, so a corrupt image costs one sample, not the run.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -22,25 +23,35 @@ from .images import ImageSource, open_rgb
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 HF_TINY = "zh-plus/tiny-imagenet"
 HF_IMAGENET = "ILSVRC/imagenet-1k"
+VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})")
+GROUND_TRUTH = "ILSVRC2012_validation_ground_truth.txt"
+
+_VAL = {"val": "val", "valid": "val", "validation": "val", "test": "val"}
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A dataset the harness knows: its HF id, default split, split aliases and label space."""
+    """A dataset the harness knows: default split, split aliases, label space, where it can come from."""
 
     name: str
     default_split: str
     splits: dict[str, str]  # alias -> canonical split name
     label_space: Callable[[], L.LabelSpace]
-    hf_id: str | None = None
+    hf_id: str | None = None  # loadable without --data-dir through `datasets.load_dataset`
+    layout: str = "wnid folders"  # what --data-dir must hold, for messages and the README
 
 
 KNOWN: dict[str, DatasetInfo] = {
     "tiny-imagenet": DatasetInfo("tiny-imagenet", "valid", {"valid": "valid", "val": "valid", "validation": "valid", "train": "train"},
-                                 L.tiny_imagenet, HF_TINY),
+                                 L.tiny_imagenet, HF_TINY, "HF parquet copy, Stanford tiny-imagenet-200/, or wnid folders"),
     "imagenet-1k": DatasetInfo("imagenet-1k", "validation", {"validation": "validation", "val": "validation", "valid": "validation", "train": "train"},
-                               L.imagenet_1k, HF_IMAGENET),
-    "samples": DatasetInfo("samples", "val", {"val": "val", "valid": "val", "validation": "val"}, L.imagenet_1k),
+                               L.imagenet_1k, HF_IMAGENET, "wnid folders, flat ILSVRC2012_val_*.JPEG + devkit ground truth, or HF parquet copy"),
+    "imagenet-v2": DatasetInfo("imagenet-v2", "val", _VAL, L.imagenet_1k, None, "folders 0..999 named by class index"),
+    "imagenet-a": DatasetInfo("imagenet-a", "val", _VAL, L.imagenet_a, None, "200 wnid folders"),
+    "imagenet-r": DatasetInfo("imagenet-r", "val", _VAL, L.imagenet_r, None, "200 wnid folders"),
+    "imagenet-sketch": DatasetInfo("imagenet-sketch", "val", _VAL, L.imagenet_1k, None, "1000 wnid folders"),
+    "imagenette": DatasetInfo("imagenette", "val", {**_VAL, "train": "train"}, L.imagenette, None, "imagenette2*/{train,val}/<wnid>"),
+    "samples": DatasetInfo("samples", "val", _VAL, L.imagenet_1k, None, "files + labels.tsv (file, wnid)"),
 }
 
 
@@ -55,6 +66,7 @@ class ImageSet:
     source: str
     items: Sequence[Any] = field(repr=False)  # paths, bytes, or an HF dataset with an undecoded image column
     hf_column: str | None = None
+    names: list[str] | None = field(default=None, repr=False)  # file names, where the source has them
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -66,10 +78,24 @@ class ImageSet:
         return cell["bytes"] if cell.get("bytes") else cell["path"]
 
     def ids(self) -> list[str]:
-        """A human-readable id per sample (file name), for failure reports."""
+        """A human-readable id per sample (file name), for failure reports and ReaL lookups."""
+        if self.names is not None:
+            return list(self.names)
         if self.hf_column is None:
             return [Path(p).name if not isinstance(p, bytes) else f"#{i}" for i, p in enumerate(self.items)]
         return [f"#{i}" for i in range(len(self))]
+
+    def restrict_classes(self, space: L.LabelSpace) -> "ImageSet":
+        """Only the samples whose class is in `space` (e.g. ImageNet-1k val on Tiny's 200 classes)."""
+        keep_space = L.subset(self.label_space, set(space.wnids), f"{self.label_space.name}∩{space.name}")
+        if not len(keep_space):
+            raise DatasetUnavailableError(f"{self.name} has none of the {len(space)} {space.name} classes")
+        new_index = keep_space.index
+        keep = [i for i, y in enumerate(self.labels) if 0 <= y < len(self.label_space) and self.label_space.wnids[y] in new_index]
+        labels = [new_index[self.label_space.wnids[self.labels[i]]] for i in keep]
+        names = [self.ids()[i] for i in keep]
+        items = self.items.select(keep) if hasattr(self.items, "select") else [self.items[i] for i in keep]
+        return ImageSet(self.name, self.split, keep_space, labels, f"{self.source} (classes of {space.name})", items, self.hf_column, names)
 
 
 def canonical_split(name: str, split: str | None) -> str:
@@ -97,8 +123,10 @@ def load(name: str, split: str | None = None, data_dir: str | Path | None = None
     if data_dir is not None:
         root = Path(data_dir).expanduser()
         if not root.exists():
-            raise DatasetUnavailableError(f"--data-dir {root} does not exist: point it at your {name} copy")
+            raise DatasetUnavailableError(f"--data-dir {root} does not exist: point it at your {name} copy ({info.layout})")
         return _local(info, split, root)
+    if info.hf_id is None:
+        raise DatasetUnavailableError(f"{name} needs --data-dir pointing at a local copy ({info.layout})")
     return _hub(info, split)
 
 
@@ -134,19 +162,98 @@ def _label_of(wnid: str, space: L.LabelSpace, where: Path | str) -> int:
 
 
 def _local(info: DatasetInfo, split: str, root: Path) -> ImageSet:
-    if (root / "README.md").is_file() or any(root.rglob("*.parquet")):
+    if (root / "README.md").is_file() and any(root.rglob("*.parquet")):
         return _hf_local(info, split, root)
-    stanford = root / "tiny-imagenet-200" if (root / "tiny-imagenet-200").is_dir() else root
-    if info.name == "tiny-imagenet" and ((stanford / "val" / "val_annotations.txt").is_file() or (stanford / "wnids.txt").is_file()):
-        return _stanford(info, split, stanford)
-    for candidate in (root / split, root / "val", root):
-        if candidate.is_dir() and any(p.is_dir() and p.name.startswith("n") for p in candidate.iterdir()):
+    if info.name == "tiny-imagenet":
+        stanford = root / "tiny-imagenet-200" if (root / "tiny-imagenet-200").is_dir() else root
+        if (stanford / "val" / "val_annotations.txt").is_file() or (stanford / "wnids.txt").is_file():
+            return _stanford(info, split, stanford)
+    if info.name == "imagenet-1k" and split == "validation":
+        flat = _flat_val_dir(root)
+        if flat is not None:
+            return _flat_val(info, flat)
+    if info.name == "imagenet-v2":
+        for candidate in (root, *sorted(p for p in root.iterdir() if p.is_dir())):
+            if any(p.is_dir() and p.name.isdigit() for p in candidate.iterdir()):
+                return _index_folder(info, split, candidate)
+    for candidate in _folder_candidates(root, split):
+        if any(p.is_dir() and _is_wnid(p.name) for p in candidate.iterdir()):
             return _image_folder(info, split, candidate)
+    raise DatasetUnavailableError(f"{root} is not a layout we know for {info.name}: expected {info.layout}")
+
+
+def _is_wnid(name: str) -> bool:
+    return len(name) == 9 and name[0] == "n" and name[1:].isdigit()
+
+
+def _folder_candidates(root: Path, split: str) -> list[Path]:
+    """root/<split>, root/val, root, and the same one level down (imagenette2-320/val, ...)."""
+    names = [split, "val", "validation", ""]
+    found = [root / n if n else root for n in names]
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not _is_wnid(p.name)):
+        found += [sub / n if n else sub for n in names]
+    return [p for p in dict.fromkeys(found) if p.is_dir()]
+
+
+def _flat_val_dir(root: Path) -> Path | None:
+    for candidate in (root, root / "val", root / "ILSVRC2012_img_val"):
+        if candidate.is_dir() and any(VAL_NAME.match(p.name) for p in candidate.iterdir() if p.is_file()):
+            return candidate
+    return None
+
+
+def _ground_truth(flat: Path) -> Path:
+    for base in (flat, flat.parent, flat.parent.parent):
+        for candidate in (base / GROUND_TRUTH, base / "ILSVRC2012_devkit_t12" / "data" / GROUND_TRUTH, base / "data" / GROUND_TRUTH):
+            if candidate.is_file():
+                return candidate
     raise DatasetUnavailableError(
-        f"{root} is not a layout we know for {info.name}: expected an HF copy (README.md + parquet), "
-        "the Stanford folder (val/images + val/val_annotations.txt, train/<wnid>/images) "
-        "or an ImageFolder of wnid directories"
+        f"{flat} holds the flat official val images but no {GROUND_TRUTH} was found beside it or in "
+        "ILSVRC2012_devkit_t12/data/: copy it from the devkit, or sort the images into wnid folders"
     )
+
+
+def _flat_val(info: DatasetInfo, flat: Path) -> ImageSet:
+    """The official flat val folder; labels are devkit ILSVRC2012_IDs in meta.mat order, mapped by wnid.
+
+    The classic silent bug is to read ID-1 as a sorted-wnid index: it is not (ID 1 is kit fox,
+    sorted index 278).
+    """
+    gt = _ground_truth(flat)
+    ids = [int(x) for x in gt.read_text().split()]
+    order = L.ilsvrc2012_id_order()
+    space = info.label_space()
+    paths, labels = [], []
+    for p in sorted(flat.iterdir()):
+        m = VAL_NAME.match(p.name)
+        if not m or p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        number = int(m.group(1))
+        if not 1 <= number <= len(ids):
+            raise DatasetUnavailableError(f"{p.name}: no line {number} in {gt} ({len(ids)} lines)")
+        ilsvrc_id = ids[number - 1]
+        if not 1 <= ilsvrc_id <= 1000:
+            raise DatasetUnavailableError(f"{gt} line {number}: ILSVRC2012_ID {ilsvrc_id} is outside 1..1000")
+        paths.append(str(p))
+        labels.append(space.index[order[ilsvrc_id - 1]])
+    return ImageSet(info.name, "validation", space, labels, f"imagenet-flat:{flat} + {gt.name}", paths)
+
+
+def _index_folder(info: DatasetInfo, split: str, root: Path) -> ImageSet:
+    """ImageNet-V2: folders named by class *index* 0..999 (sorted-wnid order), not by wnid."""
+    space = info.label_space()
+    paths, labels = [], []
+    for d in sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)):
+        k = int(d.name)
+        if not 0 <= k < len(space):
+            raise DatasetUnavailableError(f"{d}: class index {k} is outside 0..{len(space) - 1}")
+        for f in sorted(d.iterdir()):
+            if f.suffix.lower() in IMAGE_SUFFIXES:
+                paths.append(str(f))
+                labels.append(k)
+    if not paths:
+        raise DatasetUnavailableError(f"{root} has class-index folders but no images in them")
+    return ImageSet(info.name, split, space, labels, f"index-folders:{root}", paths)
 
 
 def _stanford(info: DatasetInfo, split: str, root: Path) -> ImageSet:
@@ -240,9 +347,18 @@ def _from_hf(info: DatasetInfo, split: str, ds, source: str) -> ImageSet:
     else:
         raise DatasetUnavailableError(f"{source}: its {len(names)} label names are neither wnids nor the {len(space)} {space.name} classes")
     raw = ds.data.column(label_col).to_pylist()
-    labels = [to_space[x] if 0 <= x < len(to_space) else -1 for x in raw]
+    labels = [to_space[x] if x is not None and 0 <= x < len(to_space) else -1 for x in raw]
     ds = ds.cast_column(image_col, hfds.Image(decode=False)).select_columns([image_col])
-    return ImageSet(info.name, split, space, labels, source, ds, hf_column=image_col)
+    names = _hf_file_names(ds, image_col)
+    return ImageSet(info.name, split, space, labels, source, ds, hf_column=image_col, names=names)
+
+
+def _hf_file_names(ds, image_col: str) -> list[str]:
+    """The stored file name of each image (read from Arrow without touching the image bytes)."""
+    out: list[str] = []
+    for chunk in ds.data.column(image_col).chunks:
+        out += [Path(p).name if p else f"#{len(out) + i}" for i, p in enumerate(chunk.field("path").to_pylist())]
+    return out
 
 
 # --- subsets and torch view --------------------------------------------------------------------

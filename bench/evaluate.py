@@ -148,3 +148,51 @@ def summarize(samples: dict[str, Any], projection: Projection) -> dict[str, Any]
             "nll": round(float(finite.mean()), 6) if len(finite) else None,
         }
     return out
+
+
+def real_accuracy(samples: dict[str, Any], ids: list[str], projection: Projection) -> dict[str, Any] | None:
+    """ImageNet-ReaL top-1 (Beyer et al. 2020): right when the prediction is in the image's ReaL label set.
+
+    Needs the official val file names (ILSVRC2012_val_00000001...) to find each image's set; images
+    whose set is empty (no valid label) are left out, as in the paper. None when no id parses.
+    """
+    import re
+
+    from .labels import imagenet_1k, real_labels
+
+    pattern = re.compile(r"ILSVRC2012_val_(\d{8})")
+    inet = imagenet_1k().index
+    real = real_labels()
+    model_to_inet = [inet.get(w, -1) for w in projection.model.wnids]
+    hits = counted = 0
+    for j, i in enumerate(samples["index"]):
+        m = pattern.search(ids[int(i)])
+        if not m or not 1 <= int(m.group(1)) <= len(real):
+            continue
+        valid = real[int(m.group(1)) - 1]
+        if not valid:
+            continue
+        counted += 1
+        top = int(samples["full_top5"][j, 0])
+        hits += int(top >= 0 and model_to_inet[top] in valid)
+    if not counted:
+        return None
+    return {"top1": round(100.0 * hits / counted, 4), "n": counted, "correct1": hits, "top1_ci95": list(wilson(hits, counted))}
+
+
+def merge(parts: list[Evaluation], projection: Projection) -> Evaluation:
+    """Join the evaluations of disjoint shards into the one a single process would have produced."""
+    import numpy as np
+
+    if len(parts) == 1:
+        return parts[0]
+    order = np.argsort(np.concatenate([p.samples["index"] for p in parts]), kind="stable")
+    samples = {k: np.concatenate([p.samples[k] for p in parts])[order] for k in parts[0].samples}
+    summary = summarize(samples, projection)
+    summary["failed"] = sorted((f for p in parts for f in p.summary["failed"]), key=lambda f: f["index"])
+    summary["n_failed"] = len(summary["failed"])
+    wall = max(p.summary["eval_wall_s"] for p in parts)
+    seen = summary["n"] + summary["n_failed"]
+    summary["eval_wall_s"] = wall
+    summary["eval_img_s"] = round(seen / wall, 2) if wall > 0 else None
+    return Evaluation(summary, samples)

@@ -126,10 +126,65 @@ def from_file(path: str | os.PathLike) -> LabelSpace:
     return LabelSpace(p.stem, tuple(wnids), tuple(names))
 
 
+def _timm_list(filename: str, name: str) -> LabelSpace:
+    wnids = tuple(_timm_info_text(filename).split())
+    lemmas = _lemmas()
+    return LabelSpace(name, wnids, tuple(lemmas.get(w, w) for w in wnids))
+
+
+@cache
+def imagenet_a() -> LabelSpace:
+    """ImageNet-A's 200 classes (timm's list, sorted wnids)."""
+    return _timm_list("imagenet_a_synsets.txt", "imagenet-a")
+
+
+@cache
+def imagenet_r() -> LabelSpace:
+    """ImageNet-R's 200 classes (timm's list, sorted wnids)."""
+    return _timm_list("imagenet_r_synsets.txt", "imagenet-r")
+
+
+# Imagenette (fast.ai): 10 easily told apart ImageNet classes, folders named by wnid.
+IMAGENETTE_WNIDS = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079",
+                    "n03394916", "n03417042", "n03425413", "n03445777", "n03888605")
+
+
+@cache
+def imagenette() -> LabelSpace:
+    lemmas = _lemmas()
+    return LabelSpace("imagenette", IMAGENETTE_WNIDS, tuple(lemmas[w] for w in IMAGENETTE_WNIDS))
+
+
+@cache
+def ilsvrc2012_id_order() -> tuple[str, ...]:
+    """wnids in ILSVRC2012_ID order (devkit meta.mat): line i is ID i+1. Not sorted-wnid order."""
+    wnids = tuple(_package_text("ilsvrc2012_id_to_wnid.txt").split())
+    if len(wnids) != 1000:  # pragma: no cover - package data
+        raise LabelSpaceError("bench/data/ilsvrc2012_id_to_wnid.txt must list 1000 wnids")
+    return wnids
+
+
+@cache
+def real_labels() -> list[list[int]]:
+    """ImageNet-ReaL label sets (Beyer et al. 2020) per val image, in ILSVRC2012_val_00000001.. order."""
+    import json
+
+    return json.loads(_timm_info_text("imagenet_real_labels.json"))
+
+
+def subset(space: LabelSpace, wnids: "set[str] | tuple[str, ...]", name: str | None = None) -> LabelSpace:
+    """The classes of `space` that are in `wnids`, in `space` order."""
+    keep = [i for i, w in enumerate(space.wnids) if w in set(wnids)]
+    return LabelSpace(name or f"{space.name}-subset", tuple(space.wnids[i] for i in keep), tuple(space.names[i] for i in keep))
+
+
 NAMED_SPACES = {
     "imagenet-1k": imagenet_1k,
     "imagenet-1k+background": imagenet_1k_with_background,
     "tiny-imagenet": tiny_imagenet,
+    "imagenet-a": imagenet_a,
+    "imagenet-r": imagenet_r,
+    "imagenette": imagenette,
 }
 
 

@@ -104,3 +104,14 @@ def awkward_images() -> dict[str, bytes]:
     full = jpeg_bytes(base)
     out["truncated.jpg"] = full[: len(full) // 2]
     return out
+
+
+if __name__ == "__main__":  # `python tests/fixtures.py tiny-hf DIR`: the fixture for scripts/check.sh
+    import argparse
+
+    parser = argparse.ArgumentParser(description="write a fixture dataset built from the bundled real photos")
+    parser.add_argument("layout", choices=["tiny-hf", "tiny-stanford", "tiny-imagefolder"])
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args()
+    writer = {"tiny-hf": write_hf_parquet, "tiny-stanford": write_stanford, "tiny-imagefolder": write_image_folder}[args.layout]
+    print(writer(args.out, tiny_photo_bytes()))

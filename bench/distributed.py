@@ -1,0 +1,80 @@
+"""Distributed evaluation on PyTorch's own launcher (`torchrun -m bench run ...`).
+
+Each rank evaluates a disjoint strided shard (no padded duplicates, so n is exact); per-sample
+records are gathered to every rank and rank 0 alone writes results.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    backend: str | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+
+def init(device: str) -> DistInfo:
+    """Join the process group torchrun set up (env:// rendezvous); a no-op for a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    import torch
+    import torch.distributed as dist
+
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return DistInfo(rank, world, local_rank, backend)
+
+
+def device_for(info: DistInfo, device: str) -> str:
+    """One GPU per rank: cuda -> cuda:LOCAL_RANK under torchrun."""
+    return f"cuda:{info.local_rank}" if info.active and device == "cuda" else device
+
+
+def shard(indices: Sequence[int], info: DistInfo) -> list[int]:
+    """This rank's disjoint share of `indices` (strided, so every rank gets a spread of classes)."""
+    return list(indices)[info.rank :: info.world_size]
+
+
+def all_gather(obj: Any, info: DistInfo) -> list[Any]:
+    """Every rank's `obj`, in rank order (a one-element list without a process group)."""
+    if not info.active:
+        return [obj]
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier(info: DistInfo) -> None:
+    if info.active:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def shutdown(info: DistInfo) -> None:
+    if info.active:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -1,0 +1,156 @@
+"""Leaderboard plots: accuracy vs throughput with its Pareto front, and ImageNet progress by year.
+
+PNGs are committed beside the generated pages, so they must be byte-stable: matplotlib's own
+defaults (not the user's matplotlibrc), a fixed size and dpi, the Agg canvas, no Software/date
+metadata. matplotlib is imported inside the functions so `bench --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+DPI = 100
+PARETO_SIZE = (9.0, 6.0)
+YEARS_SIZE = (12.0, 5.0)
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point dominates when maximising both coordinates, in input order.
+
+    A point is dominated when another is at least as good in both and better in one, so equal
+    points are all kept (neither beats the other). Coordinates must be finite numbers.
+    """
+    front = []
+    for i, (x, y) in enumerate(points):
+        dominated = any(qx >= x and qy >= y and (qx > x or qy > y) for j, (qx, qy) in enumerate(points) if j != i)
+        if not dominated:
+            front.append(i)
+    return front
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measured model on the accuracy/throughput plane; `group` is the device/precision/batch
+    it was timed with (throughputs from different devices are not comparable, so each group
+    gets its own front)."""
+
+    label: str
+    img_s: float
+    top1: float
+    group: str
+
+
+@contextlib.contextmanager
+def _defaults() -> Iterator[None]:
+    """matplotlib's built-in defaults, whatever the user's matplotlibrc says, for stable bytes."""
+    import matplotlib.style
+
+    # style "default" = rcParamsDefault minus the keys a style may not set (backend, interactive).
+    with matplotlib.style.context("default"):
+        yield
+
+
+def _figure(size: tuple[float, float]):
+    # A bare Figure on the Agg canvas: no pyplot, so no global figure state and no GUI backend.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Software=None drops "matplotlib version X" from the PNG; Agg writes no date by itself.
+    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+    return path
+
+
+def plot_pareto(points: Sequence[Point], path: str | Path, title: str) -> Path:
+    """Top-1 vs img/s (log x), every model a dot, the non-dominated ones joined and labelled."""
+    groups = sorted({p.group for p in points})
+    with _defaults():
+        fig = _figure(PARETO_SIZE)
+        ax = fig.add_subplot(1, 1, 1)
+        colors = [c["color"] for c in _cycle()]
+        for k, group in enumerate(groups):
+            members = [p for p in points if p.group == group]
+            color = colors[k % len(colors)]
+            ax.scatter([p.img_s for p in members], [p.top1 for p in members], color=color, s=28, label=group, zorder=3)
+            front = [members[i] for i in pareto_front([(p.img_s, p.top1) for p in members])]
+            front.sort(key=lambda p: (p.img_s, p.top1, p.label))
+            ax.plot([p.img_s for p in front], [p.top1 for p in front], color=color, linestyle="--", linewidth=1.2, zorder=2)
+            for p in front:
+                ax.annotate(p.label, (p.img_s, p.top1), textcoords="offset points", xytext=(5, 4), fontsize=7, color=color)
+        ax.set_xscale("log")
+        ax.set_xlabel("throughput (img/s, log scale)")
+        ax.set_ylabel("top-1 (%, restricted)")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(title="timed on (dashed: Pareto front)", fontsize=8, title_fontsize=8, loc="lower left")
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def _cycle() -> list[dict[str, str]]:
+    import matplotlib
+
+    return list(matplotlib.rcParams["axes.prop_cycle"])
+
+
+@dataclass(frozen=True)
+class YearPoint:
+    """A published top-1 with its paper's year; `kind` (paper, torchvision, timm) picks the marker."""
+
+    year: int
+    top1: float
+    kind: str
+
+
+def plot_years(published: Sequence[YearPoint], winners: Sequence[tuple[int, float]], path: str | Path, title: str) -> Path:
+    """Left: published ImageNet-1k top-1 by year with the best-so-far line. Right: ILSVRC winners' top-5 error."""
+    with _defaults():
+        fig = _figure(YEARS_SIZE)
+        left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+        _plot_top1_by_year(left, published)
+        _plot_winners(right, winners)
+        fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def _plot_top1_by_year(ax, published: Sequence[YearPoint]) -> None:
+    markers = {"paper": "o", "torchvision": "s", "timm": "^"}
+    for kind in sorted({p.kind for p in published}):
+        pts = [p for p in published if p.kind == kind]
+        ax.scatter([p.year for p in pts], [p.top1 for p in pts], marker=markers.get(kind, "x"), s=18, alpha=0.7, label=kind)
+    best: dict[int, float] = {}
+    for p in published:
+        best[p.year] = max(best.get(p.year, p.top1), p.top1)
+    years, running, top = sorted(best), [], float("-inf")
+    for y in years:
+        top = max(top, best[y])
+        running.append(top)
+    if years:
+        ax.step(years, running, where="post", color="black", linewidth=1.2, label="best so far")
+    ax.set_xlabel("year of the paper")
+    ax.set_ylabel("ImageNet-1k top-1 (%)")
+    ax.set_title("Published ImageNet-1k top-1")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def _plot_winners(ax, winners: Sequence[tuple[int, float]]) -> None:
+    winners = sorted(winners)
+    ax.bar([str(y) for y, _ in winners], [e for _, e in winners], color="#4c72b0")
+    for i, (_, e) in enumerate(winners):
+        ax.annotate(f"{e:g}", (i, e), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8)
+    ax.set_xlabel("ILSVRC year")
+    ax.set_ylabel("top-5 error on the test set (%)")
+    ax.set_title("ILSVRC classification winners")
+    ax.grid(True, axis="y", alpha=0.3)

@@ -1,0 +1,548 @@
+"""`bench check`: compare the results of a run with a committed baseline, asv-compare style.
+
+Each baseline entry gets a verdict (improved / same / worse / not comparable / missing; results
+the baseline lacks are `new`). Accuracy decides the verdict; a changed transform, checksum,
+library or device only shows as a note, because that is exactly the change CI must judge.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+import os
+import tempfile
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import results as R
+from .errors import ConfigError
+from .stats import mcnemar_exact
+
+BASELINE_SCHEMA_VERSION = 1
+ALPHA = 0.05  # McNemar significance level for flips
+INLINE_MAX = 512  # per-sample arrays up to this length stay plain JSON lists (readable diffs)
+LIBRARIES = ("torch", "torchvision", "timm")
+
+SAME, IMPROVED, WORSE, NOT_COMPARABLE, MISSING, NEW = "same", "improved", "worse", "not comparable", "missing", "new"
+FAILING = (WORSE, MISSING, NOT_COMPARABLE)
+ORDER = (WORSE, MISSING, NOT_COMPARABLE, IMPROVED, SAME, NEW)  # summary order: what fails first
+
+
+# ---------------------------------------------------------------------------------------------
+# compact integer arrays
+
+
+def encode_ints(values) -> list[int] | dict[str, Any]:
+    """A JSON form of an int array: a list when short (reviewable in a diff), else zlib+base64.
+
+    Sorted contiguous indices (the usual case: every sample of a split) collapse to ranges.
+    """
+    import numpy as np
+
+    a = np.asarray(values, dtype=np.int64).ravel()
+    if len(a) <= INLINE_MAX:
+        return [int(v) for v in a]
+    ranges = _as_ranges(a)
+    if ranges is not None and len(ranges) <= 16:
+        return {"encoding": "ranges", "n": int(len(a)), "ranges": ranges}
+    dtype = next(t for t in ("int16", "int32", "int64") if len(a) == 0 or (a.min() >= np.iinfo(t).min and a.max() <= np.iinfo(t).max))
+    raw = zlib.compress(a.astype("<" + dtype[0] + str(np.dtype(dtype).itemsize)).tobytes(), 9)
+    return {"encoding": "zlib+base64", "dtype": dtype, "n": int(len(a)), "data": base64.b64encode(raw).decode("ascii")}
+
+
+def _as_ranges(a) -> list[list[int]] | None:
+    """[[start, stop), ...] when `a` is strictly increasing, else None."""
+    import numpy as np
+
+    if len(a) == 0:
+        return []
+    if not np.all(np.diff(a) > 0):
+        return None
+    breaks = np.nonzero(np.diff(a) != 1)[0]
+    starts = np.concatenate([[0], breaks + 1])
+    stops = np.concatenate([breaks + 1, [len(a)]])
+    return [[int(a[s]), int(a[e - 1]) + 1] for s, e in zip(starts, stops)]
+
+
+def decode_ints(obj: list[int] | dict[str, Any]):
+    """Inverse of `encode_ints` -> int64 numpy array."""
+    import numpy as np
+
+    if isinstance(obj, list):
+        return np.asarray(obj, dtype=np.int64)
+    enc = obj.get("encoding")
+    if enc == "ranges":
+        parts = [np.arange(s, e, dtype=np.int64) for s, e in obj["ranges"]]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    if enc == "zlib+base64":
+        dtype = np.dtype(obj["dtype"]).newbyteorder("<")
+        return np.frombuffer(zlib.decompress(base64.b64decode(obj["data"])), dtype=dtype).astype(np.int64)
+    raise ValueError(f"unknown array encoding {enc!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# baseline entries
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The accuracy figures a verdict is judged on (percent; NLL in nats)."""
+
+    n: int
+    top1: float | None
+    top5: float | None
+    nll: float | None
+    top1_full: float | None
+    top5_full: float | None
+    nll_full: float | None
+
+    @classmethod
+    def from_accuracy(cls, acc: dict[str, Any]) -> Figures:
+        r, f = acc.get("restricted") or {}, acc.get("full") or {}
+        return cls(int(acc["n"]), r.get("top1"), r.get("top5"), r.get("nll"), f.get("top1"), f.get("top5"), f.get("nll"))
+
+    def as_accuracy(self) -> dict[str, Any]:
+        return {"n": self.n,
+                "restricted": {"top1": self.top1, "top5": self.top5, "nll": self.nll},
+                "full": {"top1": self.top1_full, "top5": self.top5_full, "nll": self.nll_full}}
+
+
+@dataclass
+class Entry:
+    """One (dataset, split, model, weights, transform) as the baseline and the check see it."""
+
+    key: dict[str, str]
+    figures: Figures
+    protocol: dict[str, Any]
+    protocol_hash: str | None
+    transform: dict[str, Any]
+    weights_sha256: str | None
+    versions: dict[str, str | None]
+    device: str | None
+    device_name: str | None
+    precision: str | None
+    samples: dict[str, Any] | None  # index, target, top1_restricted, top1_full (numpy int64)
+
+    @property
+    def ident(self) -> tuple[str, ...]:
+        k = self.key
+        return (k["dataset"], k["split"], k["model"], k["weights"], k["transform"])
+
+    @property
+    def model_ident(self) -> tuple[str, ...]:
+        """What stays when the data changes: used to pair a baseline entry with a run on another split."""
+        k = self.key
+        return (k["model"], k["weights"], k["transform"])
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> Entry:
+        env, run = result.get("env") or {}, result.get("run") or {}
+        device = run.get("device")
+        device_name = env.get("gpu_name") if (device or "").startswith("cuda") else env.get("cpu")
+        return cls(
+            key=dict(result["key"]),
+            figures=Figures.from_accuracy(result["accuracy"]),
+            protocol=dict(result.get("protocol") or {}),
+            protocol_hash=result.get("protocol_hash"),
+            transform=dict(result.get("transform") or {}),
+            weights_sha256=((result.get("model") or {}).get("weights") or {}).get("sha256"),
+            versions={lib: env.get(lib) for lib in LIBRARIES},
+            device=device,
+            device_name=device_name,
+            precision=run.get("precision"),
+            samples=_top1_samples(R.read_samples(result)) if result.get("_path") else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "key": self.key,
+            "accuracy": self.figures.as_accuracy(),
+            "protocol_hash": self.protocol_hash,
+            "protocol": self.protocol,
+            "transform": self.transform,
+            "weights_sha256": self.weights_sha256,
+            "versions": self.versions,
+            "device": self.device,
+            "device_name": self.device_name,
+            "precision": self.precision,
+            "samples": None if self.samples is None else {k: encode_ints(v) for k, v in self.samples.items()},
+        }
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Entry:
+        samples = d.get("samples")
+        return cls(
+            key=dict(d["key"]),
+            figures=Figures.from_accuracy(d["accuracy"]),
+            protocol=dict(d.get("protocol") or {}),
+            protocol_hash=d.get("protocol_hash"),
+            transform=dict(d.get("transform") or {}),
+            weights_sha256=d.get("weights_sha256"),
+            versions=dict(d.get("versions") or {}),
+            device=d.get("device"),
+            device_name=d.get("device_name"),
+            precision=d.get("precision"),
+            samples=None if samples is None else {k: decode_ints(v) for k, v in samples.items()},
+        )
+
+
+def _top1_samples(samples: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Only what flips need (top-1 of both protocols, by sample index): a baseline stays small."""
+    if samples is None:
+        return None
+    import numpy as np
+
+    order = np.argsort(samples["index"], kind="stable")
+    return {
+        "index": samples["index"][order].astype(np.int64),
+        "target": samples["target"][order].astype(np.int64),
+        "top1_restricted": samples["restricted_top5"][order, 0].astype(np.int64),
+        "top1_full": samples["full_top5"][order, 0].astype(np.int64),
+    }
+
+
+def _entries_from_results(results_dir: str | Path) -> list[Entry]:
+    """Every result with accuracy (efficiency-only results have nothing to regress on)."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise ConfigError(f"results directory {root} does not exist: run `bench run ... --results-dir {root}` first or pass --results-dir")
+    entries = [Entry.from_result(r) for r in R.read_all(root) if (r.get("accuracy") or {}).get("n") is not None]
+    if not entries:
+        raise ConfigError(f"no accuracy results under {root}: run `bench run ... --results-dir {root}` first or pass --results-dir")
+    return sorted(entries, key=lambda e: e.ident)
+
+
+# ---------------------------------------------------------------------------------------------
+# baseline file
+
+
+def write_baseline(results_dir: str | Path, path: str | Path) -> Path:
+    """Write the baseline for every accuracy result under `results_dir`, atomically."""
+    from . import env
+
+    entries = _entries_from_results(results_dir)
+    doc = {
+        "baseline_schema_version": BASELINE_SCHEMA_VERSION,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "bench_version": env.package_version("imagenet-bench"),
+        "note": "written by `bench check --update`; regenerate it rather than editing it",
+        "entries": [e.to_json() for e in entries],
+    }
+    path = Path(path)
+    _atomic_write_text(path, dumps_compact(doc) + "\n")
+    return path
+
+
+def dumps_compact(obj: Any, indent: int = 0) -> str:
+    """JSON with one key per line but lists of scalars on one line: a baseline diff then shows
+    which entry and which figure changed, and per-sample lists do not run to thousands of lines."""
+    pad, inner = " " * indent, " " * (indent + 1)
+    if isinstance(obj, dict) and obj:
+        items = [f"{inner}{json.dumps(k)}: {dumps_compact(v, indent + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(obj, list) and any(isinstance(v, (dict, list)) for v in obj):
+        return "[\n" + ",\n".join(inner + dumps_compact(v, indent + 1) for v in obj) + f"\n{pad}]"
+    return json.dumps(obj)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Temp file + rename in the same directory: a crash never leaves a half-written baseline."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise ConfigError(f"cannot write baseline {path} ({e.strerror}): pass a writable --baseline path") from e
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise ConfigError(f"cannot write baseline {path} ({e.strerror}); the old one is untouched") from e
+
+
+def read_baseline(path: str | Path) -> list[Entry]:
+    """The entries of a baseline file; every way it can be unusable is a ConfigError naming the fix."""
+    path = Path(path)
+    fix = f"regenerate it with `bench check --update --baseline {path}` from results you trust"
+    if not path.is_file():
+        raise ConfigError(f"baseline {path} not found: create it with `bench check --update --baseline {path}` "
+                          "from results you trust, or pass the right --baseline")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"cannot read baseline {path} ({e}): {fix}") from e
+    version = doc.get("baseline_schema_version") if isinstance(doc, dict) else None
+    if version != BASELINE_SCHEMA_VERSION:
+        raise ConfigError(f"baseline {path} has baseline_schema_version {version}, this bench reads "
+                          f"{BASELINE_SCHEMA_VERSION}: {fix}")
+    try:
+        return [Entry.from_json(e) for e in doc["entries"]]
+    except (KeyError, TypeError, ValueError, zlib.error) as e:
+        raise ConfigError(f"baseline {path} is malformed ({type(e).__name__}: {e}): {fix}") from e
+
+
+# ---------------------------------------------------------------------------------------------
+# comparison
+
+
+@dataclass
+class Row:
+    """One line of the report: a baseline entry and/or a current result, and what became of it."""
+
+    verdict: str
+    key: dict[str, str]
+    base: Figures | None = None
+    now: Figures | None = None
+    right_to_wrong: int | None = None  # top-1 restricted flips, matched by sample index
+    wrong_to_right: int | None = None
+    p_value: float | None = None
+    predictions_changed: dict[str, int] | None = None
+    reasons: list[str] = field(default_factory=list)  # why worse / improved / not comparable
+    changes: list[str] = field(default_factory=list)  # what changed without breaking comparability
+
+    @property
+    def note(self) -> str:
+        return "; ".join(self.reasons + self.changes)
+
+    def delta(self, name: str) -> float | None:
+        b, n = _get(self.base, name), _get(self.now, name)
+        return None if b is None or n is None else round(n - b, 4)
+
+    def nll_rel(self) -> float | None:
+        b, n = _get(self.base, "nll"), _get(self.now, "nll")
+        return None if b is None or n is None or b <= 0 else (n - b) / b
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "key": self.key,
+            "base": None if self.base is None else asdict(self.base),
+            "now": None if self.now is None else asdict(self.now),
+            "delta_pp": {k: self.delta(k) for k in ("top1", "top5", "top1_full", "top5_full")},
+            "nll_rel": _round(self.nll_rel(), 6),
+            "flips": {"right_to_wrong": self.right_to_wrong, "wrong_to_right": self.wrong_to_right,
+                      "mcnemar_p": _round(self.p_value, 6)},
+            "predictions_changed": self.predictions_changed,
+            "reasons": self.reasons,
+            "changes": self.changes,
+            "note": self.note,
+        }
+
+
+def _get(fig: Figures | None, name: str) -> float | None:
+    return None if fig is None else getattr(fig, name)
+
+
+def _round(v: float | None, nd: int) -> float | None:
+    return None if v is None else round(v, nd)
+
+
+@dataclass
+class Report:
+    """The verdicts of one check; `exit_code` is what CI gates on."""
+
+    baseline: str
+    results_dir: str
+    tolerance: float
+    nll_tolerance: float
+    rows: list[Row]
+
+    def counts(self) -> dict[str, int]:
+        return {v: n for v in ORDER if (n := sum(r.verdict == v for r in self.rows))}
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(r.verdict in FAILING for r in self.rows) else 0
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{n} {v}" for v, n in self.counts().items()) or "nothing to compare"
+        head = f"{len(self.rows)} {'entry' if len(self.rows) == 1 else 'entries'}: {counts} (tolerance {self.tolerance:g} pp, NLL {100 * self.nll_tolerance:g}%)"
+        if self.exit_code == 0:
+            return f"{head} -- OK"
+        return (f"{head} -- FAIL (exit 1): if the change is intended, update the baseline with "
+                f"`bench check --update --baseline {self.baseline} --results-dir {self.results_dir}`")
+
+    def format(self) -> str:
+        from tabulate import tabulate
+
+        headers = ["verdict", "model", "dataset/split", "top-1 base → now", "Δ", "top-5 base → now", "Δ",
+                   "NLL base → now", "flips −/+", "McNemar p", "note"]
+        # no wrapping of the note: one line per entry keeps CI logs greppable
+        table = tabulate([_cells(r) for r in self.rows], headers=headers, tablefmt="simple", disable_numparse=True)
+        return f"{table}\n{self.summary()}"
+
+    def to_json(self) -> str:
+        return json.dumps({"baseline": self.baseline, "results_dir": self.results_dir, "tolerance_pp": self.tolerance,
+                           "nll_tolerance": self.nll_tolerance, "counts": self.counts(), "exit_code": self.exit_code,
+                           "summary": self.summary(), "rows": [r.to_json() for r in self.rows]}, indent=1)
+
+
+def _cells(r: Row) -> list[str]:
+    k = r.key
+    model = k["model"] + ("" if (k["weights"], k["transform"]) == ("pretrained", "model") else f" [{k['weights']}, {k['transform']}]")
+    flips = "—" if r.right_to_wrong is None else f"{r.right_to_wrong}/{r.wrong_to_right}"
+    rel = r.nll_rel()
+    nll = _arrow(_get(r.base, "nll"), _get(r.now, "nll"), "{:.4f}") + ("" if rel is None else f" ({100 * rel:+.1f}%)")
+    return [r.verdict, model, f"{k['dataset']}/{k['split']}",
+            _arrow(_get(r.base, "top1"), _get(r.now, "top1")), _signed(r.delta("top1")),
+            _arrow(_get(r.base, "top5"), _get(r.now, "top5")), _signed(r.delta("top5")),
+            nll, flips, "—" if r.p_value is None else f"{r.p_value:.3g}", r.note]
+
+
+def _arrow(b: float | None, n: float | None, fmt: str = "{:.2f}") -> str:
+    return f"{'—' if b is None else fmt.format(b)} → {'—' if n is None else fmt.format(n)}"
+
+
+def _signed(v: float | None) -> str:
+    return "—" if v is None else f"{v:+.2f}"
+
+
+def check(baseline: str | Path, results_dir: str | Path, tolerance: float = 0.1, nll_tolerance: float = 0.01,
+          alpha: float = ALPHA) -> Report:
+    """Compare every baseline entry with the current results under `results_dir`."""
+    base_entries = read_baseline(baseline)
+    current = _entries_from_results(results_dir)
+    pairs, new = _pair(base_entries, current)
+    rows = [_compare(b, c, tolerance, nll_tolerance, alpha) for b, c in pairs]
+    rows += [Row(NEW, c.key, now=c.figures, reasons=["not in the baseline"]) for c in new]
+    return Report(str(baseline), str(results_dir), tolerance, nll_tolerance, rows)
+
+
+def _pair(base: list[Entry], current: list[Entry]) -> tuple[list[tuple[Entry, Entry | None]], list[Entry]]:
+    """Match by full key; then a leftover baseline entry takes the one leftover result of the same
+    model (a run on another split or dataset), so the row says why instead of `missing` + `new`."""
+    by_ident = {c.ident: c for c in current}
+    pairs: list[tuple[Entry, Entry | None]] = [(b, by_ident.pop(b.ident, None)) for b in base]
+    for i, (b, c) in enumerate(pairs):
+        if c is None:
+            same_model = [x for x in by_ident.values() if x.model_ident == b.model_ident]
+            unclaimed = [p for p in pairs if p[1] is None and p[0].model_ident == b.model_ident]
+            if len(same_model) == 1 and len(unclaimed) == 1:
+                pairs[i] = (b, by_ident.pop(same_model[0].ident))
+    return pairs, list(by_ident.values())
+
+
+def _compare(base: Entry, cur: Entry | None, tolerance: float, nll_tolerance: float, alpha: float) -> Row:
+    if cur is None:
+        return Row(MISSING, base.key, base=base.figures, reasons=["in the baseline but not in the results"])
+    row = Row(SAME, cur.key, base=base.figures, now=cur.figures, changes=_changes(base, cur))
+    incomparable = _incomparable(base, cur)
+    if incomparable:
+        row.verdict, row.reasons = NOT_COMPARABLE, incomparable
+        return row
+    _flips(row, base, cur)
+    worse, better = _judge(row, tolerance, nll_tolerance, alpha)
+    if worse:
+        row.verdict, row.reasons = WORSE, worse
+    elif better:
+        row.verdict, row.reasons = IMPROVED, better
+    return row
+
+
+def _incomparable(base: Entry, cur: Entry) -> list[str]:
+    """Why two entries measure different things (empty when they are comparable)."""
+    out = []
+    for name, b, c in (("dataset", base.key["dataset"], cur.key["dataset"]), ("split", base.key["split"], cur.key["split"]),
+                       ("n", base.figures.n, cur.figures.n)):
+        if b != c:
+            out.append(f"{name} differs: {b} → {c}")
+    for name in ("label_protocols", "dataset_space", "model_space"):
+        b, c = base.protocol.get(name), cur.protocol.get(name)
+        if b != c:
+            out.append(f"label protocol differs: {name} {_short(b)} → {_short(c)}")
+    if out:
+        return out
+    if base.samples is not None and cur.samples is not None:
+        bi, ci = base.samples["index"], cur.samples["index"]
+        if len(bi) != len(ci) or (bi != ci).any():
+            return [f"sample indices differ ({len(set(bi.tolist()) ^ set(ci.tolist()))} not in both)"]
+        k = int((base.samples["target"] != cur.samples["target"]).sum())
+        if k:
+            return [f"labels of {k} sample(s) differ: the dataset changed"]
+    if base.protocol.get("indices") != cur.protocol.get("indices"):
+        return ["sample indices differ (protocol indices hash)"]
+    if base.protocol_hash != cur.protocol_hash:
+        return [f"protocol differs: hash {base.protocol_hash} → {cur.protocol_hash}"]
+    return []
+
+
+def _changes(base: Entry, cur: Entry) -> list[str]:
+    """What changed without making the runs incomparable: the suspects when accuracy moved."""
+    out = []
+    diffs = [f"{k} {_short(base.transform.get(k))} → {_short(cur.transform.get(k))}"
+             for k in sorted(set(base.transform) | set(cur.transform)) if base.transform.get(k) != cur.transform.get(k)]
+    if diffs:
+        out.append("transform changed: " + ", ".join(diffs))
+    if base.weights_sha256 != cur.weights_sha256:
+        out.append(f"weights sha256 {_sha(base.weights_sha256)} → {_sha(cur.weights_sha256)}")
+    out += [f"{lib} {base.versions.get(lib)} → {cur.versions.get(lib)}"
+            for lib in LIBRARIES if base.versions.get(lib) != cur.versions.get(lib)]
+    if (base.device, base.device_name) != (cur.device, cur.device_name):
+        out.append(f"device {base.device} ({base.device_name}) → {cur.device} ({cur.device_name})")
+    if base.precision != cur.precision:
+        out.append(f"precision {base.precision} → {cur.precision}")
+    return out
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_short(x) for x in v) + "]"
+    return str(v)
+
+
+def _sha(v: str | None) -> str:
+    return "none" if not v else v[:12]
+
+
+def _flips(row: Row, base: Entry, cur: Entry) -> None:
+    """Right->wrong and wrong->right top-1 (restricted) flips, samples matched by index."""
+    if base.samples is None or cur.samples is None:
+        row.changes.append("per-sample predictions missing: flips not computed")
+        return
+    b, c = base.samples, cur.samples  # same sorted indices and targets (checked by _incomparable)
+    b_ok = (b["top1_restricted"] == b["target"]) & (b["target"] >= 0)
+    c_ok = (c["top1_restricted"] == c["target"]) & (c["target"] >= 0)
+    row.right_to_wrong = int((b_ok & ~c_ok).sum())
+    row.wrong_to_right = int((~b_ok & c_ok).sum())
+    row.p_value = mcnemar_exact(row.right_to_wrong, row.wrong_to_right)
+    row.predictions_changed = {p: int((b[f"top1_{p}"] != c[f"top1_{p}"]).sum()) for p in ("restricted", "full")}
+
+
+def _judge(row: Row, tolerance: float, nll_tolerance: float, alpha: float) -> tuple[list[str], list[str]]:
+    """(reasons it is worse, reasons it is better); the epsilon keeps a drop of exactly the tolerance same."""
+    worse, better = [], []
+    eps = 1e-9
+    for name, label in (("top1", "top-1"), ("top5", "top-5"), ("top1_full", "full top-1"), ("top5_full", "full top-5")):
+        d = row.delta(name)
+        if d is None:
+            continue
+        if d < -tolerance - eps:
+            worse.append(f"{label} {d:+.2f} pp")
+        elif d > tolerance + eps:
+            better.append(f"{label} {d:+.2f} pp")
+    rel = row.nll_rel()
+    if rel is not None and not math.isnan(rel):
+        if rel > nll_tolerance + eps:
+            worse.append(f"NLL {100 * rel:+.1f}%")
+        elif rel < -nll_tolerance - eps:
+            better.append(f"NLL {100 * rel:+.1f}%")
+    if row.p_value is not None and row.p_value < alpha:
+        flips = f"flips {row.right_to_wrong}/{row.wrong_to_right} significant (McNemar p={row.p_value:.3g})"
+        if row.right_to_wrong > row.wrong_to_right:
+            worse.append(flips)
+        elif row.wrong_to_right > row.right_to_wrong:
+            better.append(flips)
+    return worse, better

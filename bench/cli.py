@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch-size", type=int, help="default 256 on CUDA, 32 on CPU (halved on out-of-memory)")
     r.add_argument("--workers", type=int, help="data loader workers (default from the core count)")
     r.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps")
+    r.add_argument("--data-path", default="auto", choices=["auto", "cpu", "gpu"],
+                   help="decode + resize JPEGs in CPU workers, or batched on the GPU (auto: gpu on CUDA for JPEG data)")
     r.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
     r.add_argument("--channels-last", action="store_true")
     r.add_argument("--compile", action="store_true", help="torch.compile the model for the throughput measurement")
@@ -110,7 +112,7 @@ def cmd_run(args) -> int:
         "mean": parse_floats(args.mean, 3, "--mean"), "std": parse_floats(args.std, 3, "--std"),
         "crop_pct": args.crop_pct, "interpolation": args.interpolation}.items() if v is not None}
     cfg = RunConfig(models=args.models, dataset=args.dataset, split=args.split, data_dir=args.data_dir, limit=args.limit,
-                    batch_size=args.batch_size, workers=args.workers, device=args.device, precision=args.precision,
+                    batch_size=args.batch_size, workers=args.workers, data_path=args.data_path, device=args.device, precision=args.precision,
                     channels_last=args.channels_last, compile=args.compile, weights=args.weights, transform=args.transform,
                     transform_overrides=overrides, label_space=args.label_space, classes=args.classes, accuracy=args.accuracy,
                     efficiency=args.efficiency, results_dir=args.results_dir, force=args.force, progress=args.progress)

@@ -24,6 +24,7 @@ class RunConfig:
     limit: int | None = None
     batch_size: int | None = None  # None -> 256 on CUDA, 32 on CPU
     workers: int | None = None  # None -> from the core count
+    data_path: str = "auto"  # auto | cpu | gpu: where JPEGs are decoded and resized
     device: str = "auto"
     precision: str = "fp32"
     channels_last: bool = False
@@ -53,6 +54,10 @@ class RunConfig:
             raise ConfigError("--limit must be at least 1")
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError("--batch-size must be at least 1")
+        if self.data_path not in ("auto", "cpu", "gpu"):
+            raise ConfigError(f"--data-path {self.data_path!r}: use auto, cpu or gpu")
+        if self.data_path == "gpu" and self.device == "cpu":
+            raise ConfigError("--data-path gpu needs a CUDA device: use --device cuda, or --data-path cpu")
         if self.workers is not None and self.workers < 0:
             raise ConfigError("--workers must be 0 or more")
         if self.weights not in ("pretrained", "random") and not Path(self.weights).expanduser().exists():
@@ -84,11 +89,6 @@ class RunConfig:
 
     def eval_batch_size(self, device: str) -> int:
         return self.batch_size or (256 if device.startswith("cuda") else 32)
-
-    def eval_workers(self) -> int:
-        if self.workers is not None:
-            return self.workers
-        return max(0, min(8, (os.cpu_count() or 1)))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

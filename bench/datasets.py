@@ -408,4 +408,4 @@ class TorchView:
             x = self.transform(open_rgb(self.images.raw(i)))
             return x, label, i, ""
         except Exception as e:  # noqa: BLE001 - one bad image costs one sample, reported in the result
-            return torch.zeros(self.input_size), max(label, 0), i, f"{type(e).__name__}: {e}"[:300]
+            return torch.zeros(self.input_size, dtype=torch.uint8), max(label, 0), i, f"{type(e).__name__}: {e}"[:300]

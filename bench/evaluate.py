@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .errors import LabelSpaceError
 from .labels import Projection
@@ -38,8 +38,12 @@ def _autocast(device: str, precision: str):
 
 
 def evaluate(model, batches: Iterable, projection: Projection, device: str = "cpu", precision: str = "fp32",
-             channels_last: bool = False, total: int | None = None, progress: bool = True) -> Evaluation:
-    """Run `model` over `batches` of (images, labels, indices, errors) and score both protocols."""
+             channels_last: bool = False, total: int | None = None, progress: bool = True,
+             finish: Callable | None = None) -> Evaluation:
+    """Run `model` over `batches` of (images, labels, indices, errors) and score both protocols.
+
+    `finish` runs on the device batch before the model (the batched uint8 -> normalised step).
+    """
     import numpy as np
     import torch
     from tqdm import tqdm
@@ -68,8 +72,12 @@ def evaluate(model, batches: Iterable, projection: Projection, device: str = "cp
             failed += [{"index": int(i), "error": e} for i, e in zip(idx.tolist(), errs) if e]
             if not ok.any():
                 continue
-            x, y, idx = x[ok], y[ok], idx[ok]
             x = x.to(device, non_blocking=True)
+            if not ok.all():
+                x = x[ok.to(x.device)]
+            y, idx = y[ok], idx[ok]
+            if finish is not None:
+                x = finish(x)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with _autocast(device, precision):

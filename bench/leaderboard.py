@@ -149,10 +149,11 @@ def page_name(dataset: str, split: str) -> str:
 
 
 def _pages(df) -> list[tuple[str, str]]:
-    """(dataset, split) pairs that have results, in a stable order."""
+    """(dataset, split) pairs that have results: by dataset, its default split first, then by split."""
     if df.empty:
         return []
-    return sorted({(str(d), str(s)) for d, s in zip(df["dataset"], df["split"])})
+    pairs = {(str(d), str(s)) for d, s in zip(df["dataset"], df["split"])}
+    return sorted(pairs, key=lambda p: (p[0], page_name(*p) != p[0], p[1]))
 
 
 def _ranked(df, top1: str, top5: str, name: str, by: Sequence[str] = ()):
@@ -161,10 +162,13 @@ def _ranked(df, top1: str, top5: str, name: str, by: Sequence[str] = ()):
     Ties are ordered by top-5 then name so that the order never depends on file order; rows
     without a top-1 come last, unranked.
     """
+    import pandas as pd
+
     keys = [*by, top1, top5, name]
     out = df.sort_values(keys, ascending=[True] * len(by) + [False, False, True], na_position="last", kind="mergesort")
     ranks = out.groupby(list(by))[top1].rank(method="min", ascending=False) if by else out[top1].rank(method="min", ascending=False)
-    out = out.assign(rank=[None if _missing(r) else int(r) for r in ranks])
+    # object dtype: an unranked row is None, not NaN, and a rank prints as 2, not 2.0
+    out = out.assign(rank=pd.Series([None if _missing(r) else int(r) for r in ranks], index=out.index, dtype=object))
     return out.reset_index(drop=True)
 
 
@@ -215,9 +219,11 @@ def _models_rows(table) -> list[list[str]]:
 
 
 def _pareto_points(table) -> list:
+    """Models with both a top-1 and an img/s; random weights are left out, their accuracy is chance
+    and would only flatten the axis that matters."""
     from .plots import Point
 
-    has = table[table["img_s"].notna() & table["top1"].notna()]
+    has = table[table["img_s"].notna() & table["top1"].notna() & (table["weights"] != "random")]
     return [Point(r["model"], float(r["img_s"]), float(r["top1"]), _timed_on(r) or "unknown device") for r in has.to_dict("records")]
 
 
@@ -249,8 +255,8 @@ def render_dataset_page(df, dataset: str, split: str) -> str:
     ]
     protocols = sorted({p for p in table["protocol_hash"] if not _missing(p)})
     if len(protocols) > 1:
-        parts.append(f"> These rows come from {len(protocols)} different protocols (subset, n or transform policy differ): "
-                     "compare ranks only between rows with the same n.")
+        parts.append(f"> These rows come from {len(protocols)} protocols (the images evaluated, n or the transform "
+                     "policy differ): their ranks compare unlike measurements.")
     parts.append(_table(MEASURED_HEADERS, _measured_rows(table), right))
     if _pareto_points(table):
         parts.append(f"![top-1 vs throughput, Pareto front dashed]({name}-pareto.png)")

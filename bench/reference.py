@@ -114,9 +114,11 @@ def code_url(model_id: str) -> str | None:
 
 
 def torchvision_version() -> str:
+    """The installed torchvision's release, without the local build tag: a CPU wheel and a +cu130
+    wheel of one release ship the same weights meta, so the page must not differ between them."""
     import torchvision
 
-    return torchvision.__version__
+    return torchvision.__version__.split("+", 1)[0]
 
 
 def _finite(value: Any) -> float | None:
@@ -135,7 +137,6 @@ def torchvision_reported() -> list[Reported]:
     """
     import torchvision.models as tvm
 
-    version = torchvision_version()
     out = []
     for arch in sorted(tvm.list_models(module=tvm)):
         for w in tvm.get_model_weights(arch):
@@ -151,7 +152,7 @@ def torchvision_reported() -> list[Reported]:
                 model=model_id, top1=top1, top5=_finite(metrics.get("acc@5")),
                 params_m=params / 1e6 if params else None, gmacs=_finite(meta.get("_ops")),
                 extra_data=info["extra_data"], paper=info["paper"], year=info["year"],
-                source=f"torchvision {version} {type(w).__name__}.{w.name} meta",
+                source=f"torchvision {type(w).__name__}.{w.name} meta",  # the version is in the page header
                 code=meta.get("recipe") or code_url(model_id),
             ))
     return out

@@ -229,7 +229,7 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
         "device": device,
         "world_size": info.world_size,
         "batch_size": cfg.eval_batch_size(device),
-        "workers": cfg.eval_workers(),
+        "data_path": cfg.data_path,
         "precision": cfg.precision,
         "channels_last": cfg.channels_last,
     }
@@ -256,20 +256,20 @@ def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info:
 def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device):
     """Evaluate; on CUDA out-of-memory halve the batch and start over (partial batches are not kept)."""
     import torch
-    from torch.utils.data import DataLoader
 
+    from . import loaders
     from .evaluate import evaluate
 
     batch = cfg.eval_batch_size(device)
-    view = D.TorchView(images, indices, T.build(ts), ts.input_size)
     while True:
-        workers = min(cfg.eval_workers(), max(0, len(indices) // batch))
-        loader = DataLoader(view, batch_size=batch, shuffle=False, num_workers=workers,
-                            pin_memory=device.startswith("cuda"), persistent_workers=False,
-                            prefetch_factor=4 if workers else None)
+        pipe = loaders.build(images, indices, ts, device, batch, cfg.workers, cfg.data_path)
         try:
-            return evaluate(model, loader, projection, device, cfg.precision, cfg.channels_last,
-                            total=len(indices), progress=cfg.progress)
+            ev = evaluate(model, pipe.batches, projection, device, cfg.precision, cfg.channels_last,
+                          total=len(indices), progress=cfg.progress, finish=pipe.finish)
+            ev.summary["data_path"] = pipe.data_path
+            ev.summary["workers"] = pipe.workers
+            ev.summary["batch_size"] = batch
+            return ev
         except torch.cuda.OutOfMemoryError:
             if batch == 1:
                 raise BenchError("out of GPU memory even at batch size 1: use a smaller model or --device cpu") from None

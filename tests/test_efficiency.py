@@ -176,7 +176,22 @@ def test_cpu_defaults_are_small() -> None:
     assert (g.batch_size, g.warmup) == (256, 10)
 
 
-@pytest.mark.parametrize("bad", [dict(precision="fp8"), dict(batch_size=0), dict(repeats=0)])
+def test_compile_flag_wraps_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Real inductor compilation takes tens of seconds on CPU; only the plumbing is tested.
+    compiled: list[dict] = []
+
+    def fake_compile(model: nn.Module, **kwargs: object) -> nn.Module:
+        compiled.append(kwargs)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    r = measure(_tiny(), (3, 16, 16), EfficiencyConfig(compile=True, **_FAST))
+    assert r["compile"] is True and compiled == [{"dynamic": False}]
+
+
+@pytest.mark.parametrize(
+    "bad", [dict(precision="fp8"), dict(batch_size=0), dict(repeats=0), dict(iters=0), dict(device="gpu")]
+)
 def test_invalid_settings_rejected(bad: dict) -> None:
     with pytest.raises(ConfigError):
         measure(_tiny(), (3, 8, 8), EfficiencyConfig(**bad))

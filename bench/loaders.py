@@ -1,0 +1,178 @@
+"""Data paths that keep the accelerator busy.
+
+`cpu`: PIL decode + resize/crop in loader workers, uint8 tensors through pinned memory, one
+batched normalise on the device. `gpu`: workers only read JPEG bytes; decoding
+(`torchvision.io.decode_jpeg(..., device="cuda")`), resize, crop and normalise run batched on
+the GPU; a non-JPEG or undecodable image falls back to the CPU decoder alone.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from . import transforms as T
+from .datasets import ImageSet, TorchView
+from .images import open_rgb
+
+DATA_PATHS = ("auto", "cpu", "gpu")
+JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
+
+
+def is_jpeg(data: bytes) -> bool:
+    return data[:2] == JPEG_START
+
+
+def is_complete_jpeg(data) -> bool:
+    """A JPEG that starts and ends with its markers. libjpeg and nvjpeg quietly grey-fill a truncated
+    file where PIL refuses it; sending those to the CPU decoder keeps both paths' verdicts the same."""
+    head, tail = bytes(data[:2].tolist()), bytes(data[-2:].tolist())
+    return head == JPEG_START and tail == JPEG_END
+
+
+def choose(data_path: str, device: str, images: ImageSet) -> str:
+    """`auto` takes the GPU path on CUDA when the images are JPEG, else the CPU path."""
+    if data_path != "auto":
+        return data_path
+    if not device.startswith("cuda") or not len(images):
+        return "cpu"
+    return "gpu" if is_jpeg(_read(images.raw(0))) else "cpu"
+
+
+def _read(src) -> bytes:
+    if isinstance(src, (bytes, bytearray)):
+        return bytes(src)
+    with open(src, "rb") as f:
+        return f.read()
+
+
+def default_workers(requested: int | None) -> int:
+    """Leave one core for the main process (it runs the model on CPU, or feeds the GPU)."""
+    if requested is not None:
+        return requested
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(16, cores - 1))
+
+
+@dataclass
+class Pipeline:
+    """Batches of (x, labels, indices, errors) plus the on-device step that finishes x."""
+
+    batches: Iterable
+    finish: Callable  # x on device -> normalised float batch
+    data_path: str
+    workers: int
+
+
+def build(images: ImageSet, indices: Sequence[int], ts: T.TransformSpec, device: str, batch_size: int,
+          workers: int | None = None, data_path: str = "auto") -> Pipeline:
+    from torch.utils.data import DataLoader
+
+    path = choose(data_path, device, images)
+    n_workers = min(default_workers(workers), max(0, (len(indices) + batch_size - 1) // batch_size - 1))
+    common = dict(batch_size=batch_size, shuffle=False, num_workers=n_workers, pin_memory=device.startswith("cuda"),
+                  persistent_workers=n_workers > 0, prefetch_factor=4 if n_workers else None)
+    if path == "gpu":
+        loader = DataLoader(RawView(images, indices), collate_fn=collate_raw, **common)
+        decoder = GpuDecoder(ts, device)
+        return Pipeline(decoder.batches(loader), lambda x: x, "gpu", n_workers)
+    view = TorchView(images, indices, T.build(ts, normalize=False), ts.input_size)
+    return Pipeline(DataLoader(view, **common), T.BatchNormalizer(ts), "cpu", n_workers)
+
+
+class RawView:
+    """Undecoded bytes per sample (workers only do file I/O): (uint8 tensor, label, index, error)."""
+
+    def __init__(self, images: ImageSet, indices: Sequence[int]):
+        self.images = images
+        self.indices = list(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, j: int):
+        import torch
+
+        i = self.indices[j]
+        label = self.images.labels[i]
+        try:
+            data = _read(self.images.raw(i))
+            if not data:
+                raise ValueError("empty image (0 bytes)")
+            if label < 0 or label >= len(self.images.label_space):
+                raise ValueError(f"label {label} outside the {len(self.images.label_space)} classes")
+            return torch.frombuffer(bytearray(data), dtype=torch.uint8), label, i, ""
+        except Exception as e:  # noqa: BLE001
+            return torch.empty(0, dtype=torch.uint8), max(label, 0), i, f"{type(e).__name__}: {e}"[:300]
+
+
+def collate_raw(batch):
+    import torch
+
+    data, labels, idx, errs = zip(*batch)
+    return list(data), torch.tensor(labels), torch.tensor(idx), list(errs)
+
+
+class GpuDecoder:
+    """Batched JPEG decode + resize + centre crop + normalise on `device`, matching the eval transform."""
+
+    def __init__(self, ts: T.TransformSpec, device: str):
+        self.ts = ts
+        self.device = device
+        self.normalize = T.BatchNormalizer(ts)
+
+    def batches(self, loader: Iterable) -> Iterator[tuple[Any, Any, Any, list[str]]]:
+        for data, labels, idx, errs in loader:
+            x, errs = self.decode(data, errs)
+            yield x, labels, idx, errs
+
+    def decode(self, data: list, errs: list[str]):
+        """Decode one batch; returns the normalised batch (zeros where a sample failed) and errors."""
+        import torch
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        errs = list(errs)
+        images: list = [None] * len(data)
+        jpeg = [j for j, d in enumerate(data) if not errs[j] and len(d) > 4 and is_complete_jpeg(d)]
+        if jpeg:
+            try:
+                decoded = decode_jpeg([data[j] for j in jpeg], mode=ImageReadMode.RGB, device=self.device)
+            except RuntimeError:
+                decoded = [self._decode_one(data[j]) for j in jpeg]  # find the bad ones
+            for j, img in zip(jpeg, decoded):
+                images[j] = img
+        for j, img in enumerate(images):
+            if img is None and not errs[j]:
+                try:
+                    images[j] = self._cpu_fallback(data[j])
+                except Exception as e:  # noqa: BLE001 - one bad image costs one sample
+                    errs[j] = f"{type(e).__name__}: {e}"[:300]
+        c, h, w = self.ts.input_size
+        out = torch.zeros((len(data), c, h, w), dtype=torch.uint8, device=self.device)
+        for j, img in enumerate(images):
+            if img is not None and not errs[j]:
+                out[j] = self._resize_crop(img)
+        return self.normalize(out), errs
+
+    def _decode_one(self, data):
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        try:
+            return decode_jpeg(data, mode=ImageReadMode.RGB, device=self.device)
+        except RuntimeError:
+            return None  # CMYK, progressive oddities, corruption: the CPU decoder decides
+
+    def _cpu_fallback(self, data):
+        import torch
+        from torchvision.transforms.functional import pil_to_tensor
+
+        img = open_rgb(bytes(data.numpy().tobytes()) if isinstance(data, torch.Tensor) else data)
+        return pil_to_tensor(img).to(self.device)
+
+    def _resize_crop(self, img):
+        from torchvision.transforms import InterpolationMode
+        from torchvision.transforms.v2 import functional as F
+
+        img = F.resize(img, [self.ts.resize], interpolation=InterpolationMode(self.ts.interpolation), antialias=True)
+        return F.center_crop(img, [self.ts.input_size[-2], self.ts.input_size[-1]])

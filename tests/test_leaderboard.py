@@ -1,0 +1,287 @@
+"""Leaderboards: golden pages from fixture results, ranking, missing values, Δ, Pareto front, plots.
+
+The golden files under tests/golden/expected/ are committed; after an intended change of the
+page format, regenerate them with `UPDATE_GOLDEN=1 pytest tests/test_leaderboard.py` and review
+the diff. published.md is not golden (it follows the installed torchvision): known rows are
+checked instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench import leaderboard as LB
+from bench import reference
+from bench import results as R
+from bench.plots import Point, YearPoint, pareto_front, plot_pareto, plot_years
+
+GOLDEN = Path(__file__).parent / "golden"
+RESULTS, EXPECTED = GOLDEN / "results", GOLDEN / "expected"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _table(md: str, first_header: str) -> list[dict[str, str]]:
+    """The rows of the first markdown table whose first header is `first_header`, as dicts."""
+    lines = md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|") and _cells(line)[0] == first_header)
+    headers = _cells(lines[start])
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(headers, _cells(line))))
+    return rows
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> tuple[list[Path], list[Path]]:
+    """regenerate() run twice on the fixture results, into two directories."""
+    a = LB.regenerate(RESULTS, tmp_path_factory.mktemp("lb-a"))
+    b = LB.regenerate(RESULTS, tmp_path_factory.mktemp("lb-b"))
+    return a, b
+
+
+@pytest.fixture(scope="module")
+def df():
+    return R.load(RESULTS)
+
+
+def _page(generated, name: str) -> str:
+    return next(p for p in generated[0] if p.name == name).read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Golden pages
+
+
+def test_golden_pages_match_committed_files(generated):
+    got = {p.name: p.read_bytes() for p in generated[0] if p.suffix == ".md" and p.name != LB.PUBLISHED}
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        shutil.rmtree(EXPECTED, ignore_errors=True)
+        EXPECTED.mkdir(parents=True)
+        for name, data in got.items():
+            (EXPECTED / name).write_bytes(data)
+    expected = {p.name: p.read_bytes() for p in EXPECTED.glob("*.md")}
+    assert sorted(got) == sorted(expected)
+    for name in sorted(got):
+        if got[name] != expected[name]:
+            diff = "\n".join(difflib.unified_diff(expected[name].decode().splitlines(), got[name].decode().splitlines(),
+                                                  f"expected/{name}", f"generated/{name}", lineterm=""))
+            pytest.fail(f"{name} differs from the golden file (UPDATE_GOLDEN=1 regenerates it if intended):\n{diff}")
+
+
+def test_regenerate_twice_gives_identical_bytes_in_a_stable_order(generated):
+    a, b = generated
+    assert [p.name for p in a] == [p.name for p in b] == [
+        "README.md", "imagenet-1k.md", "imagenet-1k-pareto.png", "tiny-imagenet.md", "tiny-imagenet-pareto.png",
+        "tiny-imagenet-train.md", "published.md", "published-years.png",
+    ]
+    for pa, pb in zip(a, b):
+        assert pa.read_bytes() == pb.read_bytes(), pa.name
+
+
+def test_pages_only_for_datasets_with_results(tmp_path):
+    written = LB.regenerate(tmp_path / "no-results", tmp_path / "out")
+    assert [p.name for p in written] == ["README.md", "published.md", "published-years.png"]
+    assert "No results yet" in written[0].read_text(encoding="utf-8")
+    (tmp_path / "out" / "samples.md").write_text("an older page")
+    LB.regenerate(tmp_path / "no-results", tmp_path / "out")
+    assert (tmp_path / "out" / "samples.md").read_text() == "an older page"  # not ours to delete
+
+
+def test_index_links_every_page_and_the_published_one(generated):
+    index = _page(generated, "README.md")
+    rows = _table(index, "page")
+    assert [r["page"] for r in rows] == ["[imagenet-1k](imagenet-1k.md)", "[tiny-imagenet](tiny-imagenet.md)",
+                                         "[tiny-imagenet-train](tiny-imagenet-train.md)"]
+    assert rows[0]["best model"] == "timm:resnet50.a1_in1k" and rows[0]["best top-1"] == "81.70"
+    assert "[published.md](published.md)" in index
+
+
+def test_pages_link_their_plots(generated):
+    assert "](imagenet-1k-pareto.png)" in _page(generated, "imagenet-1k.md")
+    assert "-pareto.png" not in _page(generated, "tiny-imagenet-train.md")  # no throughput there
+    assert f"]({LB.YEARS_PLOT})" in _page(generated, LB.PUBLISHED)
+
+
+def test_page_names():
+    assert LB.page_name("tiny-imagenet", "valid") == "tiny-imagenet"
+    assert LB.page_name("imagenet-1k", "validation") == "imagenet-1k"
+    assert LB.page_name("samples", "val") == "samples"
+    assert LB.page_name("imagenet-1k", "train") == "imagenet-1k-train"
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranking, missing values, Δ
+
+
+def test_ties_share_a_rank_and_are_ordered_by_top5_then_name(df):
+    t = LB.measured_table(df)
+    t = t[t["dataset"] == "imagenet-1k"]
+    assert list(t["rank"]) == [1, 2, 2, 4, 5]
+    assert list(t["model"]) == ["timm:resnet50.a1_in1k", "timm:resnet50.tv2_in1k", "tv:resnet50.IMAGENET1K_V2",
+                                "tv:alexnet.IMAGENET1K_V1", "tv:resnet18.IMAGENET1K_V1 (random)"]
+
+
+def _flat(model: str, top1: float | None, top5: float | None, dataset: str = "imagenet-1k", split: str = "validation") -> dict:
+    acc = None if top1 is None else {"n": 100, "restricted": {"top1": top1, "top5": top5}}
+    return R.flatten({"key": {"dataset": dataset, "split": split, "model": model, "weights": "pretrained", "transform": "model"},
+                      "accuracy": acc, "model": {"reference": {"top1": 50.0}}})
+
+
+def test_competition_ranking_is_independent_of_input_order():
+    import pandas as pd
+
+    rows = [_flat("c", 70.0, 90.0), _flat("no-accuracy", None, None), _flat("b", 80.0, 91.0), _flat("a", 80.0, 91.0),
+            _flat("d", 80.0, 95.0), _flat("e", 60.0, None), _flat("f", 60.0, 99.0)]
+    for order in (rows, rows[::-1]):
+        t = LB.measured_table(pd.DataFrame(order))
+        assert list(zip(t["model"], t["rank"])) == [("d", 1), ("a", 1), ("b", 1), ("c", 4), ("f", 5), ("e", 5), ("no-accuracy", None)]
+
+
+def test_ranks_are_per_dataset_and_split():
+    import pandas as pd
+
+    t = LB.measured_table(pd.DataFrame([_flat("a", 50.0, 60.0), _flat("b", 40.0, 60.0, "tiny-imagenet", "valid")]))
+    assert list(t["rank"]) == [1, 1]
+
+
+def test_missing_values_read_as_a_dash_never_zero(generated, df):
+    rows = {r["model"]: r for r in _table(_page(generated, "imagenet-1k.md"), "rank")}
+    alexnet = rows["tv:alexnet.IMAGENET1K_V1"]  # its result has no efficiency section
+    for col in ("params (M)", "GMACs", "img/s", "latency p50 (ms)", "peak GPU mem (MB)"):
+        assert alexnet[col] == LB.DASH, col
+    t = LB.measured_table(df).set_index("model")
+    assert math.isnan(t.loc["tv:alexnet.IMAGENET1K_V1", "params_m"]) and math.isnan(t.loc["tv:alexnet.IMAGENET1K_V1", "img_s"])
+    cpu = {r["model"]: r for r in _table(_page(generated, "tiny-imagenet.md"), "rank")}["timm:tf_efficientnet_lite0.in1k"]
+    assert cpu["peak GPU mem (MB)"] == LB.DASH  # timed on CPU: no GPU memory, not 0 MB
+    assert cpu["img/s"] == "412.3 (Intel Xeon Platinum 8480+, fp32, b32)"
+
+
+def test_delta_is_signed_and_only_for_pretrained_weights_on_imagenet_validation(generated):
+    rows = {r["model"]: r for r in _table(_page(generated, "imagenet-1k.md"), "rank")}
+    assert rows["timm:resnet50.a1_in1k"]["Δ top-1"] == "+0.49"  # 81.70 - 81.214
+    assert rows["tv:resnet50.IMAGENET1K_V2"]["Δ top-1"] == "−0.76"  # 80.10 - 80.858, with U+2212
+    assert rows["tv:alexnet.IMAGENET1K_V1"]["Δ top-1"] == "−0.32"
+    assert rows["tv:resnet18.IMAGENET1K_V1 (random)"]["Δ top-1"] == LB.DASH
+    assert rows["tv:resnet18.IMAGENET1K_V1 (random)"]["reported top-1"] == "69.76"
+    for r in _table(_page(generated, "tiny-imagenet.md"), "rank"):
+        assert r["Δ top-1"] == LB.DASH and r["reported top-1"] != LB.DASH
+
+
+def test_number_formats():
+    assert LB._signed(0.123) == "+0.12" and LB._signed(-1.034) == "−1.03"
+    assert LB._signed(-0.001) == "0.00" and LB._signed(None) == LB.DASH and LB._signed(float("nan")) == LB.DASH
+    assert LB._num(0.0, 2) == "0.00" and LB._num(None, 2) == LB.DASH  # a measured 0 stays 0
+    assert LB._text("a|b") == "a\\|b"
+
+
+def test_model_label_names_non_default_weights_and_transform(generated):
+    assert LB.model_label("tv:alexnet.IMAGENET1K_V1", "pretrained", "model") == "tv:alexnet.IMAGENET1K_V1"
+    assert LB.model_label("tv:alexnet.IMAGENET1K_V1", "random", "model") == "tv:alexnet.IMAGENET1K_V1 (random)"
+    assert LB.model_label("timm:resnet50.a1_in1k", "file-mine", "fixed") == "timm:resnet50.a1_in1k (file-mine, fixed transform)"
+    page = _page(generated, "tiny-imagenet.md")
+    assert "tv:alexnet.IMAGENET1K_V1 (fixed transform)" in page
+    assert "2 protocols" in page  # the fixed transform is another protocol, and the page says so
+
+
+# ---------------------------------------------------------------------------------------------
+# Published results
+
+
+@pytest.fixture(scope="module")
+def published_page() -> str:
+    return LB.render_published()
+
+
+def test_published_has_torchvision_rows_from_the_installed_meta(published_page):
+    alexnet = [r for r in reference.torchvision_reported() if r.model == "tv:alexnet.IMAGENET1K_V1"]
+    assert len(alexnet) == 1 and alexnet[0].top1 == 56.522 and alexnet[0].top5 == 79.066
+    assert alexnet[0].gmacs == 0.714 and round(alexnet[0].params_m, 2) == 61.10
+    rows = {r["model"]: r for r in _table(published_page, "rank")}
+    row = rows["tv:alexnet.IMAGENET1K_V1"]
+    assert (row["top-1"], row["top-5"], row["params (M)"], row["GMACs"], row["extra data"]) == ("56.52", "79.07", "61.10", "0.714", "none")
+    assert "AlexNet_Weights.IMAGENET1K_V1" in row["source"] and row["code"].startswith("[code](https://github.com/pytorch/vision")
+    assert "tv:vgg16.IMAGENET1K_FEATURES" not in rows  # no classifier, no accuracy
+    assert rows["tv:vit_h_14.IMAGENET1K_SWAG_E2E_V1"]["extra data"].startswith("IG-3.6B")
+    import torchvision
+
+    assert f"torchvision {torchvision.__version__.split('+')[0]}" in published_page.split("|", 1)[0]
+
+
+def test_published_has_paper_and_timm_rows(published_page):
+    rows = {r["model"]: r for r in _table(published_page, "rank")}
+    resnet = rows["ResNet-50"]
+    assert (resnet["top-1"], resnet["top-5"], resnet["params (M)"], resnet["year"]) == ("77.15", "93.29", "25.60", "2015")
+    assert resnet["paper"] == "Deep Residual Learning for Image Recognition" and "He et al. 2015" in resnet["source"]
+    assert "10-crop" in resnet["source"]  # the protocol travels with the figure
+    lite0 = rows["timm:tf_efficientnet_lite0.in1k"]
+    assert lite0["top-1"] == "74.83" and lite0["GMACs"] == LB.DASH and "timm results-imagenet.csv" in lite0["source"]
+    assert rows["timm:convnext_base.fb_in22k_ft_in1k"]["extra data"] == "ImageNet-22k"
+    ranks = [int(r["rank"]) for r in _table(published_page, "rank")]
+    assert ranks[0] == 1 and ranks == sorted(ranks)
+    winners = _table(published_page, "year")
+    assert [w["year"] for w in winners][:3] == ["2010", "2011", "2012"] and winners[2]["model"] == "AlexNet"
+
+
+def test_model_paper_lookup():
+    swag = reference.model_paper("tv:vit_b_16.IMAGENET1K_SWAG_E2E_V1")
+    assert swag["year"] == 2022 and swag["extra_data"].startswith("IG-3.6B")
+    vit = reference.model_paper("tv:vit_b_16.IMAGENET1K_V1")
+    assert vit["year"] == 2020 and vit["extra_data"] == "none"
+    assert reference.model_paper("timm:vit_base_patch16_224.augreg_in21k_ft_in1k")["extra_data"] == "ImageNet-21k"
+    assert reference.model_paper("somebody:else") == {"paper": None, "year": None, "extra_data": None}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pareto front and plots
+
+
+def test_pareto_front_of_hand_made_points():
+    points = [(1, 5), (2, 4), (3, 3), (2, 2), (1, 5), (0, 6), (3, 1)]
+    # (2,2) loses to (2,4), (3,1) to (3,3); equal points (1,5) both stay.
+    assert pareto_front(points) == [0, 1, 2, 4, 5]
+    assert pareto_front([]) == [] and pareto_front([(1.0, 1.0)]) == [0]
+    assert pareto_front([(1, 1), (2, 2), (3, 3)]) == [2]
+
+
+def test_plots_are_non_empty_and_byte_stable(tmp_path):
+    points = [Point("a", 100.0, 70.0, "gpu, fp32, b8"), Point("b", 300.0, 60.0, "gpu, fp32, b8"), Point("c", 50.0, 65.0, "gpu, fp32, b8"),
+              Point("d", 20.0, 71.0, "cpu, fp32, b1")]
+    years = [YearPoint(2012, 59.3, "paper"), YearPoint(2015, 77.15, "paper"), YearPoint(2015, 80.9, "torchvision")]
+    winners = [(2010, 28.2), (2012, 15.3)]
+    outputs = []
+    for run in ("1", "2"):
+        a = plot_pareto(points, tmp_path / run / "p.png", "pareto")
+        b = plot_years(years, winners, tmp_path / run / "y.png", "years")
+        outputs.append((a.read_bytes(), b.read_bytes()))
+    for data in outputs[0]:
+        assert data.startswith(PNG_MAGIC) and len(data) > 5000
+        assert b"Software" not in data and b"matplotlib" not in data.lower()  # no version in the bytes
+    assert outputs[0] == outputs[1]
+
+
+def test_generated_plots_are_pngs(generated):
+    for p in generated[0]:
+        if p.suffix == ".png":
+            assert p.read_bytes().startswith(PNG_MAGIC) and p.stat().st_size > 5000, p.name
+
+
+def test_module_import_stays_light():
+    import subprocess
+    import sys
+
+    code = "import sys, bench.leaderboard; print(sorted(m for m in ('pandas', 'matplotlib', 'torch', 'tabulate') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"

@@ -1,0 +1,114 @@
+"""Interrupted, concurrent and hostile runs keep every finished result and write nothing half-done."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import locks
+from bench.cli import main
+from bench.errors import ResultsError
+
+
+@pytest.mark.slow
+def test_sigterm_after_first_model_keeps_it_and_rerun_does_only_the_second(tmp_path):
+    results = tmp_path / "results"
+    args = [sys.executable, "-m", "bench", "run", "--models", "tf_efficientnet_lite0,vgg16", "--weights", "random",
+            "--dataset", "samples", "--no-efficiency", "--no-progress", "--results-dir", str(results)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = results / "samples" / "val" / "timm-tf_efficientnet_lite0.in1k__random__model.json"
+    deadline = time.time() + 120
+    while not first.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert first.exists(), proc.stderr.read() if proc.poll() is not None else "first result never appeared"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "INTERRUPTED during tv:vgg16.IMAGENET1K_V1" in out
+    json.loads(first.read_text())  # intact
+    leftovers = [p.name for p in first.parent.iterdir() if p.name.startswith("tv-vgg16") or p.suffix == ".tmp"]
+    assert leftovers == []  # nothing of the interrupted model
+    rerun = subprocess.run(args, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "1 written, 1 skipped" in rerun.stdout and "tv-vgg16" in rerun.stdout
+
+
+def test_entry_lock_refuses_or_waits(tmp_path):
+    """flock belongs to an open file description, so one process can contend with itself."""
+    entry = tmp_path / "samples" / "val" / "m__pretrained__model.json"
+    order: list[str] = []
+    with locks.entry_lock(entry, wait=False):
+        with pytest.raises(ResultsError, match=r"another bench run \(pid \d+\)"):
+            with locks.entry_lock(entry, wait=False):
+                pass
+
+        def waiter():
+            with locks.entry_lock(entry):
+                order.append("waiter")
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        time.sleep(0.2)
+        order.append("holder done")
+    t.join(5)
+    assert order == ["holder done", "waiter"]
+
+
+def test_concurrent_processes_compute_an_entry_once(tmp_path):
+    args = [sys.executable, "-m", "bench", "run", "--models", "tf_efficientnet_lite0", "--dataset", "samples",
+            "--no-efficiency", "--no-progress", "--results-dir", str(tmp_path)]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    stdout = "".join(o for o, _ in outs)
+    assert stdout.count("1 written") == 1 and stdout.count("1 skipped") == 1
+
+
+def test_results_dir_that_is_a_file_fails_cleanly(tmp_path, capsys):
+    blocker = tmp_path / "results"
+    blocker.write_text("not a directory")
+    code = main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--no-efficiency", "--no-progress",
+                 "--results-dir", str(blocker)])
+    assert code == 1
+    assert "--results-dir" in capsys.readouterr().out
+    assert blocker.read_text() == "not a directory"
+
+
+def test_unreadable_samples_are_listed_in_the_failure_report(tmp_path, capsys):
+    import fixtures as F
+
+    d = tmp_path / "data" / "n07920052"
+    d.mkdir(parents=True)
+    for name, data in F.awkward_images().items():
+        (d / name).write_bytes(data)
+    (d / "zero.jpg").write_bytes(b"")
+    from PIL import Image
+
+    Image.new("RGB", (1, 1), (200, 100, 50)).save(d / "one_pixel.png")
+    assert main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "imagenet-1k", "--data-dir", str(tmp_path / "data"),
+                 "--no-efficiency", "--no-progress", "--results-dir", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "2 image(s) could not be read" in out and "truncated.jpg" in out and "zero.jpg" in out
+    r = json.loads(next((tmp_path / "r").rglob("*.json")).read_text())
+    assert r["accuracy"]["n"] == 5 and r["accuracy"]["n_failed"] == 2  # gray, cmyk, rgba, palette, 1x1 evaluated
+    assert {f["id"] for f in r["accuracy"]["failed"]} == {"truncated.jpg", "zero.jpg"}
+
+
+def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from bench import images
+
+    monkeypatch.setattr(images, "MAX_PIXELS", 10_000)
+    path = tmp_path / "big.png"
+    Image.new("L", (200, 200)).save(path)
+    with pytest.raises(ValueError, match="decompression-bomb"):
+        images.open_rgb(str(path))

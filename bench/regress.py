@@ -393,7 +393,7 @@ def _cells(r: Row) -> list[str]:
     model = k["model"] + ("" if (k["weights"], k["transform"]) == ("pretrained", "model") else f" [{k['weights']}, {k['transform']}]")
     flips = "—" if r.right_to_wrong is None else f"{r.right_to_wrong}/{r.wrong_to_right}"
     rel = r.nll_rel()
-    nll = _arrow(_get(r.base, "nll"), _get(r.now, "nll"), "{:.4f}") + ("" if rel is None else f" ({100 * rel:+.1f}%)")
+    nll = _arrow(_get(r.base, "nll"), _get(r.now, "nll"), "{:.4f}") + ("" if rel is None else f" ({_pct(rel)})")
     return [r.verdict, model, f"{k['dataset']}/{k['split']}",
             _arrow(_get(r.base, "top1"), _get(r.now, "top1")), _signed(r.delta("top1")),
             _arrow(_get(r.base, "top5"), _get(r.now, "top5")), _signed(r.delta("top5")),
@@ -402,6 +402,11 @@ def _cells(r: Row) -> list[str]:
 
 def _arrow(b: float | None, n: float | None, fmt: str = "{:.2f}") -> str:
     return f"{'—' if b is None else fmt.format(b)} → {'—' if n is None else fmt.format(n)}"
+
+
+def _pct(rel: float) -> str:
+    """Relative change in percent; float noise of 1e-7 reads +0.0%, not a worrying -0.0%."""
+    return f"{100 * rel:+.1f}%" if abs(rel) >= 0.0005 else "+0.0%"
 
 
 def _signed(v: float | None) -> str:

@@ -1,0 +1,161 @@
+"""Where does evaluation time go? Forward-only vs the harness end to end vs the classic notebook loop.
+
+    python benchmarks/pipeline.py --device cpu                       # this machine: small model, 512 images
+    python benchmarks/pipeline.py --device cuda --model resnet50 --images 10000 --precision bf16 --channels-last
+
+Writes a Tiny-ImageNet-format dataset (Stanford folder layout, 64x64 JPEGs) made from random crops
+of the bundled photos, then prints img/s for: forward only (synthetic input on the device), the
+harness's CPU data path, its GPU decode path (CUDA only), and the notebook loop (PIL per image,
+batch 50, no workers), with the ratios the project's goals are stated in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+
+def make_dataset(root: Path, n: int, seed: int = 0) -> Path:
+    """n 64x64 JPEGs in the Stanford val layout, from random crops of the four Tiny-class photos."""
+    import fixtures as F
+    from PIL import Image
+
+    from bench.datasets import samples_dir
+
+    rng = random.Random(seed)
+    photos = [(Image.open(samples_dir() / name).convert("RGB"), wnid) for name, wnid in F.TINY_PHOTOS.items()]
+    items = []
+    for i in range(n):
+        img, wnid = photos[i % len(photos)]
+        w, h = img.size
+        s = rng.randint(min(w, h) // 2, min(w, h))
+        x, y = rng.randint(0, w - s), rng.randint(0, h - s)
+        items.append((f"{i}.jpg", wnid, F.jpeg_bytes(img.crop((x, y, x + s, y + s)).resize((64, 64), Image.BICUBIC))))
+    items.sort(key=lambda t: t[1])
+    return F.write_stanford(root, items)
+
+
+def autocast(device: str, precision: str):
+    import torch
+
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.split(":")[0], dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[precision])
+
+
+def sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def forward_only(model, ts, device, precision, channels_last, batch, n) -> float:
+    """img/s of the model alone on an input already on the device (the ceiling)."""
+    import torch
+
+    x = torch.randn(batch, *ts.input_size, device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    steps = max(1, n // batch)
+    with torch.inference_mode(), autocast(device, precision):
+        for _ in range(2):
+            model(x)
+        sync(device)
+        t = time.perf_counter()
+        for _ in range(steps):
+            model(x)
+        sync(device)
+    return steps * batch / (time.perf_counter() - t)
+
+
+def harness(model, images, ts, device, precision, channels_last, batch, workers, data_path) -> float:
+    """img/s of the harness's own evaluation (data loading, transfer, forward, scoring)."""
+    from bench import labels as L
+    from bench import loaders
+    from bench.evaluate import evaluate
+
+    pipe = loaders.build(images, list(range(len(images))), ts, device, batch, workers, data_path)
+    t = time.perf_counter()
+    evaluate(model, pipe.batches, L.project(images.label_space, L.imagenet_1k()), device, precision, channels_last,
+             progress=False, finish=pipe.finish)
+    sync(device)
+    return len(images) / (time.perf_counter() - t)
+
+
+def notebook_loop(model, images, ts, device, precision) -> float:
+    """The loop of the classic demo notebook: PIL per image, batch 50, no workers, float transform."""
+    import torch
+    from PIL import Image
+
+    from bench import transforms as T
+
+    tf = T.build(ts)
+    paths = list(images.items)
+    t = time.perf_counter()
+    with torch.no_grad(), autocast(device, precision):
+        for i in range(0, len(paths), 50):
+            x = torch.stack([tf(Image.open(p).convert("RGB")) for p in paths[i : i + 50]]).to(device)
+            model(x).argmax(1).cpu()
+    sync(device)
+    return len(paths) / (time.perf_counter() - t)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="tf_efficientnet_lite0")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--images", type=int, default=512)
+    p.add_argument("--batch-size", type=int, default=None, help="default 256 on CUDA, 32 on CPU")
+    p.add_argument("--workers", type=int, default=None, help="harness loader workers (default: its own choice)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--repeats", type=int, default=3, help="median over this many runs of each measurement")
+    args = p.parse_args()
+
+    import torch
+
+    from bench import datasets as D
+    from bench import models as M
+    from bench import transforms as T
+
+    batch = args.batch_size or (256 if args.device.startswith("cuda") else 32)
+    spec = M.resolve(args.model)
+    model, info = M.build(spec, "random")  # speed does not depend on the weights' values
+    model = model.to(args.device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    ts = T.resolve(spec, model)
+    with tempfile.TemporaryDirectory() as tmp:
+        images = D.load("tiny-imagenet", "valid", make_dataset(Path(tmp), args.images))
+        runs = {
+            "forward only (synthetic, on device)": lambda: forward_only(model, ts, args.device, args.precision, args.channels_last, batch, args.images),
+            "harness end-to-end, CPU data path": lambda: harness(model, images, ts, args.device, args.precision, args.channels_last, batch, args.workers, "cpu"),
+        }
+        if args.device.startswith("cuda"):
+            runs["harness end-to-end, GPU decode path"] = lambda: harness(model, images, ts, args.device, args.precision, args.channels_last, batch, args.workers, "gpu")
+        runs["notebook loop (PIL, batch 50, no workers)"] = lambda: notebook_loop(model, images, ts, args.device, args.precision)
+        figures = {}
+        for name, fn in runs.items():
+            fn() if name.startswith("forward") else None  # warm caches and kernels once
+            figures[name] = statistics.median(fn() for _ in range(args.repeats))
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU x{torch.get_num_threads()} threads"
+    print(f"model {spec.id}, {args.images} Tiny-format 64x64 JPEGs -> {ts.input_size[-1]}px, {args.precision}, "
+          f"batch {batch}, {device_name}, torch {torch.__version__}")
+    width = max(map(len, figures))
+    fwd = figures["forward only (synthetic, on device)"]
+    naive = figures["notebook loop (PIL, batch 50, no workers)"]
+    for name, v in figures.items():
+        print(f"  {name:<{width}}  {v:9.1f} img/s   {v / fwd:5.2f}x forward   {v / naive:5.2f}x notebook")
+
+
+if __name__ == "__main__":
+    main()

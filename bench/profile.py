@@ -23,6 +23,8 @@ def profile(names: list[str], device: str = "auto", batch_size: int | None = Non
             rows.append({"model": spec.id, **measure(model, spec.input_size, cfg)})
         except BenchError as e:
             rows.append({"model": spec.id, "error": str(e)})
+        except Exception as e:  # noqa: BLE001 - e.g. out of memory even at batch 1: one row, not the table
+            rows.append({"model": spec.id, "error": f"{type(e).__name__}: {e}"})
     return rows
 
 

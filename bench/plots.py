@@ -85,14 +85,27 @@ def plot_pareto(points: Sequence[Point], path: str | Path, title: str) -> Path:
             front = [members[i] for i in pareto_front([(p.img_s, p.top1) for p in members])]
             front.sort(key=lambda p: (p.img_s, p.top1, p.label))
             ax.plot([p.img_s for p in front], [p.top1 for p in front], color=color, linestyle="--", linewidth=1.2, zorder=2)
-            for p in front:
-                ax.annotate(p.label, (p.img_s, p.top1), textcoords="offset points", xytext=(5, 4), fontsize=7, color=color)
+            on_front = {id(p) for p in front}
+            for p in members:  # every point named; the dominated ones in grey
+                ax.annotate(p.label, (p.img_s, p.top1), textcoords="offset points", xytext=(5, 4), fontsize=7,
+                            color=color if id(p) in on_front else "0.45")
+        from matplotlib.ticker import LogFormatter
+
         ax.set_xscale("log")
+        xs = [p.img_s for p in points]
+        ys = [p.top1 for p in points]
+        if xs:  # room for the labels right of the last point and for the legend below the lowest
+            ax.set_xlim(min(xs) / 1.25, max(xs) * 1.6)
+            span = max(5.0, max(ys) - min(ys))
+            ax.set_ylim(min(ys) - 0.25 * span, max(ys) + 0.1 * span)
+        # plain numbers (20, 30, 50) on a log axis, also between the decades a narrow range shows
+        ax.xaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        ax.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
         ax.set_xlabel("throughput (img/s, log scale)")
         ax.set_ylabel("top-1 (%, restricted)")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(title="timed on (dashed: Pareto front)", fontsize=8, title_fontsize=8, loc="lower left")
+        ax.legend(title="timed on (dashed: Pareto front)", fontsize=8, title_fontsize=8, loc="lower right")
         fig.tight_layout()
         return _save(fig, path)
 

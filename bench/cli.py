@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-path", default="auto", choices=["auto", "cpu", "gpu"],
                    help="decode + resize JPEGs in CPU workers, or batched on the GPU (auto: gpu on CUDA for JPEG data)")
     r.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
-    r.add_argument("--channels-last", action="store_true")
+    r.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC memory format (default: on for convolutional networks, off otherwise)")
     r.add_argument("--compile", action="store_true", help="torch.compile the model for the throughput measurement")
     r.add_argument("--weights", default="pretrained", help="pretrained (hub or cache) | random | PATH (.pth/.pt/.safetensors)")
     r.add_argument("--protocol", dest="transform", default="model", choices=["model", "fixed"],
@@ -67,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="auto")
     pr.add_argument("--batch-size", type=int)
     pr.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
-    pr.add_argument("--channels-last", action="store_true")
+    pr.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                    help="NHWC memory format (default: on for convolutional networks)")
     pr.add_argument("--compile", action="store_true")
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

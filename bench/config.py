@@ -27,7 +27,7 @@ class RunConfig:
     data_path: str = "auto"  # auto | cpu | gpu: where JPEGs are decoded and resized
     device: str = "auto"
     precision: str = "fp32"
-    channels_last: bool = False
+    channels_last: bool | None = None  # None: on for convolutional networks (models.prefers_channels_last)
     compile: bool = False
     weights: str = "pretrained"  # pretrained | random | PATH
     transform: str = "model"  # model | fixed

@@ -410,6 +410,14 @@ def _head_size(model, spec: ModelSpec) -> int:
     return int(state[key].shape[0]) if key in state else spec.num_classes
 
 
+def prefers_channels_last(model) -> bool:
+    """Convolutional networks run faster in NHWC (oneDNN on CPU: +40-60% for resnet18 and lite0 on
+    this project's 2-core machine; tensor cores on GPU); a ViT has one conv and gains nothing."""
+    import torch.nn as nn
+
+    return sum(isinstance(m, nn.Conv2d) for m in model.modules()) >= 4
+
+
 def state_dict_sha256(model) -> str:
     """Checksum over parameter and buffer bytes in key order: same weights, same sum, whatever the file."""
     import torch

@@ -9,7 +9,7 @@ from .errors import BenchError
 
 
 def profile(names: list[str], device: str = "auto", batch_size: int | None = None, precision: str = "fp32",
-            channels_last: bool = False, compile: bool = False) -> list[dict[str, Any]]:
+            channels_last: bool | None = None, compile: bool = False) -> list[dict[str, Any]]:
     """One row per model: the efficiency figures of `efficiency.measure`, or an error."""
     from .config import RunConfig
     from .efficiency import EfficiencyConfig, measure
@@ -19,7 +19,8 @@ def profile(names: list[str], device: str = "auto", batch_size: int | None = Non
     for spec in M.expand(names):
         try:
             model, _ = M.build(spec, "random")
-            cfg = EfficiencyConfig(device=dev, batch_size=batch_size, precision=precision, channels_last=channels_last, compile=compile)
+            nhwc = M.prefers_channels_last(model) if channels_last is None else channels_last
+            cfg = EfficiencyConfig(device=dev, batch_size=batch_size, precision=precision, channels_last=nhwc, compile=compile)
             rows.append({"model": spec.id, **measure(model, spec.input_size, cfg)})
         except BenchError as e:
             rows.append({"model": spec.id, "error": str(e)})

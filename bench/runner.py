@@ -181,6 +181,7 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     model, winfo = M.build(spec, cfg.weights)
+    channels_last = M.prefers_channels_last(model) if cfg.channels_last is None else cfg.channels_last
     head = L.for_head(winfo.num_classes, cfg.label_space)
     ts = T.resolve(spec, model, cfg.transform, cfg.transform_overrides)
     result: dict[str, Any] = {
@@ -200,7 +201,7 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
         if not projection.mapped:
             raise BenchError(f"{spec.id} ({head.name}) predicts none of the {len(images.label_space)} {images.label_space.name} classes")
         indices = D.stratified(images.labels, cfg.limit)
-        evaluation = _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info)
+        evaluation = _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info, channels_last)
         samples = evaluation.samples
         ids = images.ids()
         if images.name == "imagenet-1k" and images.split == "validation":
@@ -221,7 +222,7 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
         result["protocol_hash"] = R.protocol_hash(protocol)
     result["efficiency"] = None
     if cfg.efficiency and info.is_main:  # measured once, on rank 0, and labelled with the world size
-        result["efficiency"] = {**_efficiency(cfg, model, ts, device), "world_size": info.world_size}
+        result["efficiency"] = {**_efficiency(cfg, model, ts, device, channels_last), "world_size": info.world_size}
     result["env"] = env.collect(device)
     result["run"] = {
         "started": started.isoformat(timespec="seconds"),
@@ -231,17 +232,17 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
         "batch_size": cfg.eval_batch_size(device),
         "data_path": cfg.data_path,
         "precision": cfg.precision,
-        "channels_last": cfg.channels_last,
+        "channels_last": channels_last,
     }
     return result, samples
 
 
-def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info: dist.DistInfo):
+def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info: dist.DistInfo, channels_last: bool):
     """Evaluate this rank's shard, then gather every rank's records (errors too, so no rank hangs)."""
     from .evaluate import merge
 
     try:
-        part, error = _evaluate_with_backoff(cfg, model, images, dist.shard(indices, info), ts, projection, device), None
+        part, error = _evaluate_with_backoff(cfg, model, images, dist.shard(indices, info), ts, projection, device, channels_last), None
     except Exception as e:  # noqa: BLE001 - re-raised below on every rank
         part, error = None, e
     gathered = dist.all_gather((part, None if error is None else f"{type(error).__name__}: {error}"), info)
@@ -253,7 +254,7 @@ def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info:
     return merge([p for p, _ in gathered], projection)
 
 
-def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device):
+def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device, channels_last: bool):
     """Evaluate; on CUDA out-of-memory halve the batch and start over (partial batches are not kept)."""
     import torch
 
@@ -264,7 +265,7 @@ def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device):
     while True:
         pipe = loaders.build(images, indices, ts, device, batch, cfg.workers, cfg.data_path)
         try:
-            ev = evaluate(model, pipe.batches, projection, device, cfg.precision, cfg.channels_last,
+            ev = evaluate(model, pipe.batches, projection, device, cfg.precision, channels_last,
                           total=len(indices), progress=cfg.progress, finish=pipe.finish)
             ev.summary["data_path"] = pipe.data_path
             ev.summary["workers"] = pipe.workers
@@ -278,9 +279,9 @@ def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device):
             _log(f"   out of GPU memory: retrying with --batch-size {batch}")
 
 
-def _efficiency(cfg: RunConfig, model, ts: T.TransformSpec, device: str) -> dict[str, Any]:
+def _efficiency(cfg: RunConfig, model, ts: T.TransformSpec, device: str, channels_last: bool) -> dict[str, Any]:
     from .efficiency import EfficiencyConfig, measure
 
     ecfg = EfficiencyConfig(device=device, batch_size=cfg.batch_size, precision=cfg.precision,
-                            channels_last=cfg.channels_last, compile=cfg.compile)
+                            channels_last=channels_last, compile=cfg.compile)
     return measure(model, tuple(ts.input_size), ecfg)

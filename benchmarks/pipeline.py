@@ -92,7 +92,7 @@ def harness(model, images, ts, device, precision, channels_last, batch, workers,
 
 
 def notebook_loop(model, images, ts, device, precision) -> float:
-    """The loop of the classic demo notebook: PIL per image, batch 50, no workers, float transform."""
+    """The loop of the classic demo notebook: PIL per image, batch 50, no workers, float transform, NCHW."""
     import torch
     from PIL import Image
 
@@ -100,6 +100,7 @@ def notebook_loop(model, images, ts, device, precision) -> float:
 
     tf = T.build(ts)
     paths = list(images.items)
+    model = model.to(memory_format=torch.contiguous_format)
     t = time.perf_counter()
     with torch.no_grad(), autocast(device, precision):
         for i in range(0, len(paths), 50):
@@ -107,6 +108,16 @@ def notebook_loop(model, images, ts, device, precision) -> float:
             model(x).argmax(1).cpu()
     sync(device)
     return len(paths) / (time.perf_counter() - t)
+
+
+def _nhwc(model, fn):
+    def run():
+        import torch
+
+        model.to(memory_format=torch.channels_last)
+        return fn()
+
+    return run
 
 
 def main() -> None:
@@ -117,7 +128,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=None, help="default 256 on CUDA, 32 on CPU")
     p.add_argument("--workers", type=int, default=None, help="harness loader workers (default: its own choice)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="harness memory format (default: the harness's own choice, NHWC for convnets)")
     p.add_argument("--repeats", type=int, default=3, help="median over this many runs of each measurement")
     args = p.parse_args()
 
@@ -131,8 +143,8 @@ def main() -> None:
     spec = M.resolve(args.model)
     model, info = M.build(spec, "random")  # speed does not depend on the weights' values
     model = model.to(args.device)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    if args.channels_last is None:
+        args.channels_last = M.prefers_channels_last(model)
     ts = T.resolve(spec, model)
     with tempfile.TemporaryDirectory() as tmp:
         images = D.load("tiny-imagenet", "valid", make_dataset(Path(tmp), args.images))
@@ -143,13 +155,16 @@ def main() -> None:
         if args.device.startswith("cuda"):
             runs["harness end-to-end, GPU decode path"] = lambda: harness(model, images, ts, args.device, args.precision, args.channels_last, batch, args.workers, "gpu")
         runs["notebook loop (PIL, batch 50, no workers)"] = lambda: notebook_loop(model, images, ts, args.device, args.precision)
+        if args.channels_last:  # forward-only and the harness share the memory format; the notebook has its own
+            for name in list(runs)[:-1]:
+                runs[name] = _nhwc(model, runs[name])
         figures = {}
         for name, fn in runs.items():
             fn() if name.startswith("forward") else None  # warm caches and kernels once
             figures[name] = statistics.median(fn() for _ in range(args.repeats))
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU x{torch.get_num_threads()} threads"
     print(f"model {spec.id}, {args.images} Tiny-format 64x64 JPEGs -> {ts.input_size[-1]}px, {args.precision}, "
-          f"batch {batch}, {device_name}, torch {torch.__version__}")
+          f"batch {batch}, channels_last={args.channels_last}, {device_name}, torch {torch.__version__}")
     width = max(map(len, figures))
     fwd = figures["forward only (synthetic, on device)"]
     naive = figures["notebook loop (PIL, batch 50, no workers)"]

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Sequence
 
-from .errors import BenchError, ConfigError
+from .errors import BenchError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 # Kept here (not imported from bench.datasets) so that `bench --help` imports nothing heavy; a test

@@ -242,18 +242,29 @@ def _flat_val(info: DatasetInfo, flat: Path) -> ImageSet:
 def _index_folder(info: DatasetInfo, split: str, root: Path) -> ImageSet:
     """ImageNet-V2: folders named by class *index* 0..999 (sorted-wnid order), not by wnid."""
     space = info.label_space()
+
+    def label(d: Path) -> int:
+        if not 0 <= int(d.name) < len(space):
+            raise DatasetUnavailableError(f"{d}: class index {d.name} is outside 0..{len(space) - 1}")
+        return int(d.name)
+
+    dirs = sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    paths, labels = _scan_class_dirs(dirs, label, root, "class-index folders")
+    return ImageSet(info.name, split, space, labels, f"index-folders:{root}", paths)
+
+
+def _scan_class_dirs(dirs: Sequence[Path], label_of: Callable[[Path], int], root: Path, what: str) -> tuple[list[str], list[int]]:
+    """Image files under each class directory (recursively, sorted), labelled by `label_of(dir)`."""
     paths, labels = [], []
-    for d in sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)):
-        k = int(d.name)
-        if not 0 <= k < len(space):
-            raise DatasetUnavailableError(f"{d}: class index {k} is outside 0..{len(space) - 1}")
-        for f in sorted(d.iterdir()):
+    for d in dirs:
+        label = label_of(d)
+        for f in sorted(d.rglob("*")):
             if f.suffix.lower() in IMAGE_SUFFIXES:
                 paths.append(str(f))
-                labels.append(k)
+                labels.append(label)
     if not paths:
-        raise DatasetUnavailableError(f"{root} has class-index folders but no images in them")
-    return ImageSet(info.name, split, space, labels, f"index-folders:{root}", paths)
+        raise DatasetUnavailableError(f"{root} has {what} but no images in them")
+    return paths, labels
 
 
 def _stanford(info: DatasetInfo, split: str, root: Path) -> ImageSet:
@@ -286,15 +297,8 @@ def _stanford(info: DatasetInfo, split: str, root: Path) -> ImageSet:
 
 def _image_folder(info: DatasetInfo, split: str, root: Path) -> ImageSet:
     space = info.label_space()
-    paths, labels = [], []
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
-        label = _label_of(d.name, space, d)
-        for f in sorted(d.rglob("*")):
-            if f.suffix.lower() in IMAGE_SUFFIXES:
-                paths.append(str(f))
-                labels.append(label)
-    if not paths:
-        raise DatasetUnavailableError(f"{root} has wnid directories but no images in them")
+    dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    paths, labels = _scan_class_dirs(dirs, lambda d: _label_of(d.name, space, d), root, "wnid directories")
     return ImageSet(info.name, split, space, labels, f"imagefolder:{root}", paths)
 
 
@@ -385,27 +389,49 @@ def stratified(labels: Sequence[int], limit: int | None) -> list[int]:
     return sorted(chosen)
 
 
-class TorchView:
-    """A torch-style dataset over an ImageSet subset: (tensor, label, index, error)."""
+class SampleView:
+    """A torch-style dataset over an ImageSet subset: (tensor, label, index, error) per sample.
 
-    def __init__(self, images: ImageSet, indices: Sequence[int], transform: Callable, input_size: tuple[int, int, int]):
+    A sample that cannot be read yields `empty()` and its error instead of raising, so one bad
+    image costs one sample, reported in the result. Subclasses say what `load` makes of the raw image.
+    """
+
+    def __init__(self, images: ImageSet, indices: Sequence[int]):
         self.images = images
         self.indices = list(indices)
-        self.transform = transform
-        self.input_size = tuple(input_size)
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, j: int):
-        import torch
+    def load(self, raw: ImageSource):
+        raise NotImplementedError
 
+    def empty(self):
+        raise NotImplementedError
+
+    def __getitem__(self, j: int):
         i = self.indices[j]
         label = self.images.labels[i]
         try:
             if label < 0 or label >= len(self.images.label_space):
                 raise ValueError(f"label {label} outside the {len(self.images.label_space)} classes")
-            x = self.transform(open_rgb(self.images.raw(i)))
-            return x, label, i, ""
-        except Exception as e:  # noqa: BLE001 - one bad image costs one sample, reported in the result
-            return torch.zeros(self.input_size, dtype=torch.uint8), max(label, 0), i, f"{type(e).__name__}: {e}"[:300]
+            return self.load(self.images.raw(i)), label, i, ""
+        except Exception as e:  # noqa: BLE001 - reported per sample, never fatal
+            return self.empty(), max(label, 0), i, f"{type(e).__name__}: {e}"[:300]
+
+
+class TorchView(SampleView):
+    """Decoded and transformed on the CPU (in loader workers)."""
+
+    def __init__(self, images: ImageSet, indices: Sequence[int], transform: Callable, input_size: tuple[int, int, int]):
+        super().__init__(images, indices)
+        self.transform = transform
+        self.input_size = tuple(input_size)
+
+    def load(self, raw: ImageSource):
+        return self.transform(open_rgb(raw))
+
+    def empty(self):
+        import torch
+
+        return torch.zeros(self.input_size, dtype=torch.uint8)

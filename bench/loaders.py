@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from . import transforms as T
-from .datasets import ImageSet, TorchView
+from .datasets import ImageSet, SampleView, TorchView
 from .images import open_rgb
 
 DATA_PATHS = ("auto", "cpu", "gpu")
@@ -81,30 +81,21 @@ def build(images: ImageSet, indices: Sequence[int], ts: T.TransformSpec, device:
     return Pipeline(DataLoader(view, **common), T.BatchNormalizer(ts), "cpu", n_workers)
 
 
-class RawView:
-    """Undecoded bytes per sample (workers only do file I/O): (uint8 tensor, label, index, error)."""
+class RawView(SampleView):
+    """Undecoded bytes per sample (workers only do file I/O), decoded later in batches."""
 
-    def __init__(self, images: ImageSet, indices: Sequence[int]):
-        self.images = images
-        self.indices = list(indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, j: int):
+    def load(self, raw):
         import torch
 
-        i = self.indices[j]
-        label = self.images.labels[i]
-        try:
-            data = _read(self.images.raw(i))
-            if not data:
-                raise ValueError("empty image (0 bytes)")
-            if label < 0 or label >= len(self.images.label_space):
-                raise ValueError(f"label {label} outside the {len(self.images.label_space)} classes")
-            return torch.frombuffer(bytearray(data), dtype=torch.uint8), label, i, ""
-        except Exception as e:  # noqa: BLE001
-            return torch.empty(0, dtype=torch.uint8), max(label, 0), i, f"{type(e).__name__}: {e}"[:300]
+        data = _read(raw)
+        if not data:
+            raise ValueError("empty image (0 bytes)")
+        return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+    def empty(self):
+        import torch
+
+        return torch.empty(0, dtype=torch.uint8)
 
 
 def collate_raw(batch):

@@ -11,8 +11,6 @@ import base64
 import datetime as dt
 import json
 import math
-import os
-import tempfile
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -251,24 +249,14 @@ def dumps_compact(obj: Any, indent: int = 0) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    """Temp file + rename in the same directory: a crash never leaves a half-written baseline."""
+    """The results store's temp-file + rename: a crash never leaves a half-written baseline."""
+    from .errors import ResultsError
+    from .results import atomic_write_bytes
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise ConfigError(f"cannot write baseline {path} ({e.strerror}): pass a writable --baseline path") from e
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ConfigError(f"cannot write baseline {path} ({e.strerror}); the old one is untouched") from e
+        atomic_write_bytes(path, text.encode("utf-8"))
+    except ResultsError as e:
+        raise ConfigError(f"cannot write baseline {path}: {e}; pass a writable --baseline path") from e
 
 
 def read_baseline(path: str | Path) -> list[Entry]:

@@ -64,7 +64,7 @@ def is_done(key: ResultKey, results_dir: str | Path) -> bool:
     return p.is_file() and p.with_name(p.stem + SAMPLES_SUFFIX).is_file()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temp file in the same directory, fsync, rename: readers see all or nothing."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,9 +94,9 @@ def write(result: dict[str, Any], samples: dict[str, Any] | None, results_dir: s
     if samples is not None:
         buf = io.BytesIO()
         np.savez_compressed(buf, **samples)
-        _atomic_write_bytes(path.with_name(path.stem + SAMPLES_SUFFIX), buf.getvalue())
+        atomic_write_bytes(path.with_name(path.stem + SAMPLES_SUFFIX), buf.getvalue())
         result = {**result, "samples_file": path.stem + SAMPLES_SUFFIX}
-    _atomic_write_bytes(path, (json.dumps(result, indent=2, sort_keys=False, default=_json_default) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(result, indent=2, sort_keys=False, default=_json_default) + "\n").encode())
     return path
 
 

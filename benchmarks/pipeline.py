@@ -158,10 +158,14 @@ def main() -> None:
         if args.channels_last:  # forward-only and the harness share the memory format; the notebook has its own
             for name in list(runs)[:-1]:
                 runs[name] = _nhwc(model, runs[name])
-        figures = {}
-        for name, fn in runs.items():
-            fn() if name.startswith("forward") else None  # warm caches and kernels once
-            figures[name] = statistics.median(fn() for _ in range(args.repeats))
+        next(iter(runs.values()))()  # warm caches and kernels once
+        # Interleaved rounds (A B C, A B C, ...): this machine's speed drifts by 10-20% over a
+        # minute, and measuring each figure in its own block would turn that drift into a ratio.
+        samples: dict[str, list[float]] = {name: [] for name in runs}
+        for _ in range(args.repeats):
+            for name, fn in runs.items():
+                samples[name].append(fn())
+        figures = {name: statistics.median(v) for name, v in samples.items()}
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU x{torch.get_num_threads()} threads"
     print(f"model {spec.id}, {args.images} Tiny-format 64x64 JPEGs -> {ts.input_size[-1]}px, {args.precision}, "
           f"batch {batch}, channels_last={args.channels_last}, {device_name}, torch {torch.__version__}")

@@ -113,8 +113,8 @@ def _tv_spec(arch: str, tag: str | None) -> ModelSpec:
         "url": weights.url,
     }
     reference = {
-        "top1": metrics.get("acc@1"),
-        "top5": metrics.get("acc@5"),
+        "top1": _finite(metrics.get("acc@1")),  # NaN for feature-only weights (vgg16 IMAGENET1K_FEATURES)
+        "top5": _finite(metrics.get("acc@5")),
         "params": meta.get("num_params"),
         "gmacs": meta.get("_ops"),
         "file_size_mb": meta.get("_file_size"),
@@ -143,6 +143,17 @@ def _timm_spec(arch: str, tag: str | None) -> ModelSpec:
     from .reference import timm_reference
 
     return ModelSpec(TIMM, arch, tag, cfg, timm_reference(f"{arch}.{tag}"), num_classes=int(cfg.get("num_classes") or 0))
+
+
+def _finite(value) -> float | None:
+    if value is None or value != value:  # NaN
+        return None
+    return float(value)
+
+
+def torchvision_references() -> list[tuple[str, dict[str, Any]]]:
+    """(model id, reference meta) for every torchvision classification weight, default weights first."""
+    return [(f"tv:{arch}.{tag}", _tv_spec(arch, tag).reference) for arch, tags in sorted(torchvision_models().items()) for tag in tags]
 
 
 def suggest(name: str, n: int = 5) -> list[str]:

@@ -135,26 +135,20 @@ def torchvision_reported() -> list[Reported]:
     Read at render time rather than shipped, so the page always matches the torchvision that
     runs the models; weights without an ImageNet-1k accuracy (vgg16 IMAGENET1K_FEATURES) are left out.
     """
-    import torchvision.models as tvm
+    from .models import torchvision_references
 
     out = []
-    for arch in sorted(tvm.list_models(module=tvm)):
-        for w in tvm.get_model_weights(arch):
-            meta = w.meta
-            metrics = (meta.get("_metrics") or {}).get("ImageNet-1K") or {}
-            top1 = _finite(metrics.get("acc@1"))
-            if top1 is None:
-                continue
-            model_id = f"tv:{arch}.{w.name}"
-            info = model_paper(model_id)
-            params = meta.get("num_params")
-            out.append(Reported(
-                model=model_id, top1=top1, top5=_finite(metrics.get("acc@5")),
-                params_m=params / 1e6 if params else None, gmacs=_finite(meta.get("_ops")),
-                extra_data=info["extra_data"], paper=info["paper"], year=info["year"],
-                source=f"torchvision {type(w).__name__}.{w.name} meta",  # the version is in the page header
-                code=meta.get("recipe") or code_url(model_id),
-            ))
+    for model_id, ref in torchvision_references():
+        if ref.get("top1") is None:
+            continue
+        info = model_paper(model_id)
+        out.append(Reported(
+            model=model_id, top1=ref["top1"], top5=ref.get("top5"),
+            params_m=ref["params"] / 1e6 if ref.get("params") else None, gmacs=_finite(ref.get("gmacs")),
+            extra_data=info["extra_data"], paper=info["paper"], year=info["year"],
+            source=ref["source"],  # the version is in the page header
+            code=ref.get("recipe") or code_url(model_id),
+        ))
     return out
 
 

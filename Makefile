@@ -27,9 +27,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The leaderboards are regenerated even when a model failed (the others' results are written);
+# the run's exit code is kept.
 bench: install
-	$(BIN)/bench run $(RUN_ARGS)
-	$(BIN)/bench leaderboard --results-dir $(RESULTS) --out leaderboards
+	rc=0; $(BIN)/bench run $(RUN_ARGS) || rc=$$?; \
+	if [ $$rc -ne 2 ]; then $(BIN)/bench leaderboard --results-dir $(RESULTS) --out leaderboards || rc=$$?; fi; \
+	exit $$rc
 
 leaderboards: install
 	$(BIN)/bench leaderboard --results-dir $(RESULTS) --out leaderboards

@@ -24,6 +24,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 import fixtures as F  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def no_weight_downloads(monkeypatch):
+    """torchvision's loader reads its cache, then downloads: the download is the one network boundary,
+    so cut it here and the tests behave the same on a machine that does have network."""
+    import urllib.error
+
+    import torch.hub
+
+    def offline(url, *args, **kwargs):
+        raise urllib.error.URLError(f"offline test run: refused to download {url}")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+
+
 @pytest.fixture(scope="session")
 def cache_root() -> Path:
     return _CACHE

@@ -44,7 +44,7 @@ check: install
 	bash scripts/check.sh
 
 benchmark: install
-	$(BIN)/python benchmarks/pipeline.py --device cpu
+	$(BIN)/python benchmarks/pipeline.py --device cpu --images 1024 --repeats 5
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

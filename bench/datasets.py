@@ -325,7 +325,7 @@ def _hub(info: DatasetInfo, split: str) -> ImageSet:
         ds = hfds.load_dataset(info.hf_id, split=split)
     except Exception as e:  # noqa: BLE001 - ConnectionError, gated repo, missing cache: all need the user
         text = str(e)
-        if "gated" in text.lower() or "401" in text or "403" in text:
+        if _is_gated(e):
             why = f"{info.hf_id} is gated: accept its terms on the Hub and log in (`hf auth login` or HF_TOKEN)"
         elif offline:
             why = f"{info.hf_id} is not in the HF datasets cache ({hfds.config.HF_DATASETS_CACHE}) and the hub is unreachable"
@@ -333,6 +333,17 @@ def _hub(info: DatasetInfo, split: str) -> ImageSet:
             why = f"could not load {info.hf_id} ({type(e).__name__}: {text[:200]})"
         raise DatasetUnavailableError(f"{why}: pass --data-dir with a local copy (HF parquet, Stanford folder or ImageFolder of wnid dirs)") from e
     return _from_hf(info, split, ds, f"hf:{info.hf_id}")
+
+
+def _is_gated(e: BaseException) -> bool:
+    """A gated or unauthorised repo anywhere in the exception chain (datasets wraps hub errors)."""
+    seen: BaseException | None = e
+    while seen is not None:
+        text = f"{type(seen).__name__} {seen}".lower()
+        if "gated" in text or " 401" in text or " 403" in text or "unauthorized" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _from_hf(info: DatasetInfo, split: str, ds, source: str) -> ImageSet:

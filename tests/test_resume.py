@@ -110,3 +110,19 @@ def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
     Image.new("L", (200, 200)).save(path)
     with pytest.raises(ValueError, match="decompression-bomb"):
         images.open_rgb(str(path))
+
+
+def test_permission_denied_results_dir_names_the_fix(tmp_path, monkeypatch, capsys):
+    """Root ignores chmod, so simulate the read-only directory where the OS reports it."""
+    import errno
+    import tempfile
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    code = main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--no-efficiency", "--no-progress",
+                 "--results-dir", str(tmp_path / "r")])
+    out = capsys.readouterr().out
+    assert code == 1 and "Permission denied" in out and "--results-dir" in out
+    assert not list((tmp_path / "r").rglob("*.json"))

@@ -158,6 +158,9 @@ def _run(cmd: list[str], cwd: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+GENERATED_DIRS = ("results", "leaderboards", "baselines")
+
+
 def git_sha(directory: str | Path | None = None) -> str | None:
     """Commit of the harness checkout ('-dirty' if modified), None outside a checkout.
 
@@ -172,7 +175,9 @@ def git_sha(directory: str | Path | None = None) -> str | None:
     sha = _run(["git", "rev-parse", "HEAD"], path)
     if not sha:
         return None
-    status = _run(["git", "status", "--porcelain"], path)
+    # The harness's own outputs (results/, leaderboards/) live in the repo too: writing them must not
+    # make the next result claim that the code that produced it was modified.
+    status = _run(["git", "status", "--porcelain", "--", ":(top)", *(f":(top,exclude){d}" for d in GENERATED_DIRS)], path)
     return f"{sha}-dirty" if status else sha
 
 

@@ -80,6 +80,10 @@ def test_git_sha_clean_and_dirty(isolated: Path) -> None:
     git("add", "a.txt")
     git("commit", "-q", "-m", "init")
     assert re.fullmatch(r"[0-9a-f]{40}", env.git_sha(isolated) or "")
+    for generated in ("results", "leaderboards"):  # the harness's own outputs are not code changes
+        (isolated / generated).mkdir()
+        (isolated / generated / "x.json").write_text("{}")
+    assert re.fullmatch(r"[0-9a-f]{40}", env.git_sha(isolated) or "")
     (isolated / "a.txt").write_text("changed")
     assert re.fullmatch(r"[0-9a-f]{40}-dirty", env.git_sha(isolated) or "")
 

@@ -63,9 +63,6 @@ class RunConfig:
             raise ConfigError(f"--weights {self.weights!r} is neither pretrained, random nor an existing file")
         if not self.accuracy and not self.efficiency:
             raise ConfigError("--no-accuracy and --no-efficiency together leave nothing to measure")
-        if self.weights == "random" and self.accuracy:
-            # Random weights score chance; allowed (a smoke test), but never silently.
-            pass
 
     @property
     def dataset_key(self) -> str:

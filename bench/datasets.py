@@ -93,7 +93,8 @@ class ImageSet:
         new_index = keep_space.index
         keep = [i for i, y in enumerate(self.labels) if 0 <= y < len(self.label_space) and self.label_space.wnids[y] in new_index]
         labels = [new_index[self.label_space.wnids[self.labels[i]]] for i in keep]
-        names = [self.ids()[i] for i in keep]
+        ids = self.ids()
+        names = [ids[i] for i in keep]
         items = self.items.select(keep) if hasattr(self.items, "select") else [self.items[i] for i in keep]
         return ImageSet(self.name, self.split, keep_space, labels, f"{self.source} (classes of {space.name})", items, self.hf_column, names)
 

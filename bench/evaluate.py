@@ -164,11 +164,9 @@ def real_accuracy(samples: dict[str, Any], ids: list[str], projection: Projectio
     Needs the official val file names (ILSVRC2012_val_00000001...) to find each image's set; images
     whose set is empty (no valid label) are left out, as in the paper. None when no id parses.
     """
-    import re
-
+    from .datasets import VAL_NAME as pattern
     from .labels import imagenet_1k, real_labels
 
-    pattern = re.compile(r"ILSVRC2012_val_(\d{8})")
     inet = imagenet_1k().index
     real = real_labels()
     model_to_inet = [inet.get(w, -1) for w in projection.model.wnids]

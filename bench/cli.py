@@ -150,8 +150,8 @@ def _dash(v) -> str:
 
 
 def cmd_labels(args) -> int:
-    from . import labels as L
-    from .datasets import info_for
+    from .data import labels as L
+    from .data.datasets import info_for
 
     dataset_space = info_for(args.dataset).label_space()
     if args.model:
@@ -175,7 +175,7 @@ def cmd_labels(args) -> int:
 
 
 def cmd_profile(args) -> int:
-    from .profile import format_table, profile
+    from .profiling import format_table, profile
 
     rows = profile(args.models, device=args.device, batch_size=args.batch_size, precision=args.precision,
                    channels_last=args.channels_last, compile=args.compile)
@@ -184,7 +184,7 @@ def cmd_profile(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    from .leaderboard import regenerate
+    from .report.leaderboard import regenerate
 
     for path in regenerate(args.results_dir, args.out):
         print(path)
@@ -192,7 +192,7 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from . import regress
+    from .report import regress
 
     if args.update:
         path = regress.write_baseline(args.results_dir, args.baseline)
@@ -204,7 +204,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_env(args) -> int:
-    from .env import collect, format_env
+    from .measure.env import collect, format_env
 
     print(format_env(collect()))
     return EXIT_OK

@@ -15,15 +15,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import datasets as D
-from . import distributed as dist
-from . import labels as L
+from .data import datasets as D
+from .measure import distributed as dist
+from .data import labels as L
 from . import models as M
-from . import results as R
-from . import transforms as T
+from .store import results as R
+from .data import transforms as T
 from .config import RunConfig
 from .errors import BenchError, DatasetUnavailableError
-from .locks import entry_lock
+from .store.locks import entry_lock
 
 
 @dataclass
@@ -150,7 +150,7 @@ def _key(cfg: RunConfig, spec: M.ModelSpec, split: str) -> R.ResultKey:
 def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.ImageSet | None, device: str,
             info: dist.DistInfo = dist.DistInfo()):
     """One model: returns (result dict, per-sample arrays or None); identical on every rank."""
-    from . import env
+    from .measure import env
 
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
@@ -179,7 +179,7 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
         samples = evaluation.samples
         ids = images.ids()
         if images.name == "imagenet-1k" and images.split == "validation":
-            from .evaluate import real_accuracy
+            from .measure.evaluate import real_accuracy
 
             evaluation.summary["real"] = real_accuracy(samples, ids, projection)
         for f in evaluation.summary["failed"]:
@@ -213,7 +213,7 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
 
 def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info: dist.DistInfo, channels_last: bool):
     """Evaluate this rank's shard, then gather every rank's records (errors too, so no rank hangs)."""
-    from .evaluate import merge
+    from .measure.evaluate import merge
 
     try:
         part, error = _evaluate_with_backoff(cfg, model, images, dist.shard(indices, info), ts, projection, device, channels_last), None
@@ -232,8 +232,8 @@ def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device, 
     """Evaluate; on CUDA out-of-memory halve the batch and start over (partial batches are not kept)."""
     import torch
 
-    from . import loaders
-    from .evaluate import evaluate
+    from .data import loaders
+    from .measure.evaluate import evaluate
 
     batch = cfg.eval_batch_size(device)
     while True:
@@ -254,7 +254,7 @@ def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device, 
 
 
 def _efficiency(cfg: RunConfig, model, ts: T.TransformSpec, device: str, channels_last: bool) -> dict[str, Any]:
-    from .efficiency import EfficiencyConfig, measure
+    from .measure.efficiency import EfficiencyConfig, measure
 
     ecfg = EfficiencyConfig(device=device, batch_size=cfg.batch_size, precision=cfg.precision,
                             channels_last=channels_last, compile=cfg.compile)

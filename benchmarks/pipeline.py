@@ -28,7 +28,7 @@ def make_dataset(root: Path, n: int, seed: int = 0) -> Path:
     import fixtures as F
     from PIL import Image
 
-    from bench.datasets import samples_dir
+    from bench.data.datasets import samples_dir
 
     rng = random.Random(seed)
     photos = [(Image.open(samples_dir() / name).convert("RGB"), wnid) for name, wnid in F.TINY_PHOTOS.items()]
@@ -79,9 +79,9 @@ def forward_only(model, ts, device, precision, channels_last, batch, n) -> float
 
 def harness(model, images, ts, device, precision, channels_last, batch, workers, data_path) -> float:
     """img/s of the harness's own evaluation (data loading, transfer, forward, scoring)."""
-    from bench import labels as L
-    from bench import loaders
-    from bench.evaluate import evaluate
+    from bench.data import labels as L
+    from bench.data import loaders
+    from bench.measure.evaluate import evaluate
 
     pipe = loaders.build(images, list(range(len(images))), ts, device, batch, workers, data_path)
     t = time.perf_counter()
@@ -96,7 +96,7 @@ def notebook_loop(model, images, ts, device, precision) -> float:
     import torch
     from PIL import Image
 
-    from bench import transforms as T
+    from bench.data import transforms as T
 
     tf = T.build(ts)
     paths = list(images.items)
@@ -135,9 +135,9 @@ def main() -> None:
 
     import torch
 
-    from bench import datasets as D
+    from bench.data import datasets as D
     from bench import models as M
-    from bench import transforms as T
+    from bench.data import transforms as T
 
     batch = args.batch_size or (256 if args.device.startswith("cuda") else 32)
     spec = M.resolve(args.model)

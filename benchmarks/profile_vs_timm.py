@@ -1,4 +1,4 @@
-"""Cross-check `bench.efficiency.measure` against a timm-benchmark.py-style timing loop.
+"""Cross-check `bench.measure.efficiency.measure` against a timm-benchmark.py-style timing loop.
 
 Both run in one process on the same model, device and numerical settings, so a ratio far
 from 1.0 points at the timing method (sync per step, no_grad vs inference_mode, warm-up,
@@ -24,10 +24,10 @@ import torch
 from torch import nn
 
 try:
-    from bench.efficiency import EfficiencyConfig, measure
+    from bench.measure.efficiency import EfficiencyConfig, measure
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench.efficiency import EfficiencyConfig, measure
+    from bench.measure.efficiency import EfficiencyConfig, measure
 
 _DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -113,7 +113,7 @@ def report(args: argparse.Namespace, rounds: list[tuple[dict[str, Any], TimmStyl
     lines = [
         f"model {args.model} | {last['device']} ({last['device_name']}) | {args.precision}"
         f" | channels_last={args.channels_last} | compile={args.compile} | batch {args.batch_size}{backoff}",
-        f"bench.efficiency.measure : {ours:10.1f} img/s  (median of {last['repeats']} repeats x"
+        f"bench.measure.efficiency.measure : {ours:10.1f} img/s  (median of {last['repeats']} repeats x"
         f" {last['iters']} iters after {last['warmup']} warm-up)",
         f"timm-style loop          : {theirs:10.1f} img/s  ({args.timm_iters} iters after"
         f" {args.timm_warmup} warm-up, sync every step)",

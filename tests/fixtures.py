@@ -10,8 +10,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from bench import labels as L
-from bench.datasets import samples_dir
+from bench.data import labels as L
+from bench.data.datasets import samples_dir
 
 # The bundled photos whose class is one of Tiny ImageNet's 200.
 TINY_PHOTOS = {

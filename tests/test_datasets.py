@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 import fixtures as F
-from bench import datasets as D
+from bench.data import datasets as D
 from bench.errors import DatasetUnavailableError
-from bench.images import open_rgb
+from bench.data.images import open_rgb
 
 
 def test_samples_are_bundled_with_imagenet_labels():

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import distributed as dist
+from bench.measure import distributed as dist
 
 BIN = Path(sys.executable).parent
 

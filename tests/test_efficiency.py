@@ -10,7 +10,7 @@ import torch
 import torchvision
 from torch import nn
 
-from bench.efficiency import (
+from bench.measure.efficiency import (
     EfficiencyConfig,
     count_gmacs,
     count_params,

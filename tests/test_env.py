@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import env
+from bench.measure import env
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def test_missing_distribution_is_none() -> None:
 
 def test_import_is_lazy() -> None:
     # `bench --help` imports env: pulling in torch there would cost seconds.
-    code = "import sys, bench.env; print('torch' in sys.modules, 'pynvml' in sys.modules)"
+    code = "import sys, bench.measure.env; print('torch' in sys.modules, 'pynvml' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True, text=True, check=True, cwd=REPO_ROOT,

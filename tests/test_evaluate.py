@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import fixtures as F
-from bench import datasets as D
-from bench import labels as L
-from bench import transforms as T
-from bench.evaluate import evaluate, summarize
-from bench.stats import mcnemar_exact, wilson
+from bench.data import datasets as D
+from bench.data import labels as L
+from bench.data import transforms as T
+from bench.measure.evaluate import evaluate, summarize
+from bench.measure.stats import mcnemar_exact, wilson
 
 
 def _run(spec, model, images, batch_size=8):

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import fixtures as F
-from bench import datasets as D
-from bench import labels as L
+from bench.data import datasets as D
+from bench.data import labels as L
 from bench.cli import main
 from bench.errors import DatasetUnavailableError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import labels as L
+from bench.data import labels as L
 from bench.errors import LabelSpaceError
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import leaderboard as LB
-from bench import reference
-from bench import results as R
-from bench.plots import Point, YearPoint, pareto_front, plot_pareto, plot_years
+from bench.report import leaderboard as LB
+from bench.models import reference
+from bench.report import published
+from bench.store import results as R
+from bench.report.plots import Point, YearPoint, pareto_front, plot_pareto, plot_years
 
 GOLDEN = Path(__file__).parent / "golden"
 RESULTS, EXPECTED = GOLDEN / "results", GOLDEN / "expected"
@@ -206,7 +207,7 @@ def published_page() -> str:
 
 
 def test_published_has_torchvision_rows_from_the_installed_meta(published_page):
-    alexnet = [r for r in reference.torchvision_reported() if r.model == "tv:alexnet.IMAGENET1K_V1"]
+    alexnet = [r for r in published.torchvision_reported() if r.model == "tv:alexnet.IMAGENET1K_V1"]
     assert len(alexnet) == 1 and alexnet[0].top1 == 56.522 and alexnet[0].top5 == 79.066
     assert alexnet[0].gmacs == 0.714 and round(alexnet[0].params_m, 2) == 61.10
     rows = {r["model"]: r for r in _table(published_page, "rank")}
@@ -282,6 +283,6 @@ def test_module_import_stays_light():
     import subprocess
     import sys
 
-    code = "import sys, bench.leaderboard; print(sorted(m for m in ('pandas', 'matplotlib', 'torch', 'tabulate') if m in sys.modules))"
+    code = "import sys, bench.report.leaderboard; print(sorted(m for m in ('pandas', 'matplotlib', 'torch', 'tabulate') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

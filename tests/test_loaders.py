@@ -6,11 +6,11 @@ import pytest
 import torch
 
 import fixtures as F
-from bench import datasets as D
-from bench import labels as L
-from bench import loaders
-from bench import transforms as T
-from bench.evaluate import evaluate
+from bench.data import datasets as D
+from bench.data import labels as L
+from bench.data import loaders
+from bench.data import transforms as T
+from bench.measure.evaluate import evaluate
 
 
 def _folder_with(tmp_path, files: dict[str, bytes], wnid="n07920052"):
@@ -25,7 +25,7 @@ def test_uint8_loader_plus_batched_normalise_equals_float_transform(lite0):
     spec, model, _ = lite0
     ts = T.resolve(spec, model)
     img = D.load("samples").raw(1)
-    from bench.images import open_rgb
+    from bench.data.images import open_rgb
 
     pil = open_rgb(img)
     reference = T.build(ts)(pil)

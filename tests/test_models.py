@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from bench import models as M
+from bench.models import weights as W
 from bench.errors import ConfigError, UnknownModelError, WeightsMismatchError, WeightsUnavailableError
 
 
@@ -63,7 +64,7 @@ def test_pretrained_reads_the_torchvision_cache(cache_root):
     path = Path(M.tv_cache_path(spec))
     assert path.parent == cache_root / "torch" / "hub" / "checkpoints" and path.name == "squeezenet1_1-b8a52dc0.pth"
     torch.manual_seed(0)
-    reference = M._construct(spec)
+    reference = W._construct(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(reference.state_dict(), path)
     try:
@@ -87,7 +88,7 @@ def test_pretrained_reads_the_hf_hub_cache(cache_root):
 
     spec = M.resolve("timm:test_resnet.r160_in1k")
     torch.manual_seed(1)
-    reference = M._construct(spec)
+    reference = W._construct(spec)
     repo = cache_root / "hf" / "hub" / "models--timm--test_resnet.r160_in1k"
     commit = "0" * 40
     (repo / "refs").mkdir(parents=True, exist_ok=True)
@@ -117,7 +118,7 @@ def test_weights_file_pth_and_safetensors(tmp_path):
 
     spec = M.resolve("timm:test_resnet.r160_in1k")
     torch.manual_seed(2)
-    ref = M._construct(spec)
+    ref = W._construct(spec)
     pth, st = tmp_path / "w.pth", tmp_path / "w.safetensors"
     torch.save({"state_dict": {f"module.{k}": v for k, v in ref.state_dict().items()}}, pth)  # DDP-style wrapping
     save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(st))
@@ -128,7 +129,7 @@ def test_weights_file_pth_and_safetensors(tmp_path):
 
 def test_weights_file_with_200_class_head_rebuilds_the_head(tmp_path):
     spec = M.resolve("timm:test_resnet.r160_in1k")
-    ref = M._construct(spec, num_classes=200)
+    ref = W._construct(spec, num_classes=200)
     torch.save(ref.state_dict(), tmp_path / "tiny.pth")
     model, info = M.build(spec, str(tmp_path / "tiny.pth"))
     assert info.num_classes == 200
@@ -147,7 +148,7 @@ def test_hostile_weights_files(tmp_path):
     with pytest.raises(WeightsUnavailableError, match="weights_only|Re-save"):
         M.build(spec, str(evil))
     good = tmp_path / "good.pth"
-    torch.save(M._construct(spec).state_dict(), good)
+    torch.save(W._construct(spec).state_dict(), good)
     truncated = tmp_path / "truncated.pth"
     truncated.write_bytes(good.read_bytes()[:1000])
     with pytest.raises(WeightsUnavailableError, match="corrupt or truncated"):
@@ -157,6 +158,6 @@ def test_hostile_weights_files(tmp_path):
     with pytest.raises(WeightsUnavailableError, match="empty"):
         M.build(spec, str(empty))
     other = tmp_path / "other.pth"
-    torch.save(M._construct(M.resolve("timm:test_vit.r160_in1k")).state_dict(), other)
+    torch.save(W._construct(M.resolve("timm:test_vit.r160_in1k")).state_dict(), other)
     with pytest.raises(WeightsMismatchError, match="another architecture"):
         M.build(spec, str(other))

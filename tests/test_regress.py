@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from bench import regress as G
-from bench import results as R
+from bench.report import regress as G
+from bench.store import results as R
 from bench.cli import main
 from bench.errors import ConfigError
-from bench.stats import mcnemar_exact
+from bench.measure.stats import mcnemar_exact
 
 MODEL = "timm:tf_efficientnet_lite0.in1k"
 TRANSFORM = {"policy": "model", "input_size": [3, 224, 224], "resize": 256, "crop_pct": 0.875,

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from bench import results as R
+from bench.store import results as R
 from bench.errors import ResultsError
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from bench import locks
+from bench.store import locks
 from bench.cli import main
 from bench.errors import ResultsError
 
@@ -103,7 +103,7 @@ def test_unreadable_samples_are_listed_in_the_failure_report(tmp_path, capsys):
 def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
     from PIL import Image
 
-    from bench import images
+    from bench.data import images
 
     monkeypatch.setattr(images, "MAX_PIXELS", 10_000)
     path = tmp_path / "big.png"

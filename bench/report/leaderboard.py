@@ -13,7 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import reference
+from . import published as pub
+from ..models import reference
 from .plots import pareto_front  # noqa: F401 - part of this module's API; plots imports matplotlib lazily
 
 DASH = "—"
@@ -141,7 +142,7 @@ def _table(headers: Sequence[str], rows: list[list[str]], right: set[str]) -> st
 
 def page_name(dataset: str, split: str) -> str:
     """`tiny-imagenet` for the dataset's default split, `<dataset>-<split>` for any other."""
-    from .datasets import KNOWN
+    from ..data.datasets import KNOWN
 
     info = KNOWN.get(dataset)
     name = dataset if info is not None and split == info.default_split else f"{dataset}-{split}"
@@ -294,16 +295,16 @@ def render_index(df) -> str:
 # Published results
 
 
-def _published_frame(rows: Sequence[reference.Reported]):
+def _published_frame(rows: Sequence[pub.Reported]):
     import pandas as pd
 
-    df = pd.DataFrame([asdict(r) for r in rows], columns=list(reference.Reported.__dataclass_fields__))
+    df = pd.DataFrame([asdict(r) for r in rows], columns=list(pub.Reported.__dataclass_fields__))
     for col in ("top1", "top5", "params_m", "gmacs"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return _ranked(df, "top1", "top5", "model")
 
 
-def _render_published(rows: Sequence[reference.Reported], torchvision_version: str) -> str:
+def _render_published(rows: Sequence[pub.Reported], torchvision_version: str) -> str:
     df = _published_frame(rows)
     body = [[_int(r["rank"]), _text(r["model"]), _num(r["top1"], 2), _num(r["top5"], 2), _num(r["params_m"], 2),
              _num(r["gmacs"], 3), _text(r["extra_data"]), _text(r["paper"]), _int(r["year"]), _text(r["source"]),
@@ -317,8 +318,8 @@ def _render_published(rows: Sequence[reference.Reported], torchvision_version: s
         "What papers and libraries report on ImageNet-1k (ILSVRC-2012) validation, Papers With Code style: the "
         "papers' own tables (`bench/data/imagenet_reported.csv`, protocol in the source: 10-crop and multi-crop "
         "figures are not single-crop ones), the `meta` of every torchvision weight, and timm's results-imagenet.csv "
-        "for the tags in `bench/data/timm_reference.csv`. Paper, year and extra data of library weights come from "
-        "`bench/data/model_papers.csv`. What we measured is on the [dataset pages](README.md).",
+        "for the tags in `bench/resources/timm_reference.csv`. Paper, year and extra data of library weights come from "
+        "`bench/resources/model_papers.csv`. What we measured is on the [dataset pages](README.md).",
         f"![ImageNet-1k top-1 and ILSVRC top-5 error by year]({YEARS_PLOT})",
         _table(PUBLISHED_HEADERS, body, {"rank", "top-1", "top-5", "params (M)", "GMACs", "year"}),
         "## ILSVRC classification winners",
@@ -329,10 +330,10 @@ def _render_published(rows: Sequence[reference.Reported], torchvision_version: s
 
 def render_published() -> str:
     """leaderboards/published.md from the shipped reference tables and the installed torchvision."""
-    return _render_published(reference.published(), reference.torchvision_version())
+    return _render_published(pub.published(), pub.torchvision_version())
 
 
-def _year_points(rows: Sequence[reference.Reported]) -> list:
+def _year_points(rows: Sequence[pub.Reported]) -> list:
     from .plots import YearPoint
 
     def kind(model: str) -> str:
@@ -360,7 +361,7 @@ def regenerate(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     Pages of datasets without results are left alone, not deleted: a results dir that holds
     only part of the history must not wipe committed leaderboards.
     """
-    from . import results
+    from ..store import results
     from .plots import plot_pareto, plot_years
 
     df = results.load(results_dir)
@@ -374,7 +375,7 @@ def regenerate(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
         points = _pareto_points(table[(table["dataset"] == dataset) & (table["split"] == split)])
         if points:
             written.append(plot_pareto(points, out / f"{name}-pareto.png", f"{dataset} ({split}): top-1 vs throughput"))
-    published = reference.published()
-    written.append(_write(out / PUBLISHED, _render_published(published, reference.torchvision_version())))
+    published = pub.published()
+    written.append(_write(out / PUBLISHED, _render_published(published, pub.torchvision_version())))
     written.append(plot_years(_year_points(published), _winner_points(), out / YEARS_PLOT, "ImageNet over the years"))
     return written

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from .errors import LabelSpaceError
+from ..errors import LabelSpaceError
 
 BACKGROUND = "background"
 
@@ -77,7 +77,7 @@ def _lemmas() -> dict[str, str]:
 
 
 def _package_text(name: str) -> str:
-    return resources.files("bench").joinpath("data", name).read_text(encoding="utf-8")
+    return resources.files("bench").joinpath("resources", name).read_text(encoding="utf-8")
 
 
 @cache

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ResultsError
+from ..errors import ResultsError
 
 SCHEMA_VERSION = 1
 SAMPLES_SUFFIX = ".samples.npz"

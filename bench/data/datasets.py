@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import labels as L
-from .errors import DatasetUnavailableError
+from ..errors import DatasetUnavailableError
 from .images import ImageSource, open_rgb
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -135,7 +135,7 @@ def load(name: str, split: str | None = None, data_dir: str | Path | None = None
 
 
 def samples_dir() -> Path:
-    return Path(str(resources.files("bench").joinpath("data", "samples")))
+    return Path(str(resources.files("bench").joinpath("resources", "samples")))
 
 
 def _samples(root: Path | None) -> ImageSet:
@@ -317,7 +317,7 @@ def _hf_local(info: DatasetInfo, split: str, root: Path) -> ImageSet:
 
 
 def _hub(info: DatasetInfo, split: str) -> ImageSet:
-    from . import hub
+    from .. import hub
 
     offline = hub.ensure_offline_if_unreachable()
     import datasets as hfds

@@ -38,7 +38,7 @@ class TransformSpec:
 def resolve(spec, model=None, policy: str = "model", overrides: dict[str, Any] | None = None) -> TransformSpec:
     """The TransformSpec for a ModelSpec under a policy; `overrides` (mean, std, crop_pct, ...) win."""
     if policy not in POLICIES:
-        from .errors import ConfigError
+        from ..errors import ConfigError
 
         raise ConfigError(f"unknown transform protocol {policy!r}: use one of {', '.join(POLICIES)}")
     if policy == "fixed":

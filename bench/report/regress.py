@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import results as R
-from .errors import ConfigError
-from .stats import mcnemar_exact
+from ..store import results as R
+from ..errors import ConfigError
+from ..measure.stats import mcnemar_exact
 
 BASELINE_SCHEMA_VERSION = 1
 ALPHA = 0.05  # McNemar significance level for flips
@@ -221,7 +221,7 @@ def _entries_from_results(results_dir: str | Path) -> list[Entry]:
 
 def write_baseline(results_dir: str | Path, path: str | Path) -> Path:
     """Write the baseline for every accuracy result under `results_dir`, atomically."""
-    from . import env
+    from ..measure import env
 
     entries = _entries_from_results(results_dir)
     doc = {
@@ -250,8 +250,8 @@ def dumps_compact(obj: Any, indent: int = 0) -> str:
 
 def _atomic_write_text(path: Path, text: str) -> None:
     """The results store's temp-file + rename: a crash never leaves a half-written baseline."""
-    from .errors import ResultsError
-    from .results import atomic_write_bytes
+    from ..errors import ResultsError
+    from ..store.results import atomic_write_bytes
 
     try:
         atomic_write_bytes(path, text.encode("utf-8"))

@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .errors import LabelSpaceError
-from .labels import Projection
+from ..errors import LabelSpaceError
+from ..data.labels import Projection
 from .stats import wilson
 
 PROTOCOLS = ("restricted", "full")
@@ -164,8 +164,8 @@ def real_accuracy(samples: dict[str, Any], ids: list[str], projection: Projectio
     Needs the official val file names (ILSVRC2012_val_00000001...) to find each image's set; images
     whose set is empty (no valid label) are left out, as in the paper. None when no id parses.
     """
-    from .datasets import VAL_NAME as pattern
-    from .labels import imagenet_1k, real_labels
+    from ..data.datasets import VAL_NAME as pattern
+    from ..data.labels import imagenet_1k, real_labels
 
     inet = imagenet_1k().index
     real = real_labels()

@@ -1,55 +1,13 @@
-"""Reported (published) figures shipped as package data: what a model's authors or library claim."""
+"""The published-results page (leaderboards/published.md): papers, ILSVRC winners, torchvision
+weights' meta and timm's reported tags, read through `bench.models`."""
 
 from __future__ import annotations
 
-import csv
-import fnmatch
-import io
 import math
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-
-def _rows(name: str) -> list[dict[str, str]]:
-    path = resources.files("bench").joinpath("data", name)
-    if not path.is_file():
-        return []
-    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
-
-
-def _num(value: str | None) -> float | None:
-    return float(value) if value not in (None, "") else None
-
-
-@cache
-def _timm_table() -> dict[str, dict[str, Any]]:
-    out = {}
-    for row in _rows("timm_reference.csv"):
-        out[row["model"]] = {
-            "top1": _num(row.get("top1")),
-            "top5": _num(row.get("top5")),
-            "params": int(float(row["param_count_m"]) * 1e6) if row.get("param_count_m") else None,
-            "img_size": _num(row.get("img_size")),
-            "source": row.get("source") or "timm results-imagenet.csv",
-        }
-    return out
-
-
-def timm_reference(name: str) -> dict[str, Any]:
-    """Reported ImageNet-1k figures for a timm `arch.tag`, or {} when we ship none."""
-    return dict(_timm_table().get(name, {}))
-
-
-def papers() -> list[dict[str, str]]:
-    """Published results (paper, year, extra data) from imagenet_reported.csv."""
-    return _rows("imagenet_reported.csv")
-
-
-def ilsvrc_winners() -> list[dict[str, str]]:
-    return _rows("ilsvrc_winners.csv")
-
+from ..models.reference import _num, code_url, model_paper, papers, read_table
 
 # ---------------------------------------------------------------------------------------------
 # The published-results table (leaderboards/published.md): papers, torchvision weights, timm tags.
@@ -69,48 +27,6 @@ class Reported:
     year: int | None
     source: str
     code: str | None = None  # URL of the code/recipe that produced the weights
-
-
-@cache
-def _paper_patterns() -> tuple[dict[str, str], ...]:
-    return tuple(_rows("model_papers.csv"))
-
-
-def model_paper(model_id: str) -> dict[str, Any]:
-    """Paper, year and extra training data of a `tv:`/`timm:` model id, from model_papers.csv.
-
-    Each field comes from the first pattern that matches *and* fills it, so a specific row
-    (SWAG weights, a distilled tag) can override the paper while a catch-all row supplies
-    the extra data: data, not code, so adding a family is a CSV line.
-    """
-    out: dict[str, Any] = {"paper": None, "year": None, "extra_data": None}
-    for row in _paper_patterns():
-        if not fnmatch.fnmatchcase(model_id, row["pattern"]):
-            continue
-        if out["paper"] is None and row.get("paper"):
-            out["paper"], out["year"] = row["paper"], int(row["year"]) if row.get("year") else None
-        if out["extra_data"] is None and row.get("extra_data"):
-            out["extra_data"] = row["extra_data"]
-    return out
-
-
-def split_id(model_id: str) -> tuple[str, str, str | None]:
-    """`tv:resnet50.IMAGENET1K_V2` -> ("tv", "resnet50", "IMAGENET1K_V2"); no prefix reads as timm."""
-    prefix, sep, rest = model_id.partition(":")
-    if not sep:
-        prefix, rest = "timm", model_id
-    arch, _, tag = rest.partition(".")
-    return prefix, arch, tag or None
-
-
-def code_url(model_id: str) -> str | None:
-    """Where a model's code and weights card live, derived from its id alone (no hub access)."""
-    prefix, arch, tag = split_id(model_id)
-    if prefix == "tv":
-        return f"https://pytorch.org/vision/stable/models/generated/torchvision.models.{arch}.html"
-    if prefix == "timm" and tag:
-        return f"https://huggingface.co/timm/{arch}.{tag}"
-    return None
 
 
 def torchvision_version() -> str:
@@ -135,7 +51,7 @@ def torchvision_reported() -> list[Reported]:
     Read at render time rather than shipped, so the page always matches the torchvision that
     runs the models; weights without an ImageNet-1k accuracy (vgg16 IMAGENET1K_FEATURES) are left out.
     """
-    from .models import torchvision_references
+    from ..models import torchvision_references
 
     out = []
     for model_id, ref in torchvision_references():
@@ -155,7 +71,7 @@ def torchvision_reported() -> list[Reported]:
 def timm_reported() -> list[Reported]:
     """The timm tags of timm_reference.csv (timm's own results-imagenet.csv, at a pinned commit)."""
     out = []
-    for row in _rows("timm_reference.csv"):
+    for row in read_table("timm_reference.csv"):
         model_id = f"timm:{row['model']}"
         info = model_paper(model_id)
         out.append(Reported(

@@ -12,7 +12,7 @@ def profile(names: list[str], device: str = "auto", batch_size: int | None = Non
             channels_last: bool | None = None, compile: bool = False) -> list[dict[str, Any]]:
     """One row per model: the efficiency figures of `efficiency.measure`, or an error."""
     from .config import RunConfig
-    from .efficiency import EfficiencyConfig, measure
+    from .measure.efficiency import EfficiencyConfig, measure
 
     dev = RunConfig(models=names, device=device, accuracy=False).resolved_device()
     rows = []

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from . import env
-from .errors import ConfigError
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 

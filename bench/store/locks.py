@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from .errors import ResultsError
+from ..errors import ResultsError
 
 
 @contextlib.contextmanager

@@ -1,0 +1,1 @@
+"""Reports: leaderboard pages, plots, the published-results page and the regression gate (`bench check`)."""

@@ -1,0 +1,1 @@
+"""Store: the typed result record and the atomic on-disk store with its locks."""

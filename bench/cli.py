@@ -130,19 +130,36 @@ def cmd_list(args) -> int:
     from .models import list_models
 
     rows = list_models(args.pattern)
+    columns = ["model", "source", "top1", "input", "crop_pct", "params_m", "paper", "year", "extra_data"]
     if args.format == "json":
         print(json.dumps(rows, indent=1))
     elif args.format == "tsv":
-        print("model\tsource\ttop1\tparams_m")
+        print("\t".join(columns))
         for r in rows:
-            print(f"{r['model']}\t{r['source']}\t{_dash(r['top1'])}\t{_dash(r['params_m'])}")
+            print("\t".join(_dash(r.get(c)) for c in columns))
     else:
-        print(tabulate([[r["model"], r["source"], _dash(r["top1"]), _dash(r["params_m"])] for r in rows],
-                       headers=["model", "source", "ref top-1", "params (M)"], tablefmt="simple"))
+        print(tabulate([[r["model"], r["source"], _reported(r), _dash(r["params_m"]), _short(r["paper"]), _dash(r["year"]),
+                         _dash(r["extra_data"])] for r in rows],
+                       headers=["model", "source", "reported top-1 (input, crop)", "params (M)", "paper", "year", "extra data"],
+                       tablefmt="simple", disable_numparse=True))
     if not rows:
         print(f"no model matches {args.pattern!r}", file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK
+
+
+def _reported(r) -> str:
+    """'85.49 (224px, crop 1.0)': a reported top-1 means little without the protocol it was measured at."""
+    if r.get("top1") is None:
+        return "—"
+    from .models.reference import fmt_pct
+
+    crop = f", crop {fmt_pct(r['crop_pct'])}" if r.get("crop_pct") is not None else ""
+    return f"{r['top1']:.2f} ({r['input']}px{crop})" if r.get("input") else f"{r['top1']:.2f}"
+
+
+def _short(text, width: int = 60) -> str:
+    return "—" if not text else text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _dash(v) -> str:

@@ -170,15 +170,55 @@ def test_missing_values_read_as_a_dash_never_zero(generated, df):
     assert cpu["img/s"] == "412.3 (Intel Xeon Platinum 8480+, fp32, b32)"
 
 
-def test_delta_is_signed_and_only_for_pretrained_weights_on_imagenet_validation(generated):
+def test_delta_only_under_the_reported_figures_protocol(generated):
     rows = {r["model"]: r for r in _table(_page(generated, "imagenet-1k.md"), "rank")}
-    assert rows["timm:resnet50.a1_in1k"]["Δ top-1"] == "+0.49"  # 81.70 - 81.214
-    assert rows["tv:resnet50.IMAGENET1K_V2"]["Δ top-1"] == "−0.76"  # 80.10 - 80.858, with U+2212
-    assert rows["tv:alexnet.IMAGENET1K_V1"]["Δ top-1"] == "−0.32"
-    assert rows["tv:resnet18.IMAGENET1K_V1 (random)"]["Δ top-1"] == LB.DASH
-    assert rows["tv:resnet18.IMAGENET1K_V1 (random)"]["reported top-1"] == "69.76"
-    for r in _table(_page(generated, "tiny-imagenet.md"), "rank"):
-        assert r["Δ top-1"] == LB.DASH and r["reported top-1"] != LB.DASH
+    a1 = rows["timm:resnet50.a1_in1k"]  # the whole split at timm's 288px test size, crop_pct 1.0
+    assert (a1["reported top-1"], a1["Δ top-1"]) == ("81.24", "+0.46")  # 81.70 - 81.240 (results-imagenet.csv, 288 row)
+    assert a1["reported by (protocol)"] == "timm, single-crop 288px, crop_pct 1.0"
+    v2 = rows["tv:resnet50.IMAGENET1K_V2"]
+    assert (v2["reported top-1"], v2["Δ top-1"]) == ("80.86", "— (--limit 1000)")
+    assert v2["reported by (protocol)"] == "torchvision, single-crop 224px, crop_pct 0.9655"
+    assert rows["tv:alexnet.IMAGENET1K_V1"]["Δ top-1"] == "— (split has 1000 of 50000 images)"
+    assert rows["timm:resnet50.tv2_in1k"]["Δ top-1"] == "— (transform not recorded)"  # an older record
+    random = rows["tv:resnet18.IMAGENET1K_V1 (random)"]
+    assert (random["reported top-1"], random["Δ top-1"]) == ("69.76", "— (random weights)")
+    for r in _table(_page(generated, "tiny-imagenet.md"), "rank"):  # nobody reports tiny-imagenet: the ImageNet-1k figure, no Δ
+        assert r["Δ top-1"] == LB.DASH and r["reported top-1"] != LB.DASH and ", imagenet-1k, " in r["reported by (protocol)"]
+
+
+def test_real_section_compares_with_timms_real_table(generated):
+    (row,) = _table(_page(generated, "imagenet-1k.md"), "model")[:1]
+    assert row == {"model": "timm:resnet50.a1_in1k", "ReaL top-1": "86.75", "n": "46837", "reported ReaL top-1": "86.58",
+                   "Δ ReaL top-1": "+0.17"}  # 86.75 - 86.579 (results-imagenet-real.csv, 288 row)
+    assert "## ImageNet-ReaL" not in _page(generated, "tiny-imagenet.md")
+
+
+def _full_run(dataset: str, split: str, top1: float, size: int, n: int | None = None, img: int = 288, crop: float = 1.0) -> dict:
+    """A flattened resnet50.a1_in1k result with the transform and dataset facts the Δ rule reads."""
+    record = {"key": {"dataset": dataset, "split": split, "model": "timm:resnet50.a1_in1k", "weights": "pretrained", "transform": "model"},
+              "accuracy": {"n": size if n is None else n, "restricted": {"top1": top1, "top5": 50.0}},
+              "transform": {"policy": "model", "input_size": [3, img, img], "crop_pct": crop, "interpolation": "bicubic",
+                            "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+              "dataset": {"size": size, "limit": None, "source": "/data"}}
+    return R.flatten(record)
+
+
+@pytest.mark.parametrize("dataset, split, size, top1, reported, delta", [
+    ("imagenet-a", "val", 7500, 16.0, 15.840, 0.16),  # results-imagenet-a.csv, 288 row
+    ("imagenet-r", "val", 30000, 39.0, 38.993, 0.007),  # results-imagenet-r.csv, 288 row
+    ("imagenet-sketch", "val", 50889, 28.0, 28.189, -0.189),  # results-sketch.csv, 288 row
+    ("imagenet-v2", "val", 10000, 69.0, 69.690, -0.69),  # results-imagenetv2-matched-frequency.csv, 288 row
+    ("imagenet-1k@imagenet-a", "validation", 10000, 95.0, 94.770, 0.23),  # results-imagenet-a-clean.csv, 288 row
+])
+def test_delta_on_the_other_datasets_timm_reports(dataset, split, size, top1, reported, delta):
+    import pandas as pd
+
+    t = LB.measured_table(pd.DataFrame([_full_run(dataset, split, top1, size)]))
+    assert t.loc[0, "ref_top1"] == reported and t.loc[0, "delta_top1"] == pytest.approx(delta)
+    at_224 = LB.measured_table(pd.DataFrame([_full_run(dataset, split, top1, size, img=224, crop=0.95)]))
+    assert at_224.loc[0, "ref_top1"] != reported and not math.isnan(at_224.loc[0, "delta_top1"])  # timm's 224 row
+    partial = LB.measured_table(pd.DataFrame([_full_run(dataset, split, top1, size, n=size - 1)]))
+    assert math.isnan(partial.loc[0, "delta_top1"]) and partial.loc[0, "delta_note"] == f"n {size - 1} of {size}"
 
 
 def test_number_formats():
@@ -225,15 +265,31 @@ def test_published_has_paper_and_timm_rows(published_page):
     rows = {r["model"]: r for r in _table(published_page, "rank")}
     resnet = rows["ResNet-50"]
     assert (resnet["top-1"], resnet["top-5"], resnet["params (M)"], resnet["year"]) == ("77.15", "93.29", "25.60", "2015")
-    assert resnet["paper"] == "Deep Residual Learning for Image Recognition" and "He et al. 2015" in resnet["source"]
-    assert "10-crop" in resnet["source"]  # the protocol travels with the figure
+    assert resnet["paper"] == "Deep Residual Learning for Image Recognition" and "He et al., arXiv:1512.03385v1, Table 3" in resnet["source"]
+    assert resnet["protocol"] == "10-crop · val"  # the protocol travels with the figure
+    for alexnet in ("AlexNet (1 CNN)", "AlexNet (7 CNNs*)"):
+        assert rows[alexnet]["protocol"].startswith("10-crop") and rows[alexnet]["protocol"].endswith("· val")
+    assert "image encoder" in rows["CoCa (finetuned)"]["source"] and rows["CoCa (finetuned)"]["params (M)"] == "1000.00"
     lite0 = rows["timm:tf_efficientnet_lite0.in1k"]
-    assert lite0["top-1"] == "74.83" and lite0["GMACs"] == LB.DASH and "timm results-imagenet.csv" in lite0["source"]
+    assert (lite0["top-1"], lite0["GMACs"], lite0["protocol"]) == ("74.85", LB.DASH, "single-crop 224px, crop_pct 0.875 · val")
+    assert lite0["source"] == f"timm @ {reference.timm_pin()['commit'][:8]}"
     assert rows["timm:convnext_base.fb_in22k_ft_in1k"]["extra data"] == "ImageNet-22k"
+    clip = rows["timm:vit_base_patch16_clip_224.laion2b_ft_in12k_in1k"]
+    assert (clip["top-1"], clip["extra data"]) == ("86.20", "LAION-2B → ImageNet-12k")
+    # every tag of timm's results-imagenet.csv, counted with the csv module
+    import csv
+
+    path = Path(reference.__file__).parents[1] / "resources" / "timm_results" / "results-imagenet.csv"
+    with path.open(encoding="utf-8") as f:
+        tags = {r["model"] for r in csv.DictReader(f)}
+    assert {m.removeprefix("timm:") for m in rows if m.startswith("timm:")} == tags
+    assert reference.timm_pin()["commit"] in published_page.split("|", 1)[0]
     ranks = [int(r["rank"]) for r in _table(published_page, "rank")]
     assert ranks[0] == 1 and ranks == sorted(ranks)
     winners = _table(published_page, "year")
-    assert [w["year"] for w in winners][:3] == ["2010", "2011", "2012"] and winners[2]["model"] == "AlexNet"
+    assert [w["year"] for w in winners][:3] == ["2010", "2011", "2012"]
+    assert (winners[2]["model"], winners[2]["top-5 error (test, %)"], winners[2]["extra data"]) == ("AlexNet (5 CNNs)", "16.4", "none")
+    assert winners[2]["entry with outside data"].startswith("15.3")
 
 
 def test_model_paper_lookup():

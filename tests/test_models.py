@@ -30,7 +30,7 @@ def test_explicit_sources_and_tags():
     assert M.resolve("timm:resnet50.tv_in1k").tag == "tv_in1k"
     lite = M.resolve("tf_efficientnet_lite0")  # not in torchvision -> timm
     assert lite.id == "timm:tf_efficientnet_lite0.in1k" and lite.pretrained_cfg["mean"] == (0.5, 0.5, 0.5)
-    assert lite.reference["top1"] == pytest.approx(74.83)
+    assert lite.reference["top1"] == pytest.approx(74.846)  # timm results-imagenet.csv at the pinned commit
 
 
 def test_globs_expand_over_both_registries():

@@ -119,7 +119,7 @@ def _timm_spec(arch: str, tag: str | None) -> ModelSpec:
     cfg = get_pretrained_cfg(f"{arch}.{tag}").to_dict()
     from .reference import timm_reference
 
-    return ModelSpec(TIMM, arch, tag, cfg, timm_reference(f"{arch}.{tag}"), num_classes=int(cfg.get("num_classes") or 0))
+    return ModelSpec(TIMM, arch, tag, cfg, timm_reference(f"{arch}.{tag}", cfg), num_classes=int(cfg.get("num_classes") or 0))
 
 
 def _finite(value) -> float | None:
@@ -194,8 +194,10 @@ def _glob(pattern: str) -> list[str]:
 
 
 def list_models(pattern: str | None = None) -> list[dict[str, Any]]:
-    """Rows for `bench list`: every torchvision weight and every timm pretrained tag."""
-    from .reference import timm_reference
+    """Rows for `bench list`: every torchvision weight and every timm pretrained tag, with what is
+    reported about it (top-1 and the input size / crop_pct it was measured at), params, paper, year
+    and extra training data (bench.models.reference)."""
+    from .reference import primary_figure, timm_figures, weight_info
 
     rows: list[dict[str, Any]] = []
     for arch, tags in torchvision_models().items():
@@ -203,15 +205,26 @@ def list_models(pattern: str | None = None) -> list[dict[str, Any]]:
             if pattern and not (fnmatch.fnmatchcase(arch, pattern) or fnmatch.fnmatchcase(f"{arch}.{tag}", pattern)):
                 continue
             spec = _tv_spec(arch, tag)
-            rows.append({"model": spec.id, "source": TV, "top1": spec.reference.get("top1"), "params_m": _m(spec.reference.get("params")), "input": spec.input_size[-1]})
+            cfg = spec.pretrained_cfg
+            rows.append(_list_row(spec.id, TV, spec.reference.get("top1"), spec.input_size[-1], cfg.get("crop_pct"),
+                                  spec.reference.get("params"), weight_info(spec.id)))
     for arch, tags in timm_pretrained().items():
         for tag in tags:
             full = f"{arch}.{tag}"
             if pattern and not (fnmatch.fnmatchcase(arch, pattern) or fnmatch.fnmatchcase(full, pattern)):
                 continue
-            ref = timm_reference(full)
-            rows.append({"model": f"timm:{full}", "source": TIMM, "top1": ref.get("top1"), "params_m": _m(ref.get("params")), "input": None})
+            from timm.models import get_pretrained_cfg
+
+            fig = primary_figure(timm_figures(full), get_pretrained_cfg(full).to_dict())
+            params = round(fig.params_m * 1e6) if fig and fig.params_m else None
+            rows.append(_list_row(f"timm:{full}", TIMM, fig.top1 if fig else None, fig.img_size if fig else None,
+                                  fig.crop_pct if fig else None, params, weight_info(f"timm:{full}")))
     return rows
+
+
+def _list_row(model_id: str, source: str, top1, size, crop_pct, params, info) -> dict[str, Any]:
+    return {"model": model_id, "source": source, "top1": top1, "input": size, "crop_pct": crop_pct, "params_m": _m(params),
+            "paper": info.paper, "arxiv": info.arxiv, "year": info.year, "extra_data": info.extra_data}
 
 
 def _m(params: int | None) -> float | None:

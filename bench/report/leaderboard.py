@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import published as pub
-from ..models import reference
+from ..models import reference, reported
 from .plots import pareto_front  # noqa: F401 - part of this module's API; plots imports matplotlib lazily
 
 DASH = "—"
@@ -30,18 +30,19 @@ MEASURED_COLUMNS = [
     "dataset", "split", "rank", "model", "model_id", "weights", "transform",
     "top1", "top5", "top1_full", "top1_ci_low", "top1_ci_high", "n",
     "params_m", "gmacs", "img_s", "img_s_device", "img_s_precision", "img_s_batch",
-    "latency_p50_ms", "gpu_peak_mb", "ref_top1", "ref_top5", "ref_source", "delta_top1",
-    "date", "protocol_hash",
+    "latency_p50_ms", "gpu_peak_mb", "ref_top1", "ref_top5", "ref_source", "ref_protocol", "delta_top1", "delta_note",
+    "real_top1", "real_n", "ref_real_top1", "delta_real", "delta_real_note", "date", "protocol_hash",
 ]
 _NUMERIC = ["top1", "top5", "top1_full", "top1_ci_low", "top1_ci_high", "n", "params", "gmacs", "img_s",
-            "img_s_batch", "latency_p50_ms", "gpu_peak_mb", "ref_top1", "ref_top5"]
+            "img_s_batch", "latency_p50_ms", "gpu_peak_mb", "real_top1", "real_n"]
 
 MEASURED_HEADERS = [
     "rank", "model", "top-1", "top-5", "top-1 (full)", "95% CI (top-1)", "n", "params (M)", "GMACs",
-    "img/s", "latency p50 (ms)", "peak GPU mem (MB)", "reported top-1", "reported top-5", "reported by",
+    "img/s", "latency p50 (ms)", "peak GPU mem (MB)", "reported top-1", "reported top-5", "reported by (protocol)",
     "Δ top-1", "date",
 ]
-PUBLISHED_HEADERS = ["rank", "model", "top-1", "top-5", "params (M)", "GMACs", "extra data", "paper", "year", "source", "code"]
+PUBLISHED_HEADERS = ["rank", "model", "top-1", "top-5", "params (M)", "GMACs", "protocol", "extra data", "paper", "year",
+                     "source", "code"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,6 +137,13 @@ def _table(headers: Sequence[str], rows: list[list[str]], right: set[str]) -> st
     return tabulate(rows, headers=list(headers), tablefmt="github", disable_numparse=True, colalign=align)
 
 
+def _compact_table(headers: Sequence[str], rows: list[list[str]], right: set[str]) -> str:
+    """A github table without tabulate's column padding: the published page has ~1,400 rows, and padding
+    every cell to its column's widest (a paper title) would triple the file for no reader's benefit."""
+    rule = ["---:" if h in right else "---" for h in headers]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in [list(headers), rule, *rows])
+
+
 # ---------------------------------------------------------------------------------------------
 # Pages and names
 
@@ -185,12 +193,81 @@ def measured_table(df):
     t["model_id"] = t["model"]
     t["model"] = [model_label(m, w, tf) for m, w, tf in zip(t["model_id"], t["weights"], t["transform"])]
     t["params_m"] = t["params"] / 1e6
-    # Reported figures are ImageNet-1k validation numbers of the pretrained weights: a difference
-    # means something only on that data and with those weights (not random or a fine-tuned file).
-    comparable = (t["dataset"] == IMAGENET) & (t["split"] == IMAGENET_VAL) & (t["weights"] == "pretrained")
-    t["delta_top1"] = (t["top1"] - t["ref_top1"]).where(comparable)
+    refs = [_reported(r) for r in t.to_dict("records")]
+    for col in REF_COLUMNS:
+        t[col] = [r[col] for r in refs]
+    for col in ("ref_top1", "ref_top5", "delta_top1", "ref_real_top1", "delta_real"):
+        t[col] = pd.to_numeric(t[col], errors="coerce").astype(float)
     t = _ranked(t, "top1", "top5", "model", by=("dataset", "split"))
     return t[MEASURED_COLUMNS]
+
+
+REF_COLUMNS = ["ref_top1", "ref_top5", "ref_source", "ref_protocol", "delta_top1", "delta_note", "ref_real_top1",
+               "delta_real", "delta_real_note"]
+
+
+def _run_protocol(row: dict[str, Any], dataset: str | None = None) -> reference.RunProtocol:
+    """The facts of a flattened result that the Δ rule needs (bench.models.reference.comparable)."""
+    record = {"key": {k: row.get(k) for k in ("dataset", "split", "weights", "transform")},
+              "transform": row.get("transform_spec") if isinstance(row.get("transform_spec"), dict) else None,
+              "dataset": {"limit": _clean(row.get("dataset_limit")), "size": _clean(row.get("dataset_size")),
+                          "source": _clean(row.get("dataset_source"))},
+              "accuracy": {"n": _clean(row.get("n"))}}
+    if dataset:
+        record["key"]["dataset"] = dataset
+    run = reference.RunProtocol.from_result(record)
+    return run
+
+
+def _clean(value: Any) -> Any:
+    """NaN (pandas' missing) -> None; whole floats -> int (counts read back from a frame)."""
+    if _missing(value):
+        return None
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _figures(model_id: str, dataset: str, split: str) -> list:
+    from ..errors import BenchError
+
+    try:
+        return reported.figures_for(str(model_id), dataset, split)
+    except (BenchError, KeyError, ValueError):  # a model id the installed libraries no longer know has no figure
+        return []
+
+
+def _reported(row: dict[str, Any]) -> dict[str, Any]:
+    """The reported figure set beside one result, and Δ when (and only when) the protocols are the same.
+
+    The figure is the library's own for this page's dataset, at the run's input size when the library
+    reports that size; a dataset nobody reports shows the ImageNet-1k figure, without Δ."""
+    out: dict[str, Any] = dict.fromkeys(REF_COLUMNS)
+    model, dataset, split = row["model_id"], str(row["dataset"]), str(row["split"])
+    run = _run_protocol(row)
+    figures = _figures(model, dataset, split) or _figures(model, *reference.IMAGENET)
+    fig = reference.closest_figure(run, figures)
+    if fig is not None:
+        ok, reason = reference.comparable(run, fig)
+        label = _short_source(fig.source) + ("" if (fig.dataset, fig.split) == (dataset, split) else f", {fig.dataset}")
+        out.update(ref_top1=fig.top1, ref_top5=fig.top5, ref_source=fig.source, ref_protocol=f"{label}, {fig.protocol}",
+                   delta_top1=row["top1"] - fig.top1 if ok and not _missing(row["top1"]) and fig.top1 is not None else None,
+                   delta_note=None if ok else reason)
+    if not _missing(row.get("real_top1")):
+        real_run = _run_protocol(row, dataset="imagenet-real")
+        real = reference.closest_figure(real_run, _figures(model, "imagenet-real", split))
+        if real is not None:
+            ok, reason = reference.comparable(real_run, real)
+            out.update(ref_real_top1=real.top1, delta_real=row["real_top1"] - real.top1 if ok else None,
+                       delta_real_note=None if ok else reason)
+    return out
+
+
+def _delta(value: Any, note: Any) -> str:
+    """Signed Δ, or a dash that says why there is none (when a figure is there to compare with)."""
+    if not _missing(value):
+        return _signed(value)
+    if _missing(note) or not note or str(note).startswith(("reported on", "no reported")):
+        return DASH
+    return f"{DASH} ({_text(note)})"
 
 
 def _measured_rows(table) -> list[list[str]]:
@@ -200,10 +277,17 @@ def _measured_rows(table) -> list[list[str]]:
             _int(r["rank"]), _text(r["model"]), _num(r["top1"], 2), _num(r["top5"], 2), _num(r["top1_full"], 2),
             _interval(r["top1_ci_low"], r["top1_ci_high"]), _int(r["n"]), _num(r["params_m"], 2), _num(r["gmacs"], 3),
             _text(_throughput(r)), _num(r["latency_p50_ms"], 2), _num(r["gpu_peak_mb"], 1),
-            _num(r["ref_top1"], 2), _num(r["ref_top5"], 2), _short_source(r["ref_source"]), _signed(r["delta_top1"]),
+            _num(r["ref_top1"], 2), _num(r["ref_top5"], 2), _text(r["ref_protocol"]), _delta(r["delta_top1"], r["delta_note"]),
             _text(r["date"]),
         ])
     return rows
+
+
+def _real_rows(table) -> list[list[str]]:
+    """ImageNet-ReaL top-1 of the results that have it (imagenet-1k validation with the official file names)."""
+    has = table[table["real_top1"].notna()]
+    return [[_text(r["model"]), _num(r["real_top1"], 2), _int(r["real_n"]), _num(r["ref_real_top1"], 2),
+             _delta(r["delta_real"], r["delta_real_note"])] for r in has.to_dict("records")]
 
 
 def _models_rows(table) -> list[list[str]]:
@@ -235,9 +319,13 @@ COLUMN_NOTES = """\
 - **params**, **GMACs** (batch 1, the model's eval input size), **img/s** (forward only, synthetic input;
   device, precision and batch in brackets), **latency p50** (batch 1) and **peak GPU mem**
   (torch max allocated) come from the same run as the accuracy.
-- **reported top-1 / top-5**: what the weights' authors or library report on ImageNet-1k validation
-  (see [published results](published.md)). **Δ top-1** = measured − reported, shown only for
-  pretrained weights on imagenet-1k validation, the weights and data the reported figure is about.
+- **reported top-1 / top-5**: what the weights' library reports on this dataset (timm's results tables at a
+  pinned commit, torchvision's weights meta; see [published results](published.md)), at the run's input size
+  when the library reports that size; for a dataset no library reports, the ImageNet-1k figure. **reported by
+  (protocol)** names the source and the figure's input size, crop_pct and crop mode. **Δ top-1** = measured −
+  reported, shown only when the run measured what the figure reports: the same dataset and whole split (no
+  `--limit`, n = the split's size), the pretrained weights, the model's own transform with nothing overridden,
+  and the figure's input size, crop_pct, crop mode, interpolation and mean/std; otherwise the dash says why.
 - Ties share a rank (1, 2, 2, 4) and are ordered by top-5, then name. "—": not measured or not known."""
 
 
@@ -261,6 +349,13 @@ def render_dataset_page(df, dataset: str, split: str) -> str:
     parts.append(_table(MEASURED_HEADERS, _measured_rows(table), right))
     if _pareto_points(table):
         parts.append(f"![top-1 vs throughput, Pareto front dashed]({name}-pareto.png)")
+    real = _real_rows(table)
+    if real:
+        parts += ["## ImageNet-ReaL", ("Top-1 of the same predictions scored against the ReaL label sets (Beyer et al. 2020, "
+                                       "images without a valid label left out), beside timm's results-imagenet-real.csv; "
+                                       "Δ under the same rule."),
+                  _table(["model", "ReaL top-1", "n", "reported ReaL top-1", "Δ ReaL top-1"], real,
+                         {"ReaL top-1", "n", "reported ReaL top-1", "Δ ReaL top-1"})]
     parts += ["## Models", _table(["model", "paper", "year", "extra training data", "code"], _models_rows(table), {"year"})]
     parts += ["## Columns", COLUMN_NOTES]
     return "\n\n".join(parts) + "\n"
@@ -307,23 +402,32 @@ def _published_frame(rows: Sequence[pub.Reported]):
 def _render_published(rows: Sequence[pub.Reported], torchvision_version: str) -> str:
     df = _published_frame(rows)
     body = [[_int(r["rank"]), _text(r["model"]), _num(r["top1"], 2), _num(r["top5"], 2), _num(r["params_m"], 2),
-             _num(r["gmacs"], 3), _text(r["extra_data"]), _text(r["paper"]), _int(r["year"]), _text(r["source"]),
-             _link("code", r["code"])] for r in df.to_dict("records")]
+             _num(r["gmacs"], 3), _text(r["protocol"]), _text(r["extra_data"]), _text(r["paper"]), _int(r["year"]),
+             _text(r["source"]), _link("code", r["code"])] for r in df.to_dict("records")]
     winners = [[_text(w.get("year")), _text(w.get("team")), _text(w.get("model")), _text(w.get("top5_error_test")),
-                _text(w.get("source"))] for w in sorted(reference.ilsvrc_winners(), key=lambda w: w.get("year") or "")]
+                _text(w.get("extra_data")), _text(w.get("outside_data_entry")), _text(w.get("source"))]
+               for w in sorted(reference.ilsvrc_winners(), key=lambda w: w.get("year") or "")]
+    pin = reference.timm_pin()
     parts = [
         "# Published ImageNet-1k results",
         GENERATED,
-        f"Reference figures for torchvision {torchvision_version} (this page changes with the torchvision version).",
+        f"Reference figures for torchvision {torchvision_version} (this page changes with the torchvision version) and "
+        f"timm's results tables at [{pin['commit']}]({pin['repo']}/tree/{pin['commit']}/{pin['path']}) "
+        f"({pin['branch']}, {pin['date'][:10]}).",
         "What papers and libraries report on ImageNet-1k (ILSVRC-2012) validation, Papers With Code style: the "
-        "papers' own tables (`bench/data/imagenet_reported.csv`, protocol in the source: 10-crop and multi-crop "
-        "figures are not single-crop ones), the `meta` of every torchvision weight, and timm's results-imagenet.csv "
-        "for the tags in `bench/resources/timm_reference.csv`. Paper, year and extra data of library weights come from "
-        "`bench/resources/model_papers.csv`. What we measured is on the [dataset pages](README.md).",
+        "papers' own tables (`bench/resources/imagenet_reported.csv`; the **protocol** column tells 10-crop and "
+        "multi-crop figures from single-crop ones, and the source names the table and arXiv version), the `meta` of "
+        "every torchvision weight, and every tag in timm's results-imagenet.csv (`bench/resources/timm_results/`, "
+        "copied whole at the commit above), at the weight's default eval size. Paper, year and extra training data of "
+        "library weights follow one rule over the weight's name and pretrained config (`bench/resources/papers.csv`, "
+        "`bench/resources/pretraining_data.csv`); `A → B` is pre-training on A, then B. What we measured is on the "
+        "[dataset pages](README.md).",
         f"![ImageNet-1k top-1 and ILSVRC top-5 error by year]({YEARS_PLOT})",
-        _table(PUBLISHED_HEADERS, body, {"rank", "top-1", "top-5", "params (M)", "GMACs", "year"}),
+        _compact_table(PUBLISHED_HEADERS, body, {"rank", "top-1", "top-5", "params (M)", "GMACs", "year"}),
         "## ILSVRC classification winners",
-        _table(["year", "team", "model", "top-5 error (test, %)", "source"], winners, {"year", "top-5 error (test, %)"}),
+        reference.ILSVRC_RULE,
+        _table(["year", "team", "model", "top-5 error (test, %)", "extra data", "entry with outside data", "source"], winners,
+               {"year", "top-5 error (test, %)"}),
     ]
     return "\n\n".join(parts) + "\n"
 

@@ -1,5 +1,5 @@
 """The published-results page (leaderboards/published.md): papers, ILSVRC winners, torchvision
-weights' meta and timm's reported tags, read through `bench.models`."""
+weights' meta and every tag timm reports, read through `bench.models`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..models.reference import _num, code_url, model_paper, papers, read_table
+from ..models import reference as ref
+from ..models.reported import tv_figure
 
 # ---------------------------------------------------------------------------------------------
 # The published-results table (leaderboards/published.md): papers, torchvision weights, timm tags.
@@ -15,7 +16,7 @@ from ..models.reference import _num, code_url, model_paper, papers, read_table
 
 @dataclass(frozen=True)
 class Reported:
-    """One published ImageNet-1k figure and where it comes from (a row of the published page)."""
+    """One published ImageNet-1k figure, the protocol it was measured under and where it comes from."""
 
     model: str
     top1: float | None
@@ -27,6 +28,7 @@ class Reported:
     year: int | None
     source: str
     code: str | None = None  # URL of the code/recipe that produced the weights
+    protocol: str | None = None  # "single-crop 224px, crop_pct 0.875 · val", "10-crop · val", ...
 
 
 def torchvision_version() -> str:
@@ -45,6 +47,10 @@ def _finite(value: Any) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _val(protocol: str) -> str:
+    return f"{protocol} · val"
+
+
 def torchvision_reported() -> list[Reported]:
     """Every torchvision classification weight's own meta, read from the installed torchvision.
 
@@ -54,48 +60,55 @@ def torchvision_reported() -> list[Reported]:
     from ..models import torchvision_references
 
     out = []
-    for model_id, ref in torchvision_references():
-        if ref.get("top1") is None:
+    for model_id, meta in torchvision_references():
+        fig = tv_figure(model_id)
+        if fig is None:
             continue
-        info = model_paper(model_id)
+        info = ref.model_paper(model_id)
         out.append(Reported(
-            model=model_id, top1=ref["top1"], top5=ref.get("top5"),
-            params_m=ref["params"] / 1e6 if ref.get("params") else None, gmacs=_finite(ref.get("gmacs")),
+            model=model_id, top1=fig.top1, top5=fig.top5, params_m=fig.params_m, gmacs=_finite(meta.get("gmacs")),
             extra_data=info["extra_data"], paper=info["paper"], year=info["year"],
-            source=ref["source"],  # the version is in the page header
-            code=ref.get("recipe") or code_url(model_id),
+            source=fig.source,  # the version is in the page header
+            code=meta.get("recipe") or ref.code_url(model_id), protocol=_val(fig.protocol),
         ))
     return out
 
 
 def timm_reported() -> list[Reported]:
-    """The timm tags of timm_reference.csv (timm's own results-imagenet.csv, at a pinned commit)."""
+    """Every tag in timm's results-imagenet.csv (at the pinned commit), at its default eval protocol
+    (timm's test size when the weight has one); the other sizes timm reports are used for Δ."""
+    import timm
+
     out = []
-    for row in read_table("timm_reference.csv"):
-        model_id = f"timm:{row['model']}"
-        info = model_paper(model_id)
+    for name in timm.list_pretrained():
+        figures = ref.timm_figures(name)
+        fig = ref.primary_figure(figures, ref.timm_cfg(name))
+        if fig is None:
+            continue
+        model_id = f"timm:{name}"
+        info = ref.model_paper(model_id)
         out.append(Reported(
-            model=model_id, top1=_num(row.get("top1")), top5=_num(row.get("top5")),
-            params_m=_num(row.get("param_count_m")), gmacs=None,
+            model=model_id, top1=fig.top1, top5=fig.top5, params_m=fig.params_m, gmacs=None,
             extra_data=info["extra_data"], paper=info["paper"], year=info["year"],
-            source=row.get("source") or "timm results-imagenet.csv", code=code_url(model_id),
+            source=f"timm @ {ref.timm_pin()['commit'][:8]}", code=ref.code_url(model_id), protocol=_val(fig.protocol),
         ))
     return out
 
 
 def paper_reported() -> list[Reported]:
-    """Figures from the papers themselves (imagenet_reported.csv); the protocol goes with the source
-    because 10-crop and multi-crop numbers are not single-crop ones."""
+    """Figures from the papers themselves (imagenet_reported.csv): 10-crop and multi-crop numbers are
+    not single-crop ones, so the protocol is a column; what a params count covers goes with the source."""
     out = []
-    for row in papers():
+    for row in ref.papers():
         source = row.get("source") or ""
-        if row.get("protocol"):
-            source = f"{source}; {row['protocol']}" if source else row["protocol"]
+        if row.get("params_definition"):
+            source = f"{source}; params: {row['params_definition']}"
+        protocol = " · ".join(p for p in (row.get("protocol"), row.get("split")) if p)
         out.append(Reported(
-            model=row["model"], top1=_num(row.get("top1")), top5=_num(row.get("top5")),
-            params_m=_num(row.get("params_m")), gmacs=_num(row.get("gmacs")),
+            model=row["model"], top1=ref._num(row.get("top1")), top5=ref._num(row.get("top5")),
+            params_m=ref._num(row.get("params_m")), gmacs=ref._num(row.get("gmacs")),
             extra_data=row.get("extra_data") or None, paper=row.get("paper") or None,
-            year=int(row["year"]) if row.get("year") else None, source=source,
+            year=int(row["year"]) if row.get("year") else None, source=source, protocol=protocol or None,
         ))
     return out
 

@@ -194,6 +194,13 @@ def flatten(r: dict[str, Any]) -> dict[str, Any]:
         "ref_params": ref.get("params"),
         "ref_gmacs": ref.get("gmacs"),
         "ref_source": ref.get("source"),
+        # What decides whether a reported figure is comparable (bench.models.reference.comparable).
+        "transform_spec": r.get("transform"),
+        "dataset_limit": _get(r, "dataset", "limit"),
+        "dataset_size": _get(r, "dataset", "size"),
+        "dataset_source": _get(r, "dataset", "source"),
+        "real_top1": _get(acc, "real", "top1"),
+        "real_n": _get(acc, "real", "n"),
         "device": _get(r, "run", "device"),
         "started": _get(r, "run", "started"),
         "date": (_get(r, "run", "started") or "")[:10] or None,

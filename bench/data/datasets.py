@@ -11,7 +11,6 @@ a corrupt image costs one sample, not the run.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -584,27 +583,36 @@ def stratified(labels: Sequence[int], limit: int | None, seed: int = 0) -> list[
 
     Round-robin over the classes in a seeded order, each class giving its next image in a seeded
     order: any N spreads over min(N, classes) classes, each getting N/classes ± 1 (the valid split
-    is grouped by class, so the first N images would all be goldfish). The orders come from a hash
-    of (seed, class) and (seed, index), not from an RNG stream that may change between versions.
+    is grouped by class, so the first N images would all be goldfish). The orders come from the
+    splitmix64 hash of (seed, class) and (seed, index), plain integer arithmetic rather than an RNG
+    stream that a library may change between versions.
     """
+    import numpy as np
+
     if limit is None or limit >= len(labels):
         return list(range(len(labels)))
-    by_class: dict[int, list[int]] = {}
-    for i, y in enumerate(labels):
-        by_class.setdefault(int(y), []).append(i)
-    queues = [sorted(by_class[c], key=lambda i: _rank(seed, "index", i)) for c in sorted(by_class, key=lambda c: _rank(seed, "class", c))]
-    chosen: list[int] = []
-    depth = 0
-    while len(chosen) < limit:
-        for q in queues:
-            if depth < len(q) and len(chosen) < limit:
-                chosen.append(q[depth])
-        depth += 1
-    return sorted(chosen)
+    y = np.asarray(labels, dtype=np.int64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        index_key = _splitmix64(np.arange(len(y), dtype=np.uint64) + _splitmix64(np.uint64(2 * seed)))
+        class_key = _splitmix64(np.unique(y) + _splitmix64(np.uint64(2 * seed + 1)))
+    by_class = np.lexsort((index_key, y))  # grouped by class, each class in its seeded order
+    classes, start, count = np.unique(y[by_class], return_index=True, return_counts=True)
+    depth = np.arange(len(y)) - np.repeat(start, count)  # each image's round
+    class_turn = np.argsort(np.argsort(class_key, kind="stable"), kind="stable")
+    turn = np.repeat(class_turn, count)
+    chosen = by_class[np.lexsort((turn, depth))[:limit]]  # round 0 of every class in turn order, then round 1, ...
+    return sorted(int(i) for i in chosen)
 
 
-def _rank(seed: int, kind: str, value: int) -> int:
-    return int.from_bytes(hashlib.blake2b(f"{seed}:{kind}:{value}".encode(), digest_size=8).digest(), "big")
+def _splitmix64(x):
+    """splitmix64's finaliser on uint64 (numpy wraps modulo 2**64): a fixed, well-spread integer hash."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):  # the wrap-around is the point
+        x = np.asarray(x, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
 
 
 class SampleView:

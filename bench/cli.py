@@ -63,8 +63,10 @@ def from_args(cls: type, args: argparse.Namespace, **fixed: Any):
 
 PROFILE_FIELDS = ("models", "device", "batch_size", "precision", "channels_last", "compile")
 TOLERANCE = Flag(("--tolerance",), parse=number, check=non_negative, help="allowed top-1/top-5 drop in percentage points (default: 0.1)")
-NLL_TOLERANCE = Flag(("--nll-tolerance",), parse=number, check=non_negative, help="allowed relative rise of the mean NLL (default: 0.01 = 1%%)")
-LABEL_SPACE = Flag(("--label-space",), check=label_space_ref, help="the head's label space when it is not ImageNet-1k (a name or a file of wnids)")
+NLL_TOLERANCE = Flag(("--nll-tolerance",), parse=number, check=non_negative,
+                     help="allowed relative rise of the mean NLL (default: 0.01 = 1%%)")
+LABEL_SPACE = Flag(("--label-space",), check=label_space_ref,
+                   help="the head's label space when it is not ImageNet-1k (a name or a file of wnids)")
 
 
 def build_parser() -> argparse.ArgumentParser:

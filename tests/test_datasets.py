@@ -116,11 +116,13 @@ def test_limit_is_seeded_nested_and_the_same_in_another_process():
     assert D.stratified(labels, 40, seed=1) != D.stratified(labels, 40)
     assert D.stratified(labels, 40, seed=1) == _round_robin_by_keys(labels, 40, seed=1)
     assert D.stratified(labels, None) == D.stratified(labels, 600) == list(range(600))
+    import os
     import subprocess
     import sys
 
     code = "from bench.data import datasets as D; print(D.stratified([c for c in range(20) for _ in range(30)], 40))"
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**__import__("os").environ, "PYTHONHASHSEED": "123"})
+    env = {**os.environ, "PYTHONHASHSEED": "123"}
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert other.stdout.strip() == str(D.stratified(labels, 40))
 
 
@@ -207,9 +209,10 @@ def test_save_to_disk_dataset_and_dataset_dict(tmp_path, tiny_items):
 
 
 def test_class_label_names_that_are_not_wnids_are_refused(tmp_path, tiny_items):
-    words = dict(zip(L.tiny_imagenet().wnids, L.tiny_imagenet().names))
+    words = dict(zip(L.tiny_imagenet().wnids, L.tiny_imagenet().names, strict=True))
     _hf_dataset(tiny_items, [words[w] for _, w, _ in tiny_items], labels=[0, 1, 2, 3]).save_to_disk(str(tmp_path / "named"))
-    with pytest.raises(DatasetUnavailableError, match=r"its 4 ClassLabel names \('tabby, tabby cat', 'military uniform', \.\.\.\) are not WordNet ids"):
+    shown = r"its 4 ClassLabel names \('tabby, tabby cat', 'military uniform', \.\.\.\) are not WordNet ids"
+    with pytest.raises(DatasetUnavailableError, match=shown):
         D.load("tiny-imagenet", None, tmp_path / "named")
 
 

@@ -236,7 +236,8 @@ def test_parsed_run_equals_the_keyword_config(tmp_path):
     parsed = cli.from_args(RunConfig, cli.build_parser().parse_args(argv))
     assert parsed == RunConfig(models=["alexnet", "timm:resnet50"], dataset="imagenet-1k", data_dir=str(tmp_path), split="val", limit=7,
                                batch_size=8, workers=0, device="cpu", precision="bf16", channels_last=False, compile=True,
-                               transform="fixed", transform_overrides={"mean": (0.5, 0.5, 0.5), "crop_pct": 0.9, "interpolation": "bicubic"},
+                               transform="fixed",
+                               transform_overrides={"mean": (0.5, 0.5, 0.5), "crop_pct": 0.9, "interpolation": "bicubic"},
                                label_space="imagenet-1k", efficiency=False, results_dir=str(tmp_path / "r"), force=True, progress=False)
     assert cli.from_args(RunConfig, cli.build_parser().parse_args(["run", "--models", "alexnet"])) == RunConfig(models=["alexnet"])
 

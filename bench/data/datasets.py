@@ -334,7 +334,8 @@ def _load_stanford(info: DatasetInfo, split: str, root: Path) -> ImageSet:
                 continue
             cells = line.split("\t")
             if len(cells) < 2 or not cells[0].strip():
-                raise DatasetUnavailableError(f"{ann} line {n}: expected 'FILE<TAB>WNID<TAB>box', got {line[:80]!r}: fix or remove that line")
+                raise DatasetUnavailableError(f"{ann} line {n}: expected 'FILE<TAB>WNID<TAB>box', got {line[:80]!r}: "
+                                              "fix or remove that line")
             paths.append(str(root / "val" / "images" / cells[0].strip()))
             labels.append(_label_of(cells[1].strip(), space, f"{ann} line {n}"))
     else:
@@ -490,7 +491,8 @@ _VAL = {"val": "val", "valid": "val", "validation": "val", "test": "val"}
 KNOWN: dict[str, DatasetInfo] = {
     "tiny-imagenet": DatasetInfo("tiny-imagenet", "valid", {"valid": "valid", "val": "valid", "validation": "valid", "train": "train"},
                                  L.tiny_imagenet, (*HF_LAYOUTS, STANFORD, WNID_FOLDERS), HF_TINY),
-    "imagenet-1k": DatasetInfo("imagenet-1k", "validation", {"validation": "validation", "val": "validation", "valid": "validation", "train": "train"},
+    "imagenet-1k": DatasetInfo("imagenet-1k", "validation",
+                               {"validation": "validation", "val": "validation", "valid": "validation", "train": "train"},
                                L.imagenet_1k, (*HF_LAYOUTS, FLAT_VAL, WNID_FOLDERS), HF_IMAGENET, names_in_space_order=True),
     "imagenet-v2": DatasetInfo("imagenet-v2", "val", _VAL, L.imagenet_1k, (INDEX_FOLDERS,)),
     "imagenet-a": DatasetInfo("imagenet-a", "val", _VAL, L.imagenet_a, (WNID_FOLDERS,)),
@@ -557,8 +559,9 @@ def _class_label_order(info: DatasetInfo, names: list[str], space: L.LabelSpace,
     if names and all(_is_wnid(n) for n in names):
         unknown = [n for n in names if n not in space.index]
         if unknown:
-            raise DatasetUnavailableError(f"{source}: ClassLabel {unknown[0]!r}{f' (and {len(unknown) - 1} more)' if len(unknown) > 1 else ''} "
-                                          f"is not one of the {len(space)} {space.name} classes: is this a copy of {info.name}?")
+            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+            raise DatasetUnavailableError(f"{source}: ClassLabel {unknown[0]!r}{more} is not one of the {len(space)} {space.name} classes: "
+                                          f"is this a copy of {info.name}?")
         return [space.index[n] for n in names]
     if info.names_in_space_order and len(names) == len(space):
         return list(range(len(space)))

@@ -176,8 +176,8 @@ def resolve(name: str) -> ModelSpec:
     source = _PREFIXES.get(prefix) if sep else None
     if sep and source is None:
         raise ConfigError(f"unknown model source {prefix!r} in {name!r}: use tv:NAME or timm:NAME")
-    arch, _, tag = (rest if sep else name).partition(".")
-    tag = tag or None
+    arch, _, given = (rest if sep else name).partition(".")
+    tag = given or None
     if source == TV:
         if arch not in torchvision_models():
             raise UnknownModelError(name, [f"tv:{s}" for s in difflib.get_close_matches(arch, list(torchvision_models()), 5, 0.6)])
@@ -274,7 +274,8 @@ def not_a_classifier(spec: ModelSpec) -> str | None:
     if not n:
         return "feature-only: no classifier head (num_classes 0)"
     if not _label_space_known(n):
-        return f"{n}-way head matches no ImageNet label space (a CLIP image tower or another label set): run it by name with --label-space FILE"
+        return (f"{n}-way head matches no ImageNet label space (a CLIP image tower or another label set): "
+                "run it by name with --label-space FILE")
     return None
 
 

@@ -5,72 +5,89 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from dataclasses import MISSING, replace
+from pathlib import Path
+from typing import Any, Collection, Sequence
 
-from .errors import BenchError
+from .config import Flag, RunConfig, declared_flags, label_space_ref, non_negative, number
+from .data import datasets  # the registry only: cheap to import, and the one list of dataset names
+from .errors import BenchError, ConfigError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-# Kept here (not imported from bench.datasets) so that `bench --help` imports nothing heavy; a test
-# checks it matches datasets.KNOWN.
-DATASETS = ("tiny-imagenet", "imagenet-1k", "imagenet-v2", "imagenet-a", "imagenet-r", "imagenet-sketch", "imagenette", "samples")
 
 
-def _models(text: str) -> list[str]:
-    return [m for m in (s.strip() for s in text.split(",")) if m]
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line and exit 2 through `main` (no usage dump, no SystemExit)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise ConfigError(f"{message} (see `{self.prog} --help`)")
+
+
+def add_flag(parser: argparse.ArgumentParser, fl: Flag, dest: str, default: Any = argparse.SUPPRESS) -> None:
+    """One declared Flag as an argparse option. Unset options stay out of the namespace (SUPPRESS), so the
+    dataclass defaults are the only defaults."""
+    kw: dict[str, Any] = {"dest": dest, "default": default, "help": fl.help}
+    if fl.action == "bool":
+        kw["action"] = argparse.BooleanOptionalAction
+    elif fl.action:
+        kw["action"] = fl.action
+    else:
+        options = fl.options()
+        metavar = fl.metavar or (None if options else fl.name.lstrip("-").upper().replace("-", "_"))
+        kw.update(type=fl.convert, choices=options, metavar=metavar, required=fl.required)
+    parser.add_argument(*fl.names, **kw)
+
+
+def add_flags(parser: argparse.ArgumentParser, cls: type, only: Collection[str] | None = None) -> None:
+    """Every flag the dataclass `cls` declares (or those of the fields in `only`), with its default in the help."""
+    for f, fl in declared_flags(cls):
+        if only is not None and f.name not in only:
+            continue
+        default = None if f.default is MISSING else f.default
+        shown = fl.help if default in (None, False, True) or fl.key else f"{fl.help or ''} (default: {default})".strip()
+        add_flag(parser, replace(fl, help=shown), f"{f.name}:{fl.key}" if fl.key else f.name)
+
+
+def from_args(cls: type, args: argparse.Namespace, **fixed: Any):
+    """The dataclass built from the flags given (dict fields from their keyed flags); the rest keep their defaults."""
+    values = vars(args)
+    kwargs: dict[str, Any] = {}
+    for f, fl in declared_flags(cls):
+        if fl.key is not None:
+            if f"{f.name}:{fl.key}" in values:
+                kwargs.setdefault(f.name, {})[fl.key] = values[f"{f.name}:{fl.key}"]
+        elif f.name in values:
+            kwargs[f.name] = values[f.name]
+    return cls(**{**kwargs, **fixed})
+
+
+PROFILE_FIELDS = ("models", "device", "batch_size", "precision", "channels_last", "compile")
+TOLERANCE = Flag(("--tolerance",), parse=number, check=non_negative, help="allowed top-1/top-5 drop in percentage points (default: 0.1)")
+NLL_TOLERANCE = Flag(("--nll-tolerance",), parse=number, check=non_negative,
+                     help="allowed relative rise of the mean NLL (default: 0.01 = 1%%)")
+LABEL_SPACE = Flag(("--label-space",), check=label_space_ref,
+                   help="the head's label space when it is not ImageNet-1k (a name or a file of wnids)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bench", description="Benchmark pretrained ImageNet classifiers: accuracy, cost and provenance in one run.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = Parser(prog="bench", description="Benchmark pretrained ImageNet classifiers: accuracy, cost and provenance in one run.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     r = sub.add_parser("run", help="evaluate and measure models on a dataset")
-    r.add_argument("--models", required=True, type=_models, help="comma-separated names or globs: alexnet, tv:resnet50.IMAGENET1K_V2, timm:resnet50.a1_in1k, 'resnet*'")
-    r.add_argument("--dataset", default="tiny-imagenet", choices=DATASETS)
-    r.add_argument("--data-dir", help="local copy: HF parquet + README, Stanford tiny-imagenet-200/, or ImageFolder of wnid dirs")
-    r.add_argument("--split", help="dataset split (default: valid / validation / val)")
-    r.add_argument("--limit", type=int, help="evaluate a deterministic class-stratified subset of N images")
-    r.add_argument("--batch-size", type=int, help="default 256 on CUDA, 32 on CPU (halved on out-of-memory)")
-    r.add_argument("--workers", type=int, help="data loader workers (default from the core count)")
-    r.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps")
-    r.add_argument("--data-path", default="auto", choices=["auto", "cpu", "gpu"],
-                   help="decode + resize JPEGs in CPU workers, or batched on the GPU (auto: gpu on CUDA for JPEG data)")
-    r.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
-    r.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="NHWC memory format (default: on for convolutional networks, off otherwise)")
-    r.add_argument("--compile", action="store_true", help="torch.compile the model for the throughput measurement")
-    r.add_argument("--weights", default="pretrained", help="pretrained (hub or cache) | random | PATH (.pth/.pt/.safetensors)")
-    r.add_argument("--protocol", dest="transform", default="model", choices=["model", "fixed"],
-                   help="preprocessing: the model's own eval transform, or fixed Resize 256 / CenterCrop 224 / ImageNet mean-std")
-    r.add_argument("--mean", help="override the normalisation mean, e.g. 0.485,0.456,0.406")
-    r.add_argument("--std", help="override the normalisation std")
-    r.add_argument("--crop-pct", type=float, help="override the centre-crop fraction")
-    r.add_argument("--interpolation", choices=["bilinear", "bicubic", "nearest"], help="override the resize interpolation")
-    r.add_argument("--label-space", help="classes of a head that is not ImageNet-1k: tiny-imagenet, imagenet-22k, ... or a file with one wnid per line")
-    r.add_argument("--classes", help="evaluate only the samples of these classes, e.g. imagenet-1k val on tiny-imagenet's 200")
-    r.add_argument("--no-accuracy", dest="accuracy", action="store_false", help="efficiency only (no data needed)")
-    r.add_argument("--no-efficiency", dest="efficiency", action="store_false", help="accuracy only")
-    r.add_argument("--results-dir", default="results")
-    r.add_argument("--force", action="store_true", help="rerun results that already exist")
-    r.add_argument("--no-progress", dest="progress", action="store_false")
+    add_flags(r, RunConfig)  # every option of `run` is a RunConfig field (bench/config.py declares it)
 
     ls = sub.add_parser("list", help="models the harness can run, with source and reference top-1")
-    ls.add_argument("pattern", nargs="?", help="glob, e.g. 'resnet*' or '*lite*'")
+    ls.add_argument("pattern", nargs="?", help="name or glob, as `run --models` expands it: 'resnet*', 'timm:resnet5*', '*.a1_in1k'")
     ls.add_argument("--format", choices=["table", "tsv", "json"], default="table")
 
     lb = sub.add_parser("labels", help="how a dataset's classes map onto a model head (by wnid)")
-    lb.add_argument("dataset", choices=DATASETS)
+    lb.add_argument("dataset", choices=datasets.names())
     lb.add_argument("--model", help="map onto this model's head (default: an ImageNet-1k head)")
-    lb.add_argument("--label-space", help="the head's label space when it is not ImageNet-1k")
+    add_flag(lb, LABEL_SPACE, "label_space", default=None)
     lb.add_argument("--format", choices=["tsv", "json"], default="tsv")
 
     pr = sub.add_parser("profile", help="efficiency only: params, GMACs, img/s, latency, memory (random weights, no data)")
-    pr.add_argument("--models", required=True, type=_models)
-    pr.add_argument("--device", default="auto")
-    pr.add_argument("--batch-size", type=int)
-    pr.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
-    pr.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                    help="NHWC memory format (default: on for convolutional networks)")
-    pr.add_argument("--compile", action="store_true")
+    add_flags(pr, RunConfig, only=PROFILE_FIELDS)
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     le = sub.add_parser("leaderboard", help="regenerate the markdown leaderboards from results")
@@ -80,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     ck = sub.add_parser("check", help="compare results with a baseline; exit 1 when accuracy got worse")
     ck.add_argument("--baseline", required=True, help="baseline JSON (see baselines/)")
     ck.add_argument("--results-dir", default="results")
-    ck.add_argument("--tolerance", type=float, default=0.1, help="allowed top-1/top-5 drop in percentage points")
-    ck.add_argument("--nll-tolerance", type=float, default=0.01, help="allowed relative rise of the mean NLL (0.01 = 1%%)")
+    add_flag(ck, TOLERANCE, "tolerance", default=0.1)
+    add_flag(ck, NLL_TOLERANCE, "nll_tolerance", default=0.01)
     ck.add_argument("--update", action="store_true", help="write the baseline from the current results instead of checking")
     ck.add_argument("--json", action="store_true", help="print the verdicts as JSON")
 
@@ -90,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except BenchError as e:
         print(f"bench: error: {e}", file=sys.stderr)
@@ -107,18 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(args) -> int:
-    from .config import RunConfig, parse_floats
     from .runner import run
 
-    overrides = {k: v for k, v in {
-        "mean": parse_floats(args.mean, 3, "--mean"), "std": parse_floats(args.std, 3, "--std"),
-        "crop_pct": args.crop_pct, "interpolation": args.interpolation}.items() if v is not None}
-    cfg = RunConfig(models=args.models, dataset=args.dataset, split=args.split, data_dir=args.data_dir, limit=args.limit,
-                    batch_size=args.batch_size, workers=args.workers, data_path=args.data_path, device=args.device, precision=args.precision,
-                    channels_last=args.channels_last, compile=args.compile, weights=args.weights, transform=args.transform,
-                    transform_overrides=overrides, label_space=args.label_space, classes=args.classes, accuracy=args.accuracy,
-                    efficiency=args.efficiency, results_dir=args.results_dir, force=args.force, progress=args.progress)
-    report = run(cfg)
+    report = run(from_args(RunConfig, args))
     if report.is_main:
         print(report.format())
     return report.exit_code
@@ -129,22 +137,24 @@ def cmd_list(args) -> int:
 
     from .models import list_models
 
-    rows = list_models(args.pattern)
+    rows = list_models(args.pattern)  # the expansion `run --models PATTERN` uses
+    kept, skipped = [r for r in rows if not r["skipped"]], [r for r in rows if r["skipped"]]
     columns = ["model", "source", "top1", "input", "crop_pct", "params_m", "paper", "year", "extra_data"]
     if args.format == "json":
         print(json.dumps(rows, indent=1))
     elif args.format == "tsv":
         print("\t".join(columns))
-        for r in rows:
+        for r in kept:
             print("\t".join(_dash(r.get(c)) for c in columns))
     else:
         print(tabulate([[r["model"], r["source"], _reported(r), _dash(r["params_m"]), _short(r["paper"]), _dash(r["year"]),
-                         _dash(r["extra_data"])] for r in rows],
+                         _dash(r["extra_data"])] for r in kept],
                        headers=["model", "source", "reported top-1 (input, crop)", "params (M)", "paper", "year", "extra data"],
                        tablefmt="simple", disable_numparse=True))
-    if not rows:
-        print(f"no model matches {args.pattern!r}", file=sys.stderr)
-        return EXIT_FAIL
+    if skipped and args.format != "json":
+        print(f"{len(skipped)} weight(s) left out: not ImageNet classifiers (name one exactly to run it anyway):", file=sys.stderr)
+        for r in skipped:
+            print(f"  {r['model']}: {r['skipped']}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -194,16 +204,28 @@ def cmd_labels(args) -> int:
 def cmd_profile(args) -> int:
     from .profiling import format_table, profile
 
-    rows = profile(args.models, device=args.device, batch_size=args.batch_size, precision=args.precision,
-                   channels_last=args.channels_last, compile=args.compile)
+    cfg = from_args(RunConfig, args, accuracy=False)  # the same flags and checks as `run`
+    rows = profile(cfg.models, device=cfg.device, batch_size=cfg.batch_size, precision=cfg.precision,
+                   channels_last=cfg.channels_last, compile=cfg.compile)
     print(json.dumps(rows, indent=1) if args.json else format_table(rows))
     return EXIT_FAIL if any(r.get("error") for r in rows) else EXIT_OK
+
+
+def _results_dir(path: str) -> str:
+    """A results dir that holds results: a typo must not pass a gate or rewrite the index as empty."""
+    from .store.results import iter_paths
+
+    if not Path(path).is_dir():
+        raise ConfigError(f"--results-dir {path} does not exist: pass the folder `bench run --results-dir` wrote to")
+    if not iter_paths(path):
+        raise ConfigError(f"--results-dir {path} holds no results: run `bench run ... --results-dir {path}` first")
+    return path
 
 
 def cmd_leaderboard(args) -> int:
     from .report.leaderboard import regenerate
 
-    for path in regenerate(args.results_dir, args.out):
+    for path in regenerate(_results_dir(args.results_dir), args.out):
         print(path)
     return EXIT_OK
 
@@ -212,10 +234,10 @@ def cmd_check(args) -> int:
     from .report import regress
 
     if args.update:
-        path = regress.write_baseline(args.results_dir, args.baseline)
+        path = regress.write_baseline(_results_dir(args.results_dir), args.baseline)
         print(f"wrote baseline {path}")
         return EXIT_OK
-    report = regress.check(args.baseline, args.results_dir, tolerance=args.tolerance, nll_tolerance=args.nll_tolerance)
+    report = regress.check(args.baseline, _results_dir(args.results_dir), tolerance=args.tolerance, nll_tolerance=args.nll_tolerance)
     print(report.to_json() if args.json else report.format())
     return report.exit_code
 

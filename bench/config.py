@@ -1,66 +1,273 @@
-"""RunConfig: everything one `bench run` needs, validated before any model is loaded."""
+"""RunConfig: everything one `bench run` needs, validated before any model is loaded.
+
+Each field declares its command-line flag next to it (`metadata=flag(...)`): name, help, choices,
+how text becomes a value (`parse`) and what a valid value is (`check`). The `run` parser is
+generated from these declarations (cli.add_flags), and `RunConfig(...)` runs the same checks, so
+a value is judged the same way from the command line and from Python. Adding an option is one
+field here:
+
+    seed: int = field(default=0, metadata=flag("--seed", parse=integer, check=at_least(0), help="..."))
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
-from .errors import ConfigError
+from .data import datasets
+from .data.transforms import POLICIES
+from .errors import ConfigError, LabelSpaceError
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+DATA_PATHS = ("auto", "cpu", "gpu")
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+FLAGS = "flags"  # the field-metadata key that holds a field's Flag declarations
+
+
+# --- how a flag is declared -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Flag:
+    """The command-line form of one config field (or of one key of a dict field).
+
+    `parse` turns the text into a value and `check` judges a value; both raise ValueError with
+    the reason, which becomes "FLAG VALUE: reason" (exit 2). `action` is "store_true",
+    "store_false" or "bool" (--x / --no-x, unset = None). `key` names the entry a flag sets in a
+    dict-valued field (the transform overrides).
+    """
+
+    names: tuple[str, ...]
+    help: str | None = None
+    parse: Callable[[str], Any] | None = None
+    check: Callable[[Any], None] | None = None
+    choices: Sequence[str] | Callable[[], Sequence[str]] | None = None
+    action: str | None = None
+    key: str | None = None
+    metavar: str | None = None
+    required: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+    def options(self) -> Sequence[str] | None:
+        return self.choices() if callable(self.choices) else self.choices
+
+    def convert(self, text: str) -> Any:
+        """Text from the command line -> a checked value (argparse's `type=`)."""
+        try:
+            value = self.parse(text) if self.parse else text
+        except ValueError as e:
+            raise ConfigError(f"{self.name} {text}: {e}") from None
+        self.validate(value, text)
+        return value
+
+    def validate(self, value: Any, text: str | None = None) -> None:
+        """ConfigError "FLAG VALUE: reason" unless `value` is one of the choices and passes the check."""
+        shown = _show(value) if text is None else text
+        options = self.options()
+        if options is not None and value not in options:
+            raise ConfigError(f"{self.name} {shown}: use one of {', '.join(options)}")
+        if self.check is not None:
+            try:
+                self.check(value)
+            except ValueError as e:
+                raise ConfigError(f"{self.name} {shown}: {e}") from None
+
+
+def flag(*names: str, **kw: Any) -> dict[str, Any]:
+    """Field metadata: the field is set by this flag."""
+    return {FLAGS: (Flag(names, **kw),)}
+
+
+def flags(*declared: Flag) -> dict[str, Any]:
+    """Field metadata for a dict field set by several flags, one key each."""
+    return {FLAGS: declared}
+
+
+def declared_flags(cls: type) -> list[tuple[Any, Flag]]:
+    """(dataclass field, Flag) for every flag `cls` declares, in field order."""
+    return [(f, fl) for f in fields(cls) for fl in f.metadata.get(FLAGS, ())]
+
+
+def _show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+
+
+# --- parsers (text -> value) and checks (value -> ok), each raising ValueError(reason) ----------------
+
+
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("expected a number") from None
+
+
+def names_list(text: str) -> list[str]:
+    return [m for m in (s.strip() for s in text.split(",")) if m]
+
+
+def triple(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError("expected 3 comma-separated numbers, e.g. 0.485,0.456,0.406") from None
+    if len(values) != 3:
+        raise ValueError("expected 3 comma-separated numbers, e.g. 0.485,0.456,0.406")
+    return values  # type: ignore[return-value]
+
+
+def at_least(low: int) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"must be a whole number of at least {low}")
+
+    return check
+
+
+def non_negative(value: Any) -> None:
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError("must be a finite number of at least 0")
+
+
+def fraction(value: Any) -> None:
+    if not isinstance(value, (int, float)) or not 0 < value <= 1:  # False for nan too
+        raise ValueError("use a fraction in (0, 1], e.g. 0.875 (a 224 crop of the image resized to 256)")
+
+
+def finite_triple(value: Any) -> None:
+    if len(value) != 3 or not all(math.isfinite(v) for v in value):
+        raise ValueError("expected 3 finite numbers, e.g. 0.485,0.456,0.406")
+
+
+def positive_triple(value: Any) -> None:
+    if len(value) != 3 or not all(math.isfinite(v) and v > 0 for v in value):
+        raise ValueError("each value divides the pixels, so it must be a positive number, e.g. 0.229,0.224,0.225")
+
+
+def non_empty(value: Any) -> None:
+    if not value:
+        raise ValueError("no models given: pass NAME[,NAME...] (see `bench list`)")
+
+
+def device_name(value: Any) -> None:
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", str(value)):
+        raise ValueError(f"use one of {', '.join(DEVICES)} (or cuda:N)")
+
+
+def weights_source(value: Any) -> None:
+    if value in ("pretrained", "random"):
+        return
+    p = Path(value).expanduser()
+    if p.is_dir():
+        raise ValueError("is a directory, pass a file (.pth/.pt/.safetensors), pretrained or random")
+    if not p.exists():
+        raise ValueError("no such file: pass pretrained, random or a checkpoint file (.pth/.pt/.safetensors)")
+
+
+def not_a_file(value: Any) -> None:
+    if Path(value).expanduser().is_file():
+        raise ValueError("is a file, pass a folder (it is created when missing)")
+
+
+def label_space_ref(value: Any) -> None:
+    """A label-space name, or a file of one wnid per line (labels.from_file checks each line)."""
+    from .data import labels
+
+    p = Path(value).expanduser()
+    if p.is_dir():
+        raise ValueError("is a directory, pass a file with one wnid per line, or a name (imagenet-1k, tiny-imagenet, ...)")
+    if not p.is_file() and (p.suffix or "/" in str(value) or "\\" in str(value)):
+        raise ValueError("no such file: pass a file with one wnid per line, or a name (imagenet-1k, tiny-imagenet, ...)")
+    try:
+        labels.named(str(p) if p.is_file() else value)
+    except LabelSpaceError as e:
+        raise ValueError(str(e)) from None
+
+
+# --- the run configuration ----------------------------------------------------------------------------
 
 
 @dataclass
 class RunConfig:
     """One run: models x one dataset split, with how to evaluate and measure them."""
 
-    models: list[str]
-    dataset: str = "tiny-imagenet"
-    split: str | None = None  # None -> the dataset's default (valid / validation / val)
-    data_dir: str | None = None
-    limit: int | None = None
-    batch_size: int | None = None  # None -> 256 on CUDA, 32 on CPU
-    workers: int | None = None  # None -> from the core count
-    data_path: str = "auto"  # auto | cpu | gpu: where JPEGs are decoded and resized
-    device: str = "auto"
-    precision: str = "fp32"
-    channels_last: bool | None = None  # None: on for convolutional networks (models.prefers_channels_last)
-    compile: bool = False
-    weights: str = "pretrained"  # pretrained | random | PATH
-    transform: str = "model"  # model | fixed
-    transform_overrides: dict[str, Any] = field(default_factory=dict)  # mean, std, crop_pct, interpolation
-    label_space: str | None = None  # name or file for heads that are not ImageNet-1k
-    classes: str | None = None  # evaluate only the samples of these classes (a label space name or file)
-    accuracy: bool = True
-    efficiency: bool = True
-    results_dir: str = "results"
-    force: bool = False
-    progress: bool = True
+    models: list[str] = field(metadata=flag(
+        "--models", required=True, parse=names_list, check=non_empty, metavar="NAMES",
+        help="comma-separated names or globs: alexnet, tv:resnet50.IMAGENET1K_V2, timm:resnet50.a1_in1k, 'resnet*' (see `bench list`)"))
+    dataset: str = field(default="tiny-imagenet", metadata=flag("--dataset", choices=datasets.names, help="which dataset"))
+    split: str | None = field(default=None, metadata=flag(
+        "--split", help="dataset split (default: the dataset's valid / validation / val); a copy without it exits 2 listing its splits"))
+    data_dir: str | None = field(default=None, metadata=flag(
+        "--data-dir", metavar="DIR",
+        help="local copy: HF parquet shards (with or without README.md), a save_to_disk folder, Stanford tiny-imagenet-200/, "
+             "or <split>/<wnid>/ folders"))
+    limit: int | None = field(default=None, metadata=flag(
+        "--limit", parse=integer, check=at_least(1), metavar="N",
+        help="evaluate a seeded class-stratified sample of N images (round-robin over classes; the same on every machine)"))
+    batch_size: int | None = field(default=None, metadata=flag(
+        "--batch-size", parse=integer, check=at_least(1), metavar="B", help="default 256 on CUDA, 32 on CPU (halved on out-of-memory)"))
+    workers: int | None = field(default=None, metadata=flag(
+        "--workers", parse=integer, check=at_least(0), metavar="W", help="data loader workers (default from the core count)"))
+    data_path: str = field(default="auto", metadata=flag(
+        "--data-path", choices=DATA_PATHS,
+        help="decode + resize JPEGs in CPU workers, or batched on the GPU (auto: gpu on CUDA for JPEG data)"))
+    device: str = field(default="auto", metadata=flag("--device", check=device_name, help="auto|cpu|cuda|cuda:N|mps"))
+    precision: str = field(default="fp32", metadata=flag("--precision", choices=PRECISIONS))
+    channels_last: bool | None = field(default=None, metadata=flag(
+        "--channels-last", action="bool", help="NHWC memory format (default: on for convolutional networks, off otherwise)"))
+    compile: bool = field(default=False, metadata=flag(
+        "--compile", action="store_true", help="torch.compile the model for the throughput measurement"))
+    weights: str = field(default="pretrained", metadata=flag(
+        "--weights", check=weights_source, help="pretrained (hub or cache) | random | PATH (.pth/.pt/.safetensors)"))
+    transform: str = field(default="model", metadata=flag(
+        "--protocol", choices=POLICIES,
+        help="preprocessing: the model's own eval transform, or fixed Resize 256 / CenterCrop 224 / ImageNet mean-std"))
+    transform_overrides: dict[str, Any] = field(default_factory=dict, metadata=flags(
+        Flag(("--mean",), key="mean", parse=triple, check=finite_triple, help="override the normalisation mean, e.g. 0.485,0.456,0.406"),
+        Flag(("--std",), key="std", parse=triple, check=positive_triple, help="override the normalisation std, e.g. 0.229,0.224,0.225"),
+        Flag(("--crop-pct",), key="crop_pct", parse=number, check=fraction, help="override the centre-crop fraction, in (0, 1]"),
+        Flag(("--interpolation",), key="interpolation", choices=INTERPOLATIONS, help="override the resize interpolation")))
+    label_space: str | None = field(default=None, metadata=flag(
+        "--label-space", check=label_space_ref,
+        help="classes of a head that is not ImageNet-1k: tiny-imagenet, imagenet-22k, ... or a file with one wnid per line"))
+    classes: str | None = field(default=None, metadata=flag(
+        "--classes", check=label_space_ref, help="evaluate only the samples of these classes, e.g. imagenet-1k val on tiny-imagenet's 200"))
+    accuracy: bool = field(default=True, metadata=flag("--no-accuracy", action="store_false", help="efficiency only (no data needed)"))
+    efficiency: bool = field(default=True, metadata=flag("--no-efficiency", action="store_false", help="accuracy only"))
+    results_dir: str = field(default="results", metadata=flag("--results-dir", check=not_a_file, metavar="DIR"))
+    force: bool = field(default=False, metadata=flag("--force", action="store_true", help="rerun results that already exist"))
+    progress: bool = field(default=True, metadata=flag("--no-progress", action="store_false", help="no progress bar"))
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        if not self.models:
-            raise ConfigError("no models given: pass --models NAME[,NAME...] (see `bench list`)")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"--precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
-        if self.device.split(":")[0] not in DEVICES:
-            raise ConfigError(f"--device {self.device!r}: use one of {', '.join(DEVICES)} (or cuda:N)")
-        if self.limit is not None and self.limit < 1:
-            raise ConfigError("--limit must be at least 1")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ConfigError("--batch-size must be at least 1")
-        if self.data_path not in ("auto", "cpu", "gpu"):
-            raise ConfigError(f"--data-path {self.data_path!r}: use auto, cpu or gpu")
+        """Every declared check, then the rules that involve two fields; ConfigError (exit 2) naming the fix."""
+        for f, fl in declared_flags(type(self)):
+            value = getattr(self, f.name)
+            if fl.key is not None:
+                value = value.get(fl.key) if isinstance(value, dict) else None
+            if value is not None:
+                fl.validate(value)
+        datasets.canonical_split(self.dataset, self.split)
+        if self.data_dir is not None:
+            datasets.check_root(self.dataset, self.data_dir)
         if self.data_path == "gpu" and self.device == "cpu":
             raise ConfigError("--data-path gpu needs a CUDA device: use --device cuda, or --data-path cpu")
-        if self.workers is not None and self.workers < 0:
-            raise ConfigError("--workers must be 0 or more")
-        if self.weights not in ("pretrained", "random") and not Path(self.weights).expanduser().exists():
-            raise ConfigError(f"--weights {self.weights!r} is neither pretrained, random nor an existing file")
         if not self.accuracy and not self.efficiency:
             raise ConfigError("--no-accuracy and --no-efficiency together leave nothing to measure")
 
@@ -70,34 +277,21 @@ class RunConfig:
         return f"{self.dataset}@{Path(self.classes).stem}" if self.classes else self.dataset
 
     def resolved_device(self) -> str:
-        """`auto` -> cuda when present, else mps, else cpu; an explicit cuda without CUDA is an error."""
+        """`auto` -> cuda when present, else mps, else cpu; an explicit device that is not here is an error (exit 2)."""
         import torch
 
+        mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
         if self.device == "auto":
-            if torch.cuda.is_available():
-                return "cuda"
-            if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-                return "mps"
-            return "cpu"
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError("--device cuda but CUDA is not available here: use --device cpu or auto")
+            return "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
+        if self.device.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise ConfigError("--device cuda but CUDA is not available here: use --device cpu or auto")
+            index = int(self.device.partition(":")[2] or 0)
+            if index >= torch.cuda.device_count():
+                raise ConfigError(f"--device {self.device}: this machine has {torch.cuda.device_count()} CUDA device(s): use cuda:0..")
+        if self.device == "mps" and not mps:
+            raise ConfigError("--device mps but MPS is not available here: use --device cpu or auto")
         return self.device
 
     def eval_batch_size(self, device: str) -> int:
         return self.batch_size or (256 if device.startswith("cuda") else 32)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def parse_floats(text: str | None, n: int, flag: str) -> tuple[float, ...] | None:
-    """'0.5,0.5,0.5' -> (0.5, 0.5, 0.5); a clear error otherwise."""
-    if text is None:
-        return None
-    try:
-        values = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        raise ConfigError(f"{flag} {text!r}: expected {n} comma-separated numbers") from None
-    if len(values) != n:
-        raise ConfigError(f"{flag} {text!r}: expected {n} comma-separated numbers")
-    return values

@@ -42,4 +42,6 @@ class LabelSpaceError(BenchError):
 
 
 class ResultsError(BenchError):
-    """Results or baselines that cannot be read or written."""
+    """Results or baselines that cannot be read or written (exit 2: exit 1 means "a model failed" or "worse")."""
+
+    exit_code = 2

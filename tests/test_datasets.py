@@ -9,6 +9,7 @@ from PIL import Image
 
 import fixtures as F
 from bench.data import datasets as D
+from bench.data import labels as L
 from bench.errors import DatasetUnavailableError
 from bench.data.images import open_rgb
 
@@ -63,12 +64,197 @@ def test_unknown_wnid_in_folder_is_rejected(tmp_path):
         D.load("imagenet-1k", None, tmp_path)
 
 
-def test_stratified_limit_is_round_robin_and_deterministic():
-    labels = [0] * 5 + [1] * 5 + [2] * 5
-    assert D.stratified(labels, 4) == [0, 1, 5, 10]
-    assert D.stratified(labels, 4) == D.stratified(labels, 4)
-    assert D.stratified(labels, None) == list(range(15))
-    assert sorted(labels[i] for i in D.stratified(labels, 6)) == [0, 0, 1, 1, 2, 2]
+def _splitmix64(x: int) -> int:
+    """splitmix64's finaliser in plain Python integers (the published constants), masked to 64 bits."""
+    m = (1 << 64) - 1
+    x = (x + 0x9E3779B97F4A7C15) & m
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & m
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & m
+    return x ^ (x >> 31)
+
+
+def _round_robin_by_keys(labels, limit, seed=0):
+    """A second, simpler implementation of the sample, in plain Python: take indices in (round, class turn) order,
+    an index's round being its place in its class's hash order and a class's turn its place in the class hash order."""
+    m = (1 << 64) - 1
+    key = {}
+    for c in set(labels):
+        members = sorted((i for i, y in enumerate(labels) if y == c), key=lambda i: _splitmix64((i + _splitmix64(2 * seed)) & m))
+        for depth, i in enumerate(members):
+            key[i] = (depth, _splitmix64(((c & m) + _splitmix64(2 * seed + 1)) & m))
+    return sorted(sorted(range(len(labels)), key=key.__getitem__)[:limit])
+
+
+def test_limit_below_the_class_count_spreads_over_classes():
+    labels = [c for c in range(200) for _ in range(50)]  # grouped by class, like Tiny ImageNet valid
+    picked = D.stratified(labels, 3)
+    classes = [labels[i] for i in picked]
+    assert len(set(classes)) == 3 and set(classes) != {0, 1, 2}  # not the first three classes
+    assert picked == _round_robin_by_keys(labels, 3)
+
+
+def test_limit_is_balanced_over_classes_at_any_n():
+    labels = [c for c in range(10) for _ in range(7)]
+    for n in (1, 9, 10, 25, 69):
+        counts = [sum(1 for i in D.stratified(labels, n) if labels[i] == c) for c in range(10)]
+        assert sum(counts) == n and max(counts) - min(counts) <= 1
+        assert D.stratified(labels, n) == _round_robin_by_keys(labels, n)
+
+
+def test_limit_with_uneven_classes_fills_from_the_larger_ones():
+    labels = [0] + [1] * 10 + [2] * 2
+    assert _splitmix64(0) == 0xE220A8397B1DCDAF  # the published splitmix64 value for state 0 (first output of seed 0)
+    picked = D.stratified(labels, 6)
+    assert sorted(labels[i] for i in picked) == [0, 1, 1, 1, 2, 2]
+    assert picked == _round_robin_by_keys(labels, 6)
+    assert D.stratified([-1, -1, 0, 0, 3], 3) == _round_robin_by_keys([-1, -1, 0, 0, 3], 3)  # unlabelled (-1) is a class too
+
+
+def test_limit_is_seeded_nested_and_the_same_in_another_process():
+    labels = [c for c in range(20) for _ in range(30)]
+    assert set(D.stratified(labels, 40)) < set(D.stratified(labels, 41))  # a larger N only adds images
+    assert D.stratified(labels, 40, seed=1) != D.stratified(labels, 40)
+    assert D.stratified(labels, 40, seed=1) == _round_robin_by_keys(labels, 40, seed=1)
+    assert D.stratified(labels, None) == D.stratified(labels, 600) == list(range(600))
+    import os
+    import subprocess
+    import sys
+
+    code = "from bench.data import datasets as D; print(D.stratified([c for c in range(20) for _ in range(30)], 40))"
+    env = {**os.environ, "PYTHONHASHSEED": "123"}
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert other.stdout.strip() == str(D.stratified(labels, 40))
+
+
+# --- explicit splits ----------------------------------------------------------------------------------
+
+
+def test_missing_split_lists_the_splits_present(tmp_path, tiny_items):
+    F.write_image_folder(tmp_path / "val", tiny_items)
+    with pytest.raises(DatasetUnavailableError, match=r"holds no 'train' split of imagenet-1k \(splits present: validation\)"):
+        D.load("imagenet-1k", "train", tmp_path)  # used to score val/ silently
+    assert D.splits_present("imagenet-1k", tmp_path) == ["validation"]
+
+
+def test_a_folder_of_class_dirs_is_the_split_its_name_says(tmp_path, tiny_items):
+    F.write_image_folder(tmp_path / "train", tiny_items)
+    assert D.load("imagenet-1k", "train", tmp_path / "train").split == "train"
+    with pytest.raises(DatasetUnavailableError, match=r"splits present: train"):
+        D.load("imagenet-1k", None, tmp_path / "train")  # the default split is validation, which this is not
+
+
+def test_hf_copy_without_the_split_lists_its_splits(tiny_hf):
+    with pytest.raises(DatasetUnavailableError, match=r"holds no 'train' split of tiny-imagenet \(splits present: valid\)"):
+        D.load("tiny-imagenet", "train", tiny_hf)
+
+
+def test_stanford_without_train_lists_valid(tmp_path, tiny_items):
+    base = F.write_stanford(tmp_path, tiny_items)
+    import shutil
+
+    shutil.rmtree(base / "train")
+    with pytest.raises(DatasetUnavailableError, match=r"splits present: valid"):
+        D.load("tiny-imagenet", "train", tmp_path)
+
+
+def test_missing_split_via_the_cli_exits_2(capsys, tiny_hf, tmp_path):
+    from bench.cli import main
+
+    assert main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "tiny-imagenet", "--data-dir", str(tiny_hf), "--split", "train",
+                 "--no-efficiency", "--results-dir", str(tmp_path)]) == 2
+    assert "splits present: valid" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+# --- more HF layouts: plain parquet shards, save_to_disk -----------------------------------------------
+
+
+def _hf_dataset(items, names, labels=None):
+    """An HF Dataset of the items with a ClassLabel of `names`; each label is its wnid's position in `names` unless given."""
+    import datasets as hfds
+
+    features = hfds.Features({"image": hfds.Image(), "label": hfds.ClassLabel(names=list(names))})
+    labels = [list(names).index(w) for _, w, _ in items] if labels is None else labels
+    return hfds.Dataset.from_dict({"image": [{"bytes": b, "path": name} for name, _, b in items], "label": labels}, features=features)
+
+
+def _expected(items):
+    space = L.tiny_imagenet()
+    return [space.index[w] for _, w, _ in items]
+
+
+def test_plain_parquet_shards_without_readme(tmp_path, tiny_items):
+    """The ClassLabel names come from the parquet's own HF schema metadata; here in reverse order, so an index
+    read as a sorted-wnid position would be wrong."""
+    names = [w for _, w, _ in reversed(tiny_items)]
+    ds = _hf_dataset(tiny_items, names)
+    ds.to_parquet(str(tmp_path / "valid-00000-of-00001.parquet"))
+    ds.select([0]).to_parquet(str(tmp_path / "train-00000-of-00001.parquet"))
+    assert not (tmp_path / "README.md").exists()
+    loaded = D.load("tiny-imagenet", "val", tmp_path)
+    assert loaded.source == f"hf-local:{tmp_path}" and loaded.labels == _expected(tiny_items) == [30, 119, 137, 193]
+    assert D.load("tiny-imagenet", "train", tmp_path).labels == [30]
+    assert loaded.ids() == [name for name, _, _ in tiny_items]
+
+
+def test_save_to_disk_dataset_and_dataset_dict(tmp_path, tiny_items):
+    import datasets as hfds
+
+    ds = _hf_dataset(tiny_items, L.tiny_imagenet().wnids)
+    ds.save_to_disk(str(tmp_path / "one"))  # no split recorded: the folder is the default split
+    assert D.load("tiny-imagenet", None, tmp_path / "one").labels == _expected(tiny_items)
+    hfds.DatasetDict({"valid": ds, "train": ds.select([1, 2])}).save_to_disk(str(tmp_path / "dict"))
+    assert D.load("tiny-imagenet", "valid", tmp_path / "dict").source == f"hf-saved:{tmp_path / 'dict'}"
+    assert D.load("tiny-imagenet", "train", tmp_path / "dict").labels == _expected(tiny_items)[1:3]
+    assert D.splits_present("tiny-imagenet", tmp_path / "dict") == ["train", "valid"]
+
+
+def test_class_label_names_that_are_not_wnids_are_refused(tmp_path, tiny_items):
+    words = dict(zip(L.tiny_imagenet().wnids, L.tiny_imagenet().names, strict=True))
+    _hf_dataset(tiny_items, [words[w] for _, w, _ in tiny_items], labels=[0, 1, 2, 3]).save_to_disk(str(tmp_path / "named"))
+    shown = r"its 4 ClassLabel names \('tabby, tabby cat', 'military uniform', \.\.\.\) are not WordNet ids"
+    with pytest.raises(DatasetUnavailableError, match=shown):
+        D.load("tiny-imagenet", None, tmp_path / "named")
+
+
+def test_imagenet_1k_descriptions_map_by_index_where_the_order_is_known(tmp_path, tiny_items):
+    """ILSVRC/imagenet-1k's ClassLabel holds the 1000 descriptions in sorted-wnid order: declared, so accepted."""
+    space = L.imagenet_1k()
+    import datasets as hfds
+
+    features = hfds.Features({"image": hfds.Image(), "label": hfds.ClassLabel(names=[f"class {i}" for i in range(1000)])})
+    idx = [space.index[w] for _, w, _ in tiny_items]
+    hfds.Dataset.from_dict({"image": [{"bytes": b, "path": None} for _, _, b in tiny_items], "label": idx},
+                           features=features).to_parquet(str(tmp_path / "validation-00000-of-00001.parquet"))
+    assert D.load("imagenet-1k", "validation", tmp_path).labels == idx
+
+
+def test_wnid_class_labels_outside_the_dataset_are_refused(tmp_path, tiny_items):
+    items = [(n, "n01440764", b) for n, _, b in tiny_items[:1]]  # tench is not a Tiny ImageNet class
+    _hf_dataset(items, ["n01440764"]).save_to_disk(str(tmp_path / "bad"))
+    with pytest.raises(DatasetUnavailableError, match=r"ClassLabel 'n01440764' is not one of the 200 tiny-imagenet classes"):
+        D.load("tiny-imagenet", None, tmp_path / "bad")
+
+
+# --- registry -------------------------------------------------------------------------------------------
+
+
+def test_every_dataset_declares_its_layouts_and_splits():
+    for info in D.KNOWN.values():
+        assert info.layouts and info.default_split in info.splits.values()
+        assert all(info.splits[c] == c for c in set(info.splits.values()))  # each canonical split is its own alias
+
+
+def test_data_dir_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(DatasetUnavailableError, match="is a file: pass the folder"):
+        D.load("imagenet-1k", None, tmp_path / "f")
+
+
+def test_junk_line_in_val_annotations(tmp_path, tiny_items):
+    base = F.write_stanford(tmp_path, tiny_items)
+    (base / "val" / "val_annotations.txt").write_text("val_0.JPEG n02123045 0 0 63 63\n")  # spaces, not tabs
+    with pytest.raises(DatasetUnavailableError, match=r"val_annotations.txt line 1: expected 'FILE<TAB>WNID<TAB>box'"):
+        D.load("tiny-imagenet", None, tmp_path)
 
 
 @pytest.mark.parametrize("name", ["gray.jpg", "cmyk.jpg", "rgba.png", "palette.png"])

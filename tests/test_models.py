@@ -44,7 +44,7 @@ def test_globs_expand_over_both_registries():
 def test_unknown_model_suggests_close_names():
     with pytest.raises(UnknownModelError) as e:
         M.resolve("resnt50")
-    assert "resnet50" in e.value.suggestions and e.value.exit_code == 2
+    assert "tv:resnet50" in e.value.suggestions and "timm:resnet50" in e.value.suggestions and e.value.exit_code == 2
     with pytest.raises(UnknownModelError, match="IMAGENET1K_V2"):
         M.resolve("tv:resnet50.IMAGENET9K")
     with pytest.raises(ConfigError, match="tv:NAME"):
@@ -52,7 +52,7 @@ def test_unknown_model_suggests_close_names():
 
 
 def test_list_has_every_torchvision_weight_with_reference():
-    rows = M.list_models("resnet50*")
+    rows = M.list_models("resnet50.*")
     models = {r["model"]: r for r in rows}
     assert models["tv:resnet50.IMAGENET1K_V2"]["top1"] == pytest.approx(80.858)
     assert "timm:resnet50.a1_in1k" in models
@@ -161,3 +161,70 @@ def test_hostile_weights_files(tmp_path):
     torch.save(W._construct(M.resolve("timm:test_vit.r160_in1k")).state_dict(), other)
     with pytest.raises(WeightsMismatchError, match="another architecture"):
         M.build(spec, str(other))
+
+
+# --- names and globs: one expansion for `run` and `list` -------------------------------------------------
+
+
+def test_bare_name_with_a_timm_tag_goes_to_timm():
+    assert M.resolve("resnet50.a1_in1k").id == "timm:resnet50.a1_in1k"  # torchvision has resnet50 but no such weight
+    assert M.resolve("resnet50.IMAGENET1K_V1").id == "tv:resnet50.IMAGENET1K_V1"
+    assert M.resolve("resnet50").id == "tv:resnet50.IMAGENET1K_V2"  # a bare architecture both have: torchvision, as before
+
+
+def test_unknown_bare_name_suggests_the_prefixed_forms():
+    with pytest.raises(UnknownModelError) as e:
+        M.resolve("resnet50.a1_in1")
+    assert e.value.suggestions[0] == "timm:resnet50.a1_in1k" and "Did you mean: timm:resnet50.a1_in1k" in str(e.value)
+    with pytest.raises(UnknownModelError) as e:
+        M.resolve("resnet50.IMAGENET1K_V3")
+    assert "tv:resnet50.IMAGENET1K_V2" in e.value.suggestions
+    for s in M.suggest("resnt50") + M.suggest("convnxt_tiny"):
+        assert s.startswith(("tv:", "timm:")) and M.resolve(s)  # every suggestion resolves as written
+
+
+def test_list_matches_what_run_expands():
+    import timm
+
+    for pattern in ("timm:resnet5*", "resnet1*", "tv:vgg1*.*", "*lite0*"):
+        listed = [r["model"] for r in M.list_models(pattern) if not r["skipped"]]
+        assert listed == [s.id for s in M.expand([pattern])] and listed
+    # the timm side, from timm's own list: every resnet5* architecture with a pretrained tag, at its default tag,
+    # less those whose default weight is no ImageNet classifier (num_classes not 1000 here)
+    from timm.models import get_pretrained_cfg
+
+    defaults = {n.split(".")[0]: n for n in reversed(timm.list_pretrained("resnet5*"))}  # first tag of each = default
+    expected = sorted(f"timm:{full}" for full in defaults.values() if get_pretrained_cfg(full).num_classes == 1000)
+    assert [r["model"] for r in M.list_models("timm:resnet5*") if not r["skipped"]] == expected
+
+
+def test_globs_leave_out_weights_that_are_not_imagenet_classifiers():
+    from timm.models import get_pretrained_cfg
+
+    specs, skipped = M.match("vit_base_patch16_clip_224.*")
+    why = dict(skipped)
+    assert get_pretrained_cfg("vit_base_patch16_clip_224.openai").num_classes == 512  # a CLIP image tower (an embedding)
+    assert why["timm:vit_base_patch16_clip_224.openai"].startswith("512-way head matches no ImageNet label space")
+    assert "timm:vit_base_patch16_clip_224.openai_ft_in1k" in [s.id for s in specs]
+    assert get_pretrained_cfg("aimv2_large_patch14_224.apple_pt").num_classes == 0
+    assert dict(M.match("aimv2_large_patch14_224.*")[1])["timm:aimv2_large_patch14_224.apple_pt"] == \
+        "feature-only: no classifier head (num_classes 0)"
+    _, skipped = M.match("vgg16.*")
+    assert skipped == [("tv:vgg16.IMAGENET1K_FEATURES", "feature-only weights: no classifier categories (torchvision meta)")]
+    assert M.resolve("tv:vgg16.IMAGENET1K_FEATURES").tag == "IMAGENET1K_FEATURES"  # named exactly, it still resolves
+    with pytest.raises(ConfigError, match="matches only tags that are not ImageNet classifiers"):
+        M.expand(["resnet50_clip.*"])
+
+
+def test_bench_list_shows_the_run_expansion_and_says_what_it_left_out(capsys):
+    from bench.cli import main
+
+    assert main(["list", "timm:resnet50.*", "--format", "tsv"]) == 0
+    out, err = capsys.readouterr()
+    listed = [line.split("\t")[0] for line in out.splitlines()[1:]]
+    assert listed == [s.id for s in M.expand(["timm:resnet50.*"])] and "timm:resnet50.a1_in1k" in listed
+    assert main(["list", "resnet50_clip.*"]) == 0  # every match left out: an empty table, and why on stderr
+    out, err = capsys.readouterr()
+    assert "timm:resnet50_clip.openai: 1024-way head matches no ImageNet label space" in err and "resnet50_clip" not in out
+    assert main(["run", "--models", "resnet50_clip.*", "--dataset", "samples"]) == 2  # `run` has nothing to run: exit 2
+    assert "matches only tags that are not ImageNet classifiers" in capsys.readouterr().err

@@ -75,8 +75,8 @@ def test_results_dir_that_is_a_file_fails_cleanly(tmp_path, capsys):
     blocker.write_text("not a directory")
     code = main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--no-efficiency", "--no-progress",
                  "--results-dir", str(blocker)])
-    assert code == 1
-    assert "--results-dir" in capsys.readouterr().out
+    assert code == 2  # refused at config time, before any model is loaded
+    assert "--results-dir" in capsys.readouterr().err
     assert blocker.read_text() == "not a directory"
 
 

@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -115,12 +116,22 @@ def from_file(path: str | os.PathLike) -> LabelSpace:
         raise LabelSpaceError(f"label space file {p} does not exist: pass a file with one wnid per line")
     wnids, names = [], []
     lemmas = _lemmas()
-    for line in p.read_text(encoding="utf-8").splitlines():
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise LabelSpaceError(f"cannot read label space file {p} ({e}): pass a text file with one wnid per line") from e
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
         wnid, _, name = line.partition("\t")
-        wnids.append(wnid.strip())
-        names.append(name.strip() or lemmas.get(wnid.strip(), wnid.strip()))
+        wnid = wnid.strip()
+        if not (re.fullmatch(r"n\d{8}", wnid) or wnid == BACKGROUND):
+            raise LabelSpaceError(f"label space file {p} line {n}: {wnid[:40]!r} is not a WordNet id: list one wnid per line, "
+                                  "like n01440764 (a tab and a name may follow)")
+        wnids.append(wnid)
+        names.append(name.strip() or lemmas.get(wnid, wnid))
+    if not wnids:
+        raise LabelSpaceError(f"label space file {p} lists no wnids: list one per line, like n01440764")
     if len(set(wnids)) != len(wnids):
         raise LabelSpaceError(f"label space file {p} lists a wnid twice")
     return LabelSpace(p.stem, tuple(wnids), tuple(names))

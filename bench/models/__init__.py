@@ -4,7 +4,20 @@ builder and cache, random, or a file) and the reference tables (what authors rep
 Only this subpackage imports timm or torchvision model code.
 """
 
-from .registry import TIMM, TV, ModelSpec, expand, list_models, resolve, suggest, timm_pretrained, torchvision_models, torchvision_references
+from .registry import (
+    TIMM,
+    TV,
+    ModelSpec,
+    expand,
+    list_models,
+    match,
+    not_a_classifier,
+    resolve,
+    suggest,
+    timm_pretrained,
+    torchvision_models,
+    torchvision_references,
+)
 from .weights import (
     PYPI_WEIGHTS,
     WeightsInfo,
@@ -17,7 +30,8 @@ from .weights import (
 )
 
 __all__ = [
-    "PYPI_WEIGHTS", "TIMM", "TV", "ModelSpec", "WeightsInfo", "build", "expand", "list_models", "prefers_channels_last",
+    "PYPI_WEIGHTS", "TIMM", "TV", "ModelSpec", "WeightsInfo", "build", "expand", "list_models", "match", "not_a_classifier",
+    "prefers_channels_last",
     "read_checkpoint", "resolve", "state_dict_sha256", "suggest", "timm_pretrained", "torchvision_models",
     "torchvision_references", "tv_cache_path", "uncached_weights_hint",
 ]

@@ -1,7 +1,8 @@
 """Model registry: resolve names to self-describing specs, and build models with their weights.
 
 `alexnet`, `tv:resnet50.IMAGENET1K_V2`, `timm:resnet50.a1_in1k`, `resnet*`. A bare name takes
-torchvision when it has the architecture (the classic `alexnet` demo), else timm. This is the
+torchvision when it has the architecture and weight (the classic `alexnet` demo), else timm
+(`resnet50.a1_in1k`). `bench run` and `bench list` expand globs through the same `match`. This is the
 only module that imports torchvision or timm model code.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import sys
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -134,28 +136,61 @@ def torchvision_references() -> list[tuple[str, dict[str, Any]]]:
 
 
 def suggest(name: str, n: int = 5) -> list[str]:
-    """Close names from both registries, for did-you-mean."""
-    base = name.split(":", 1)[-1]
-    candidates = dict.fromkeys([*torchvision_models(), *timm_pretrained(), *(f"{a}.{t}" for a, ts in timm_pretrained().items() for t in ts)])
-    return difflib.get_close_matches(base, list(candidates), n=n, cutoff=0.6)
+    """Close names from both registries for did-you-mean, in the prefixed form that resolves (`tv:resnet50`,
+    `timm:resnet50.a1_in1k`); a `tv:`/`timm:` prefix keeps to that registry."""
+    prefix, sep, body = name.partition(":")
+    source = _PREFIXES.get(prefix) if sep else None
+    body = body if sep else name
+    forms: dict[str, list[str]] = {}  # unprefixed candidate -> its prefixed forms
+    if source in (None, TV):
+        for arch, tags in torchvision_models().items():
+            forms.setdefault(arch, []).append(f"tv:{arch}")
+            for tag in tags:
+                forms.setdefault(f"{arch}.{tag}", []).append(f"tv:{arch}.{tag}")
+    if source in (None, TIMM):
+        for arch, tags in timm_pretrained().items():
+            forms.setdefault(arch, []).append(f"timm:{arch}")
+            for tag in tags:
+                forms.setdefault(f"{arch}.{tag}", []).append(f"timm:{arch}.{tag}")
+    close = difflib.get_close_matches(body, list(forms), n=n, cutoff=0.6)
+    return [f for c in close for f in forms[c]][:n]
+
+
+def _tag_suggestions(arch: str, tag: str, n: int = 5) -> list[str]:
+    """Weights of `arch` in both registries, closest to `tag` first (a bare `arch.tag` that neither has)."""
+    tv = {t: f"tv:{arch}.{t}" for t in torchvision_models().get(arch, [])}
+    timm_ = {t: f"timm:{arch}.{t}" for t in timm_pretrained().get(arch, [])}
+    both = {**tv, **timm_}
+    close = difflib.get_close_matches(tag, list(both), n=n, cutoff=0.3)
+    return [both[t] for t in close] or [*list(tv.values())[:2], *list(timm_.values())[:3]]
 
 
 def resolve(name: str) -> ModelSpec:
-    """One model name (no globs) -> ModelSpec, or UnknownModelError with suggestions."""
+    """One model name (no globs) -> ModelSpec, or UnknownModelError with suggestions.
+
+    A bare name takes torchvision when it has the architecture and (if a tag is given) that weight
+    enum (`resnet50.IMAGENET1K_V2`), else timm (`resnet50.a1_in1k`, `tf_efficientnet_lite0`).
+    """
     name = name.strip()
     prefix, sep, rest = name.partition(":")
     source = _PREFIXES.get(prefix) if sep else None
     if sep and source is None:
         raise ConfigError(f"unknown model source {prefix!r} in {name!r}: use tv:NAME or timm:NAME")
-    body = rest if sep else name
-    arch, _, tag = body.partition(".")
-    tag = tag or None
-    if source == TV or (source is None and arch in torchvision_models()):
+    arch, _, given = (rest if sep else name).partition(".")
+    tag = given or None
+    if source == TV:
         if arch not in torchvision_models():
             raise UnknownModelError(name, [f"tv:{s}" for s in difflib.get_close_matches(arch, list(torchvision_models()), 5, 0.6)])
         return _tv_spec(arch, tag)
-    if source == TIMM or arch in timm_pretrained():
+    if source == TIMM:
         return _timm_spec(arch, tag)
+    in_tv, timm_tags = arch in torchvision_models(), timm_pretrained().get(arch)
+    if in_tv and (tag is None or tag == "DEFAULT" or tag in torchvision_models()[arch]):
+        return _tv_spec(arch, tag)
+    if timm_tags and (tag is None or tag in timm_tags):
+        return _timm_spec(arch, tag)
+    if in_tv or timm_tags:
+        raise UnknownModelError(name, _tag_suggestions(arch, tag or ""))
     import timm
 
     if timm.is_model(arch):
@@ -163,68 +198,130 @@ def resolve(name: str) -> ModelSpec:
     raise UnknownModelError(name, suggest(name))
 
 
+def is_glob(name: str) -> bool:
+    return any(c in name for c in "*?[")
+
+
 def expand(patterns: list[str]) -> list[ModelSpec]:
-    """Names and globs -> specs, in the order given, without duplicates."""
+    """Names and globs -> specs, in the order given, without duplicates. Globs go through `match`,
+    the same expansion `bench list` shows, and leave out tags that are not ImageNet classifiers."""
     specs: list[ModelSpec] = []
     seen: set[str] = set()
     for pattern in patterns:
-        for name in _glob(pattern) if any(c in pattern for c in "*?[") else [pattern]:
-            spec = resolve(name)
+        if is_glob(pattern):
+            found, skipped = match(pattern)
+            if skipped:
+                print(f"{pattern}: left out {len(skipped)} tag(s) that are not ImageNet classifiers "
+                      f"(`bench list '{pattern}'` says why; name one to run it anyway)", file=sys.stderr)
+            if not found:
+                raise ConfigError(f"{pattern!r} matches only tags that are not ImageNet classifiers "
+                                  f"({skipped[0][0]}: {skipped[0][1]}): name one exactly to run it anyway")
+        else:
+            found = [resolve(pattern)]
+        for spec in found:
             if spec.id not in seen:
                 seen.add(spec.id)
                 specs.append(spec)
     return specs
 
 
-def _glob(pattern: str) -> list[str]:
+def match(pattern: str) -> tuple[list[ModelSpec], list[tuple[str, str]]]:
+    """A glob -> (specs to run, [(id, why it is left out)]): the one expansion `run` and `list` share.
+
+    Without a dot the glob matches architectures, each with its default weight (a bare glob gives
+    an architecture both registries have to torchvision, as a bare name does); with a dot it
+    matches every weight: `resnet50.*`, `timm:resnet5*.a1*`. Weights that are not ImageNet
+    classifiers (feature-only, CLIP image towers, heads of an unknown label set) are left out.
+    """
     prefix, sep, body = pattern.partition(":")
     source = _PREFIXES.get(prefix) if sep else None
+    if sep and source is None:
+        raise ConfigError(f"unknown model source {prefix!r} in {pattern!r}: use tv:PATTERN or timm:PATTERN")
     body = body if sep else pattern
-    names: list[str] = []
-    if source in (None, TV):
-        names += [f"tv:{a}" for a in torchvision_models() if fnmatch.fnmatchcase(a, body)]
-    if source in (None, TIMM):
-        tv = set(torchvision_models()) if source is None else set()
-        names += [f"timm:{a}" for a in timm_pretrained() if fnmatch.fnmatchcase(a, body) and a not in tv]
-        if "." in body:
-            names += [f"timm:{a}.{t}" for a, ts in timm_pretrained().items() for t in ts if fnmatch.fnmatchcase(f"{a}.{t}", body)]
+    names: list[tuple[str, str, str | None]] = []  # (source, arch, tag)
+    if "." in body:
+        if source in (None, TV):
+            names += [(TV, a, t) for a, ts in torchvision_models().items() for t in ts if fnmatch.fnmatchcase(f"{a}.{t}", body)]
+        if source in (None, TIMM):
+            names += [(TIMM, a, t) for a, ts in timm_pretrained().items() for t in ts if fnmatch.fnmatchcase(f"{a}.{t}", body)]
+    else:
+        tv = torchvision_models()
+        if source in (None, TV):
+            names += [(TV, a, None) for a in tv if fnmatch.fnmatchcase(a, body)]
+        if source in (None, TIMM):
+            names += [(TIMM, a, None) for a in timm_pretrained() if fnmatch.fnmatchcase(a, body) and (source == TIMM or a not in tv)]
     if not names:
-        raise UnknownModelError(pattern, suggest(pattern.replace("*", "")))
-    return sorted(names)
+        raise UnknownModelError(pattern, suggest(pattern.replace("*", "").replace("?", "")))
+    specs, skipped = [], []
+    for src, arch, tag in names:
+        spec = _tv_spec(arch, tag) if src == TV else _timm_spec(arch, tag)
+        why = not_a_classifier(spec)
+        if why:
+            skipped.append((spec.id, why))
+        else:
+            specs.append(spec)
+    return sorted(specs, key=lambda s: s.id), sorted(skipped)
+
+
+def not_a_classifier(spec: ModelSpec) -> str | None:
+    """Why a weight is no ImageNet classifier we can score (None when it is one)."""
+    if spec.source == TV:
+        import torchvision.models as tvm
+
+        categories = tvm.get_model_weights(spec.arch)[spec.tag].meta.get("categories")
+        return None if categories else "feature-only weights: no classifier categories (torchvision meta)"
+    n = spec.num_classes
+    if not n:
+        return "feature-only: no classifier head (num_classes 0)"
+    if not _label_space_known(n):
+        return (f"{n}-way head matches no ImageNet label space (a CLIP image tower or another label set): "
+                "run it by name with --label-space FILE")
+    return None
+
+
+@cache
+def _label_space_known(num_classes: int) -> bool:
+    from ..data import labels
+    from ..errors import LabelSpaceError
+
+    try:
+        labels.for_head(num_classes)
+    except LabelSpaceError:
+        return False
+    return True
 
 
 def list_models(pattern: str | None = None) -> list[dict[str, Any]]:
-    """Rows for `bench list`: every torchvision weight and every timm pretrained tag, with what is
-    reported about it (top-1 and the input size / crop_pct it was measured at), params, paper, year
-    and extra training data (bench.models.reference)."""
+    """Rows for `bench list`: what `run` would expand `pattern` to (default: every weight of both
+    registries) with what is reported about each weight (top-1 and the input size / crop_pct it was
+    measured at), params, paper, year and extra training data (bench.models.reference); then the
+    weights a glob leaves out, each with `skipped` saying why."""
     from .reference import primary_figure, timm_figures, weight_info
 
+    if pattern is None or is_glob(pattern):
+        specs, skipped = match(pattern or "*.*")
+    else:
+        specs, skipped = [resolve(pattern)], []
     rows: list[dict[str, Any]] = []
-    for arch, tags in torchvision_models().items():
-        for tag in tags:
-            if pattern and not (fnmatch.fnmatchcase(arch, pattern) or fnmatch.fnmatchcase(f"{arch}.{tag}", pattern)):
-                continue
-            spec = _tv_spec(arch, tag)
-            cfg = spec.pretrained_cfg
-            rows.append(_list_row(spec.id, TV, spec.reference.get("top1"), spec.input_size[-1], cfg.get("crop_pct"),
+    for spec in specs:
+        if spec.source == TV:
+            rows.append(_list_row(spec.id, TV, spec.reference.get("top1"), spec.input_size[-1], spec.pretrained_cfg.get("crop_pct"),
                                   spec.reference.get("params"), weight_info(spec.id)))
-    for arch, tags in timm_pretrained().items():
-        for tag in tags:
-            full = f"{arch}.{tag}"
-            if pattern and not (fnmatch.fnmatchcase(arch, pattern) or fnmatch.fnmatchcase(full, pattern)):
-                continue
-            from timm.models import get_pretrained_cfg
-
-            fig = primary_figure(timm_figures(full), get_pretrained_cfg(full).to_dict())
-            params = round(fig.params_m * 1e6) if fig and fig.params_m else None
-            rows.append(_list_row(f"timm:{full}", TIMM, fig.top1 if fig else None, fig.img_size if fig else None,
-                                  fig.crop_pct if fig else None, params, weight_info(f"timm:{full}")))
+            continue
+        full = f"{spec.arch}.{spec.tag}" if spec.tag else spec.arch
+        fig = primary_figure(timm_figures(full), spec.pretrained_cfg) if spec.tag else None
+        params = round(fig.params_m * 1e6) if fig and fig.params_m else None
+        rows.append(_list_row(spec.id, TIMM, fig.top1 if fig else None, fig.img_size if fig else None,
+                              fig.crop_pct if fig else None, params, weight_info(spec.id)))
+    rows += [{"model": mid, "source": TV if mid.startswith("tv:") else TIMM, "top1": None, "input": None, "crop_pct": None,
+              "params_m": None, "paper": None, "arxiv": None, "year": None, "extra_data": None, "skipped": why}
+             for mid, why in skipped]
     return rows
 
 
 def _list_row(model_id: str, source: str, top1, size, crop_pct, params, info) -> dict[str, Any]:
     return {"model": model_id, "source": source, "top1": top1, "input": size, "crop_pct": crop_pct, "params_m": _m(params),
-            "paper": info.paper, "arxiv": info.arxiv, "year": info.year, "extra_data": info.extra_data}
+            "paper": info.paper, "arxiv": info.arxiv, "year": info.year, "extra_data": info.extra_data, "skipped": None}
 
 
 def _m(params: int | None) -> float | None:

@@ -405,6 +405,8 @@ def check(baseline: str | Path, results_dir: str | Path, tolerance: float = 0.1,
           alpha: float = ALPHA) -> Report:
     """Compare every baseline entry with the current results under `results_dir`."""
     base_entries = read_baseline(baseline)
+    if not base_entries:  # a gate with nothing to check must not pass
+        raise ConfigError(f"baseline {baseline} has no entries: regenerate it with `bench check --update --baseline {baseline}` from results you trust")
     current = _entries_from_results(results_dir)
     pairs, new = _pair(base_entries, current)
     rows = [_compare(b, c, tolerance, nll_tolerance, alpha) for b, c in pairs]

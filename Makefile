@@ -18,7 +18,7 @@ EXTRA ?=
 RUN_ARGS = --models $(MODELS_OR_DEFAULT) --dataset $(DATASET) --device $(DEVICE) --results-dir $(RESULTS) \
 	$(if $(LIMIT),--limit $(LIMIT)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(EXTRA)
 
-.PHONY: install bench leaderboards test check benchmark clean
+.PHONY: install bench leaderboards test lint check benchmark clean
 
 install: $(STAMP)
 
@@ -39,6 +39,18 @@ leaderboards: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# ruff (lint + format check), mypy, and the import-linter contracts of pyproject.toml.
+LINT_STAMP := $(VENV)/.lint-installed
+$(LINT_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,lint]'
+	touch $(LINT_STAMP)
+
+lint: $(LINT_STAMP)
+	$(BIN)/ruff check bench tests benchmarks scripts
+	$(BIN)/ruff format --check bench tests benchmarks scripts
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 check: install
 	bash scripts/check.sh

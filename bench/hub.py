@@ -42,8 +42,10 @@ def offline() -> bool:
 def ensure_offline_if_unreachable() -> bool:
     """Put huggingface_hub / datasets in offline (cache-only) mode when the hub is unreachable.
 
-    Returns True when offline. Respects an explicit HF_HUB_OFFLINE; patches the libraries'
-    constants too when they were imported before us.
+    Returns True when offline. An explicit HF_HUB_OFFLINE wins. The switch is the libraries'
+    supported one, the HF_HUB_OFFLINE / HF_DATASETS_OFFLINE variables, which they read when
+    imported: `bench` imports them lazily, after this probe. A program that imported them
+    before calling us keeps them online (they then retry before failing), and is told so.
     """
     if "HF_HUB_OFFLINE" in os.environ:
         return offline()
@@ -51,11 +53,10 @@ def ensure_offline_if_unreachable() -> bool:
         return False
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_DATASETS_OFFLINE"] = "1"
-    if "huggingface_hub.constants" in sys.modules:
-        sys.modules["huggingface_hub.constants"].HF_HUB_OFFLINE = True
-    if "datasets.config" in sys.modules:
-        cfg = sys.modules["datasets.config"]
-        cfg.HF_HUB_OFFLINE = cfg.HF_DATASETS_OFFLINE = True
+    late = [m for m in ("huggingface_hub", "datasets") if m in sys.modules]
+    if late:
+        print(f"bench: {HF_HOST} is unreachable, but {' and '.join(late)} were imported before bench could switch them "
+              "to offline mode: set HF_HUB_OFFLINE=1 before starting to skip their retries", file=sys.stderr)
     return True
 
 

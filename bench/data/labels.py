@@ -20,25 +20,10 @@ from ..errors import LabelSpaceError
 
 BACKGROUND = "background"
 
-# Output sizes of heads whose class lists timm ships (timm.data.imagenet_info); 1001 is the
-# TF-slim convention of a background class at index 0 before the 1000 ImageNet classes.
-_TIMM_SUBSETS = {
-    1000: "imagenet-1k",
-    11221: "imagenet-21k-miil",
-    11821: "imagenet-12k",
-    21841: "imagenet-22k",
-    21842: "imagenet-22k-ms",
-    21843: "imagenet-21k-goog",
-}
-_TIMM_SYNSET_FILES = {
-    "imagenet-1k": "imagenet_synsets.txt",
-    "imagenet-12k": "imagenet12k_synsets.txt",
-    "imagenet-22k": "imagenet22k_synsets.txt",
-    "imagenet-21k-goog": "imagenet21k_goog_synsets.txt",
-    "imagenet-21k-miil": "imagenet21k_miil_synsets.txt",
-    "imagenet-22k-ms": "imagenet22k_ms_synsets.txt",
-}
-
+# The ImageNet subsets whose class lists timm ships and reads through its public ImageNetInfo;
+# a head's output size picks one through timm's `infer_imagenet_subset`. 1001 outputs (TF-slim's
+# background class at 0 before ImageNet-1k) is ours: timm does not name it.
+TIMM_SUBSETS = ("imagenet-1k", "imagenet-12k", "imagenet-22k", "imagenet-21k-goog", "imagenet-21k-miil", "imagenet-22k-ms")
 
 @dataclass(frozen=True)
 class LabelSpace:
@@ -66,6 +51,7 @@ def _index(wnids: tuple[str, ...]) -> dict[str, int]:
 
 
 def _timm_info_text(filename: str) -> str:
+    """A file of timm's `_info` folder that ImageNetInfo does not expose (ImageNet-A/R lists, ReaL labels)."""
     data = pkgutil.get_data("timm.data", os.path.join("_info", filename))
     if data is None:  # pragma: no cover - timm always ships these
         raise LabelSpaceError(f"timm does not ship {filename}; upgrade timm (pip install -U timm)")
@@ -74,7 +60,10 @@ def _timm_info_text(filename: str) -> str:
 
 @cache
 def _lemmas() -> dict[str, str]:
-    return dict(csv.reader(io.StringIO(_timm_info_text("imagenet_synset_to_lemma.txt")), delimiter="\t"))
+    """wnid -> WordNet lemma for every class timm knows (the 21k-goog list is the superset)."""
+    from timm.data import ImageNetInfo
+
+    return ImageNetInfo("imagenet-21k-goog").label_descriptions(as_dict=True)
 
 
 def _package_text(name: str) -> str:
@@ -83,10 +72,11 @@ def _package_text(name: str) -> str:
 
 @cache
 def timm_subset(subset: str) -> LabelSpace:
-    """A label space from timm's synset lists (order = the head's output order)."""
-    wnids = tuple(_timm_info_text(_TIMM_SYNSET_FILES[subset]).split())
-    lemmas = _lemmas()
-    return LabelSpace(subset, wnids, tuple(lemmas.get(w, w) for w in wnids))
+    """A label space from timm's ImageNetInfo (order = the head's output order, names = lemmas)."""
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo(subset)
+    return LabelSpace(subset, tuple(info.label_names()), tuple(info.label_descriptions()))
 
 
 def imagenet_1k() -> LabelSpace:
@@ -203,11 +193,11 @@ def named(name: str) -> LabelSpace:
     """A label space by name (`imagenet-1k`, `tiny-imagenet`, a timm subset) or by file path."""
     if name in NAMED_SPACES:
         return NAMED_SPACES[name]()
-    if name in _TIMM_SYNSET_FILES:
+    if name in TIMM_SUBSETS:
         return timm_subset(name)
     if Path(name).is_file():
         return from_file(name)
-    known = ", ".join([*NAMED_SPACES, *_TIMM_SYNSET_FILES])
+    known = ", ".join([*NAMED_SPACES, *TIMM_SUBSETS])
     raise LabelSpaceError(f"unknown label space {name!r}: use one of {known}, or a file with one wnid per line")
 
 
@@ -224,8 +214,11 @@ def for_head(num_classes: int, hint: str | None = None) -> LabelSpace:
         return imagenet_1k_with_background()
     if num_classes == 200:
         return tiny_imagenet()
-    if num_classes in _TIMM_SUBSETS:
-        return timm_subset(_TIMM_SUBSETS[num_classes])
+    from timm.data import infer_imagenet_subset
+
+    subset_name = infer_imagenet_subset({"num_classes": num_classes})
+    if subset_name is not None:
+        return timm_subset(subset_name)
     raise LabelSpaceError(
         f"a head with {num_classes} outputs matches no known label space "
         "(1000, 1001, 200, 11221, 11821, 21841, 21842, 21843): pass --label-space FILE with one wnid per line"

@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -218,7 +219,14 @@ def collect(device: str | None = None, repo_dir: str | Path | None = None) -> di
 
     `device` selects which CUDA GPU `gpu_name` describes ("cuda:1"); `repo_dir`
     overrides the checkout `git_sha` is taken from (default: the bench package's).
+    Collected once per process and argument pair (git and NVML are not asked again for every
+    model of a run); each caller gets its own copy.
     """
+    return dict(_collect(device, None if repo_dir is None else str(repo_dir)))
+
+
+@cache
+def _collect(device: str | None, repo_dir: str | None) -> dict[str, Any]:
     torch_info = _torch_info(device)
     env: dict[str, Any] = {
         "python": platform.python_version(),

@@ -7,11 +7,9 @@ library or device only shows as a note, because that is exactly the change CI mu
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import math
-import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,66 +18,14 @@ from ..store import results as R
 from ..errors import ConfigError
 from ..measure.stats import mcnemar_exact
 
-BASELINE_SCHEMA_VERSION = 1
+BASELINE_SCHEMA_VERSION = 2  # 2: per-sample arrays in an .npz beside the JSON (1 had them inline)
 ALPHA = 0.05  # McNemar significance level for flips
-INLINE_MAX = 512  # per-sample arrays up to this length stay plain JSON lists (readable diffs)
+SAMPLE_FIELDS = ("index", "target", "top1_restricted", "top1_full")
 LIBRARIES = ("torch", "torchvision", "timm")
 
 SAME, IMPROVED, WORSE, NOT_COMPARABLE, MISSING, NEW = "same", "improved", "worse", "not comparable", "missing", "new"
 FAILING = (WORSE, MISSING, NOT_COMPARABLE)
 ORDER = (WORSE, MISSING, NOT_COMPARABLE, IMPROVED, SAME, NEW)  # summary order: what fails first
-
-
-# ---------------------------------------------------------------------------------------------
-# compact integer arrays
-
-
-def encode_ints(values) -> list[int] | dict[str, Any]:
-    """A JSON form of an int array: a list when short (reviewable in a diff), else zlib+base64.
-
-    Sorted contiguous indices (the usual case: every sample of a split) collapse to ranges.
-    """
-    import numpy as np
-
-    a = np.asarray(values, dtype=np.int64).ravel()
-    if len(a) <= INLINE_MAX:
-        return [int(v) for v in a]
-    ranges = _as_ranges(a)
-    if ranges is not None and len(ranges) <= 16:
-        return {"encoding": "ranges", "n": int(len(a)), "ranges": ranges}
-    dtype = next(t for t in ("int16", "int32", "int64") if len(a) == 0 or (a.min() >= np.iinfo(t).min and a.max() <= np.iinfo(t).max))
-    raw = zlib.compress(a.astype("<" + dtype[0] + str(np.dtype(dtype).itemsize)).tobytes(), 9)
-    return {"encoding": "zlib+base64", "dtype": dtype, "n": int(len(a)), "data": base64.b64encode(raw).decode("ascii")}
-
-
-def _as_ranges(a) -> list[list[int]] | None:
-    """[[start, stop), ...] when `a` is strictly increasing, else None."""
-    import numpy as np
-
-    if len(a) == 0:
-        return []
-    if not np.all(np.diff(a) > 0):
-        return None
-    breaks = np.nonzero(np.diff(a) != 1)[0]
-    starts = np.concatenate([[0], breaks + 1])
-    stops = np.concatenate([breaks + 1, [len(a)]])
-    return [[int(a[s]), int(a[e - 1]) + 1] for s, e in zip(starts, stops)]
-
-
-def decode_ints(obj: list[int] | dict[str, Any]):
-    """Inverse of `encode_ints` -> int64 numpy array."""
-    import numpy as np
-
-    if isinstance(obj, list):
-        return np.asarray(obj, dtype=np.int64)
-    enc = obj.get("encoding")
-    if enc == "ranges":
-        parts = [np.arange(s, e, dtype=np.int64) for s, e in obj["ranges"]]
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    if enc == "zlib+base64":
-        dtype = np.dtype(obj["dtype"]).newbyteorder("<")
-        return np.frombuffer(zlib.decompress(base64.b64decode(obj["data"])), dtype=dtype).astype(np.int64)
-    raise ValueError(f"unknown array encoding {enc!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,14 +113,18 @@ class Entry:
             "device": self.device,
             "device_name": self.device_name,
             "precision": self.precision,
-            "samples": None if self.samples is None else {k: encode_ints(v) for k, v in self.samples.items()},
+            "samples": self.samples is not None,  # the arrays are in the .npz beside the baseline
         }
         return d
 
+    @property
+    def npz_prefix(self) -> str:
+        """The entry's name in the baseline's .npz (its identity, readable in `np.load(...).files`)."""
+        return "/".join(self.ident)
+
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Entry:
-        samples = d.get("samples")
-        return cls(
+    def from_json(cls, d: dict[str, Any], arrays: Any = None) -> Entry:
+        entry = cls(
             key=dict(d["key"]),
             figures=Figures.from_accuracy(d["accuracy"]),
             protocol=dict(d.get("protocol") or {}),
@@ -185,8 +135,13 @@ class Entry:
             device=d.get("device"),
             device_name=d.get("device_name"),
             precision=d.get("precision"),
-            samples=None if samples is None else {k: decode_ints(v) for k, v in samples.items()},
+            samples=None,
         )
+        if d.get("samples"):
+            if arrays is None:
+                raise ValueError("the entry has per-sample arrays but the baseline's .npz is missing")
+            entry.samples = {f: arrays[f"{entry.npz_prefix}/{f}"].astype("int64") for f in SAMPLE_FIELDS}
+        return entry
 
 
 def _top1_samples(samples: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -232,8 +187,25 @@ def write_baseline(results_dir: str | Path, path: str | Path) -> Path:
         "entries": [e.to_json() for e in entries],
     }
     path = Path(path)
-    _atomic_write_text(path, dumps_compact(doc) + "\n")
+    arrays = {f"{e.npz_prefix}/{f}": e.samples[f] for e in entries if e.samples is not None for f in SAMPLE_FIELDS}
+    _atomic_write(samples_path(path), _npz_bytes(arrays))  # arrays first: the JSON names what they hold
+    _atomic_write(path, (dumps_compact(doc) + "\n").encode("utf-8"))
     return path
+
+
+def samples_path(path: str | Path) -> Path:
+    """The per-sample arrays of a baseline: `offline.json` -> `offline.npz`, beside it."""
+    return Path(path).with_suffix(".npz")
+
+
+def _npz_bytes(arrays: dict[str, Any]) -> bytes:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
 
 
 def dumps_compact(obj: Any, indent: int = 0) -> str:
@@ -248,13 +220,13 @@ def dumps_compact(obj: Any, indent: int = 0) -> str:
     return json.dumps(obj)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def _atomic_write(path: Path, data: bytes) -> None:
     """The results store's temp-file + rename: a crash never leaves a half-written baseline."""
     from ..errors import ResultsError
     from ..store.results import atomic_write_bytes
 
     try:
-        atomic_write_bytes(path, text.encode("utf-8"))
+        atomic_write_bytes(path, data)
     except ResultsError as e:
         raise ConfigError(f"cannot write baseline {path}: {e}; pass a writable --baseline path") from e
 
@@ -274,10 +246,26 @@ def read_baseline(path: str | Path) -> list[Entry]:
     if version != BASELINE_SCHEMA_VERSION:
         raise ConfigError(f"baseline {path} has baseline_schema_version {version}, this bench reads "
                           f"{BASELINE_SCHEMA_VERSION}: {fix}")
+    arrays = _read_npz(samples_path(path), fix)
     try:
-        return [Entry.from_json(e) for e in doc["entries"]]
-    except (KeyError, TypeError, ValueError, zlib.error) as e:
+        return [Entry.from_json(e, arrays) for e in doc["entries"]]
+    except (KeyError, TypeError, ValueError) as e:
         raise ConfigError(f"baseline {path} is malformed ({type(e).__name__}: {e}): {fix}") from e
+
+
+def _read_npz(path: Path, fix: str) -> dict[str, Any] | None:
+    """The baseline's per-sample arrays (None when it has none), read whole: the file is closed on return."""
+    if not path.is_file():
+        return None
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise ConfigError(f"cannot read baseline arrays {path} ({e}): {fix}") from e
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from bench.cli import main
 from bench.config import Flag, RunConfig, at_least, flag, integer
 from bench.data import datasets as D
 from bench.errors import BenchError, ConfigError, ResultsError
+from bench.report import regress as G
 
 GOLDEN_RESULTS = Path(__file__).parent / "golden" / "results"
 RUN = ["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--no-efficiency", "--no-progress"]
@@ -141,7 +142,7 @@ def test_leaderboard_on_a_missing_results_dir_exits_2_and_keeps_the_index(capsys
 
 def test_check_with_a_baseline_of_no_entries_exits_2(capsys, tmp_path):
     baseline = tmp_path / "empty.json"
-    baseline.write_text(json.dumps({"baseline_schema_version": 1, "entries": []}))
+    baseline.write_text(json.dumps({"baseline_schema_version": G.BASELINE_SCHEMA_VERSION, "entries": []}))
     line = refused(capsys, ["check", "--baseline", str(baseline), "--results-dir", str(GOLDEN_RESULTS)])
     assert line == (f"bench: error: baseline {baseline} has no entries: regenerate it with "
                     f"`bench check --update --baseline {baseline}` from results you trust")

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--results-dir", default="results")
     r.add_argument("--force", action="store_true", help="rerun results that already exist")
     r.add_argument("--no-progress", dest="progress", action="store_false")
+    r.add_argument("--streaming", action="store_true", help="evaluate from an HF IterableDataset: no local copy of the split")
+    r.add_argument("--shard", help="I/N: run part I of N of the model list (default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)")
+    r.add_argument("--dry-run", action="store_true", help="print the models this shard would run, one per line, and exit")
 
     ls = sub.add_parser("list", help="models the harness can run, with source and reference top-1")
     ls.add_argument("pattern", nargs="?", help="glob, e.g. 'resnet*' or '*lite*'")
@@ -117,7 +120,12 @@ def cmd_run(args) -> int:
                     batch_size=args.batch_size, workers=args.workers, data_path=args.data_path, device=args.device, precision=args.precision,
                     channels_last=args.channels_last, compile=args.compile, weights=args.weights, transform=args.transform,
                     transform_overrides=overrides, label_space=args.label_space, classes=args.classes, accuracy=args.accuracy,
-                    efficiency=args.efficiency, results_dir=args.results_dir, force=args.force, progress=args.progress)
+                    efficiency=args.efficiency, results_dir=args.results_dir, force=args.force, progress=args.progress,
+                    streaming=args.streaming, shard=args.shard, dry_run=args.dry_run)
+    if cfg.dry_run:  # the models this shard would run; no data, no weights
+        from .sweep import dry_run
+
+        return dry_run(cfg)
     report = run(cfg)
     if report.is_main:
         print(report.format())

@@ -38,6 +38,9 @@ class RunConfig:
     results_dir: str = "results"
     force: bool = False
     progress: bool = True
+    streaming: bool = False  # read the split as an HF IterableDataset, no local copy (bench.data.streaming)
+    shard: str | None = None  # "I/N" of the expanded model list; None: from SLURM / Kubernetes variables (bench.sweep)
+    dry_run: bool = False  # print the models this shard would run and exit
 
     def __post_init__(self) -> None:
         self.validate()

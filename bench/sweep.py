@@ -49,7 +49,7 @@ def parse_shard(text: str, origin: str = "--shard") -> Shard:
 
 def _checked(index: int, count: int, origin: str) -> Shard:
     if count < 1 or not 0 <= index < count:
-        raise ConfigError(f"{origin}: shard {index}/{count} is out of range: I must be in 0..N-1 and N at least 1")
+        raise ConfigError(f"{origin}: shard {index}/{count} is out of range: use I/N with 0 <= I < N (N at least 1)")
     return Shard(index, count, origin)
 
 

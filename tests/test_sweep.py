@@ -211,3 +211,14 @@ def test_a_killed_shard_reruns_only_what_is_missing_and_the_leaderboard_shows_th
     page = (pages / "samples.md").read_text() if (pages / "samples.md").exists() else "".join(p.read_text() for p in pages.glob("*.md"))
     for m in ("tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"):
         assert m in page
+
+
+def test_dry_run_loads_no_data_and_no_weights(capsys, tmp_path, monkeypatch):
+    """alexnet's weights are not cached in the test run and the data dir does not exist: a dry run needs neither."""
+    import torch.hub
+
+    monkeypatch.delenv("SLURM_ARRAY_TASK_ID", raising=False)
+    monkeypatch.delenv("JOB_COMPLETION_INDEX", raising=False)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: pytest.fail("a dry run loaded weights"))
+    out = _dry_run(capsys, "--models", "alexnet", "--dataset", "imagenet-1k", "--data-dir", str(tmp_path / "missing"), "--shard", "0/1")
+    assert out == ["tv:alexnet.IMAGENET1K_V1"] and not (tmp_path / "missing").exists() and not list(tmp_path.iterdir())

@@ -91,12 +91,13 @@ class Fetched:
 
 
 def human(n: int) -> str:
-    value = float(n)
+    """Bytes in SI units, as huggingface_hub's progress bars show them: 6.69 GB."""
+    value, unit = float(n), "B"
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
+            break
         value /= 1000
-    raise AssertionError
+    return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
 
 
 def _log(msg: str) -> None:

@@ -83,6 +83,12 @@ class StreamedImageSet:
         ds = hub_files.load_parquet(self.files, self.split, self.features, streaming=True)
         ds = ds.cast_column(self.hf_column, hfds.Image(decode=False)).select_columns([self.hf_column, self.label_column])
         if self.world_size > 1:
+            import inspect
+
+            if "strategy" not in inspect.signature(split_dataset_by_node).parameters:
+                # older releases pick per-file shards when num_shards % world_size == 0, which loses the positions
+                raise DatasetUnavailableError(f"--streaming under torchrun needs split_dataset_by_node(strategy=...) (datasets {hfds.__version__} "
+                                              "has none): upgrade datasets, or drop --streaming")
             ds = split_dataset_by_node(ds, rank=self.rank, world_size=self.world_size, strategy="examples")
         return ds
 

@@ -15,6 +15,7 @@ import types
 from pathlib import Path
 
 import fixtures as F
+
 from bench.data import labels as L
 from bench.data.datasets import samples_dir
 
@@ -87,7 +88,7 @@ class FakeHub:
         self.transferred = 0
         self.listings = 0
 
-    def install(self, monkeypatch) -> "FakeHub":
+    def install(self, monkeypatch) -> FakeHub:
         import huggingface_hub
         from huggingface_hub import HfApi
 

@@ -11,9 +11,9 @@ import hashlib
 import os
 from pathlib import Path
 
+import hf_repo
 import pytest
 
-import hf_repo
 from bench.data import datasets as D
 from bench.data import hub_files as H
 from bench.errors import DatasetUnavailableError

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import hf_repo
 import numpy as np
 import pytest
 
-import hf_repo
 from bench.cli import main
 from bench.data import datasets as D
 from bench.data import hub_files as H

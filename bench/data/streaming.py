@@ -16,14 +16,15 @@ import itertools
 import os
 import threading
 from collections import deque
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
+from ..errors import BenchError, DatasetUnavailableError
 from . import hub_files
 from . import labels as L
-from ..errors import BenchError, DatasetUnavailableError
 
 PREFETCH_BATCHES = 2
 
@@ -63,7 +64,7 @@ class StreamedImageSet:
             raise DatasetUnavailableError(f"sample {i} is not in flight: a streamed dataset is read in order, once") from None
         return cell["bytes"] if cell.get("bytes") else cell["path"]
 
-    def restrict_classes(self, space: L.LabelSpace) -> "StreamedImageSet":
+    def restrict_classes(self, space: L.LabelSpace) -> StreamedImageSet:
         """Only the samples whose class is in `space` (as ImageSet.restrict_classes, keeping stream positions)."""
         keep_space = L.subset(self.label_space, set(space.wnids), f"{self.label_space.name}∩{space.name}")
         if not len(keep_space):

@@ -126,7 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_run(args) -> int:
     from .runner import run
 
-    report = run(from_args(RunConfig, args))
+    cfg = from_args(RunConfig, args)
+    if cfg.dry_run:  # the models this shard would run; no data, no weights
+        from .sweep import dry_run
+
+        return dry_run(cfg)
+    report = run(cfg)
     if report.is_main:
         print(report.format())
     return report.exit_code

@@ -201,6 +201,15 @@ def label_space_ref(value: Any) -> None:
 # --- the run configuration ----------------------------------------------------------------------------
 
 
+def shard_spec(value: Any) -> None:
+    """`I/N` with 0 <= I < N (bench.sweep reads it; the environment variables are checked there)."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(value))
+    if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
+        raise ValueError("expected I/N with 0 <= I < N, e.g. --shard 0/4")
+
+
 @dataclass
 class RunConfig:
     """One run: models x one dataset split, with how to evaluate and measure them."""
@@ -251,6 +260,13 @@ class RunConfig:
     results_dir: str = field(default="results", metadata=flag("--results-dir", check=not_a_file, metavar="DIR"))
     force: bool = field(default=False, metadata=flag("--force", action="store_true", help="rerun results that already exist"))
     progress: bool = field(default=True, metadata=flag("--no-progress", action="store_false", help="no progress bar"))
+    streaming: bool = field(default=False, metadata=flag(
+        "--streaming", action="store_true", help="evaluate from an HF IterableDataset: no local copy of the split (bench.data.streaming)"))
+    shard: str | None = field(default=None, metadata=flag(
+        "--shard", check=shard_spec, metavar="I/N",
+        help="run part I of N of the model list (default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; bench.sweep)"))
+    dry_run: bool = field(default=False, metadata=flag(
+        "--dry-run", action="store_true", help="print the models this shard would run, one per line, and exit"))
 
     def __post_init__(self) -> None:
         self.validate()

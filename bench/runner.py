@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .data import datasets as D
+from .data import streaming
 from .measure import distributed as dist
 from .data import labels as L
 from . import models as M
@@ -24,6 +25,7 @@ from .data import transforms as T
 from .config import RunConfig
 from .errors import BenchError, DatasetUnavailableError
 from .store.locks import entry_lock
+from .sweep import plan
 
 
 @dataclass
@@ -70,7 +72,7 @@ def _on_sigterm(signum, frame):  # noqa: ARG001
 
 def run(cfg: RunConfig) -> RunReport:
     """Evaluate and measure every model of `cfg`; never raises for one model's failure."""
-    specs = M.expand(cfg.models)  # unknown names fail here, before any work (exit 2)
+    specs = plan(cfg)  # expanded (unknown names fail here, exit 2) and cut to this --shard / array task
     info = dist.init(cfg.resolved_device())
     device = dist.device_for(info, cfg.resolved_device())
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
@@ -131,7 +133,7 @@ def _run(cfg: RunConfig, specs: list[M.ModelSpec], info: dist.DistInfo, device: 
 
 def _load_images(cfg: RunConfig, split: str, todo) -> D.ImageSet:
     try:
-        images = D.load(cfg.dataset, split, cfg.data_dir)
+        images = (streaming.load if cfg.streaming else D.load)(cfg.dataset, split, cfg.data_dir)
     except DatasetUnavailableError as e:
         hints = [h for spec, _ in todo if cfg.weights == "pretrained" and (h := M.uncached_weights_hint(spec))]
         if hints:
@@ -188,7 +190,7 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
         result["labels"] = projection.summary()
         result["dataset"] = {"name": images.name, "split": images.split, "source": images.source, "size": len(images),
                              "limit": cfg.limit, "classes": cfg.classes, "label_space": images.label_space.name,
-                             "num_classes": len(images.label_space)}
+                             "num_classes": len(images.label_space), "streaming": cfg.streaming}
         protocol = {"dataset": key.dataset, "split": images.split, "n": len(indices), "indices": R.indices_hash(indices),
                     "label_protocols": ["restricted", "full"], "transform_policy": cfg.transform,
                     "dataset_space": images.label_space.name, "model_space": head.name}
@@ -216,7 +218,8 @@ def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info:
     from .measure.evaluate import merge
 
     try:
-        part, error = _evaluate_with_backoff(cfg, model, images, dist.shard(indices, info), ts, projection, device, channels_last), None
+        share = indices if _streamed(images) else dist.shard(indices, info)  # a stream shards itself, by position
+        part, error = _evaluate_with_backoff(cfg, model, images, share, ts, projection, device, channels_last), None
     except Exception as e:  # noqa: BLE001 - re-raised below on every rank
         part, error = None, e
     gathered = dist.all_gather((part, None if error is None else f"{type(error).__name__}: {error}"), info)
@@ -237,7 +240,7 @@ def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device, 
 
     batch = cfg.eval_batch_size(device)
     while True:
-        pipe = loaders.build(images, indices, ts, device, batch, cfg.workers, cfg.data_path)
+        pipe = (streaming.build if _streamed(images) else loaders.build)(images, indices, ts, device, batch, cfg.workers, cfg.data_path)
         try:
             ev = evaluate(model, pipe.batches, projection, device, cfg.precision, channels_last,
                           total=len(indices), progress=cfg.progress, finish=pipe.finish)
@@ -251,6 +254,10 @@ def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device, 
             batch //= 2
             torch.cuda.empty_cache()
             _log(f"   out of GPU memory: retrying with --batch-size {batch}")
+
+
+def _streamed(images) -> bool:
+    return getattr(images, "streamed", False)
 
 
 def _efficiency(cfg: RunConfig, model, ts: T.TransformSpec, device: str, channels_last: bool) -> dict[str, Any]:

@@ -291,21 +291,3 @@ def test_corrupt_sample_is_reported_not_fatal(tmp_path):
     view = D.TorchView(ds, range(len(ds)), lambda img: __import__("torchvision").transforms.functional.pil_to_tensor(img.resize((8, 8))).float(), (3, 8, 8))
     errors = {ds.ids()[view[j][2]]: view[j][3] for j in range(len(view))}
     assert [k for k, v in errors.items() if v] == ["truncated.jpg"]
-
-
-def test_gated_hf_dataset_names_the_token(monkeypatch):
-    import datasets as hfds
-    from huggingface_hub.errors import GatedRepoError
-
-    class Response:  # what HfHubHTTPError reads from an HTTP response
-        headers: dict = {}
-        request = None
-        status_code = 401
-
-    def gated(*args, **kwargs):
-        raise GatedRepoError("401 Client Error. Cannot access gated repo for url https://huggingface.co/datasets/ILSVRC/imagenet-1k",
-                             response=Response())
-
-    monkeypatch.setattr(hfds, "load_dataset", gated)
-    with pytest.raises(DatasetUnavailableError, match=r"gated.*HF_TOKEN.*--data-dir"):
-        D.load("imagenet-1k")

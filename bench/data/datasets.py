@@ -507,23 +507,26 @@ KNOWN: dict[str, DatasetInfo] = {
 
 
 def _hub(info: DatasetInfo, split: str) -> ImageSet:
+    """Fetch only this split's files (`load_dataset(repo, split=...)` downloads every split: datasets #6793)."""
     from .. import hub
+    from . import hub_files
 
     offline = hub.ensure_offline_if_unreachable()
-    import datasets as hfds
-
     try:
-        ds = hfds.load_dataset(info.hf_id, split=split)
+        fetched = hub_files.fetch_split(info.hf_id, split, offline=offline)
+        ds = hub_files.load_parquet(fetched.paths, split, fetched.split_files.features)
+    except DatasetUnavailableError:
+        raise
     except Exception as e:  # noqa: BLE001 - ConnectionError, gated repo, missing cache: all need the user
         text = str(e)
         if _is_gated(e):
             why = f"{info.hf_id} is gated: accept its terms on the Hub and log in (`hf auth login` or HF_TOKEN)"
         elif offline:
-            why = f"{info.hf_id} is not in the HF datasets cache ({hfds.config.HF_DATASETS_CACHE}) and the hub is unreachable"
+            why = f"{info.hf_id} is not in the HF hub cache ({hub.hf_cache_dir()}) and the hub is unreachable"
         else:
             why = f"could not load {info.hf_id} ({type(e).__name__}: {text[:200]})"
         raise DatasetUnavailableError(f"{why}: pass --data-dir with a local copy (HF parquet, Stanford folder or ImageFolder of wnid dirs)") from e
-    return _from_hf(info, split, ds, f"hf:{info.hf_id}")
+    return _from_hf(info, split, ds, fetched.source)
 
 
 def _is_gated(e: BaseException) -> bool:

@@ -1,0 +1,249 @@
+"""`--streaming`: evaluate from a Hugging Face IterableDataset, with no local copy of the split.
+
+The split's parquet files are chosen as in `hub_files` (hf:// URLs pinned to a commit, or the files
+of a local HF copy) and read twice: once for the label and file-name columns only (parquet column
+projection: ~100 kB for 50,000 rows), which gives n, the labels, `--limit`'s stratified indices and
+`--classes`; then the images stream through `load_dataset(..., streaming=True)`. Under torchrun each
+rank takes every world_size-th example (`split_dataset_by_node(strategy="examples")`), so rank r sees
+stream positions r, r + W, ... — the same strided shards as the materialised path — and the gathered
+predictions are the same sample for sample. Decoding runs in a thread pool (PIL releases the GIL)
+or batched on the GPU, with the same per-sample code as the materialised loaders.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BenchError, DatasetUnavailableError
+from . import hub_files
+from . import labels as L
+
+PREFETCH_BATCHES = 2
+
+
+@dataclass
+class StreamedImageSet:
+    """An ImageSet whose images are read in order from a stream: labels, names and n are known up front."""
+
+    name: str
+    split: str
+    label_space: L.LabelSpace
+    labels: list[int]
+    source: str
+    files: list[str]  # hf:// URLs or local paths, in sample order
+    features: Any = field(repr=False)  # datasets.Features of the files (Image + ClassLabel)
+    hf_column: str = "image"
+    label_column: str = "label"
+    names: list[str] = field(default_factory=list, repr=False)
+    origin: list[int] = field(default_factory=list, repr=False)  # stream position of each sample (after --classes)
+    stream_labels: list[int] = field(default_factory=list, repr=False)  # raw label per stream position, to check the order
+    rank: int = 0
+    world_size: int = 1
+    streamed = True  # what the runner asks to pick the streaming pipeline
+    _inflight: dict[int, Any] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def ids(self) -> list[str]:
+        return list(self.names)
+
+    def raw(self, i: int):
+        """The undecoded image of sample i while its batch is in flight (streams have no random access)."""
+        try:
+            cell = self._inflight.pop(i)
+        except KeyError:
+            raise DatasetUnavailableError(f"sample {i} is not in flight: a streamed dataset is read in order, once") from None
+        return cell["bytes"] if cell.get("bytes") else cell["path"]
+
+    def restrict_classes(self, space: L.LabelSpace) -> StreamedImageSet:
+        """Only the samples whose class is in `space` (as ImageSet.restrict_classes, keeping stream positions)."""
+        keep_space = L.subset(self.label_space, set(space.wnids), f"{self.label_space.name}∩{space.name}")
+        if not len(keep_space):
+            raise DatasetUnavailableError(f"{self.name} has none of the {len(space)} {space.name} classes")
+        index = keep_space.index
+        keep = [i for i, y in enumerate(self.labels) if 0 <= y < len(self.label_space) and self.label_space.wnids[y] in index]
+        return StreamedImageSet(
+            self.name, self.split, keep_space, [index[self.label_space.wnids[self.labels[i]]] for i in keep],
+            f"{self.source} (classes of {space.name})", self.files, self.features, self.hf_column, self.label_column,
+            [self.names[i] for i in keep], [self.origin[i] for i in keep], self.stream_labels, self.rank, self.world_size)
+
+    def stream(self):
+        """This rank's examples: an IterableDataset over the files, images left undecoded."""
+        import datasets as hfds
+        from datasets.distributed import split_dataset_by_node
+
+        ds = hub_files.load_parquet(self.files, self.split, self.features, streaming=True)
+        ds = ds.cast_column(self.hf_column, hfds.Image(decode=False)).select_columns([self.hf_column, self.label_column])
+        if self.world_size > 1:
+            import inspect
+
+            if "strategy" not in inspect.signature(split_dataset_by_node).parameters:
+                # older releases pick per-file shards when num_shards % world_size == 0, which loses the positions
+                raise DatasetUnavailableError(f"--streaming under torchrun needs split_dataset_by_node(strategy=...) (datasets {hfds.__version__} "
+                                              "has none): upgrade datasets, or drop --streaming")
+            ds = split_dataset_by_node(ds, rank=self.rank, world_size=self.world_size, strategy="examples")
+        return ds
+
+
+# --- finding the files and indexing them ------------------------------------------------------------
+
+
+def load(name: str, split: str | None = None, data_dir: str | Path | None = None) -> StreamedImageSet:
+    """The split of an HF parquet dataset (the hub, or a local HF copy) as a stream, indexed by its label column."""
+    from .datasets import canonical_split, info_for
+
+    info = info_for(name)
+    split = canonical_split(name, split)
+    if data_dir is not None:
+        root = Path(data_dir).expanduser()
+        if not (root / hub_files.CARD).is_file() and not any(root.rglob("*.parquet")):
+            raise DatasetUnavailableError(f"--streaming reads HF parquet datasets: {root} holds no parquet files; drop --streaming for {info.layout}")
+        sf = hub_files.local_split(root, split, str(root))
+        files, source = sf.local_paths(), f"hf-local:{root}"
+    elif info.hf_id is not None:
+        from .. import hub
+
+        offline = hub.ensure_offline_if_unreachable()
+        sf = hub_files.resolve(info.hf_id, split, offline=offline)
+        # offline, the cached snapshot's files are read in place (still no prepared copy)
+        files = sf.local_paths() if sf.root is not None else sf.urls()
+        source = f"hf:{info.hf_id}@{(sf.revision or '')[:12]}"
+        hub_files._log(f"{info.hf_id} {split}: streaming {len(sf.files)} of {len(sf.listing)} files "
+                       f"({hub_files.human(sf.split_bytes)} of {hub_files.human(sf.repo_bytes)})")
+    else:
+        raise DatasetUnavailableError(f"--streaming reads HF parquet datasets (the hub or a local HF copy); {name} is not one: drop --streaming")
+    return index(info, split, files, sf.features, source)
+
+
+def _open(path: str):
+    import fsspec
+
+    return fsspec.open(path, "rb").open() if "://" in path else open(path, "rb")
+
+
+def index(info, split: str, files: Sequence[str], features, source: str) -> StreamedImageSet:
+    """Read only the label and image-path columns of every file (parquet column projection), in sample order.
+
+    Labels and names go through the materialised path's own `_from_hf`, so both paths agree on them.
+    """
+    import datasets as hfds
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets.table import InMemoryTable
+
+    from .datasets import _from_hf
+
+    raw_labels: list[int | None] = []
+    paths: list[str | None] = []
+    image_col = label_col = None
+    for path in files:
+        with _open(path) as f:
+            pf = pq.ParquetFile(f)
+            if features is None:
+                features = hfds.Features.from_arrow_schema(pf.schema_arrow)
+            image_col = next((c for c, ft in features.items() if isinstance(ft, hfds.Image)), None)
+            label_col = next((c for c, ft in features.items() if isinstance(ft, hfds.ClassLabel)), None)
+            if image_col is None or label_col is None:
+                raise DatasetUnavailableError(f"{source}: expected an Image column and a ClassLabel column, found {dict(features)}")
+            table = pf.read(columns=[f"{image_col}.path", label_col])
+        raw_labels += table.column(label_col).to_pylist()
+        paths += [cell.get("path") if cell else None for cell in table.column(image_col).to_pylist()]
+    # the index as a tiny in-memory Dataset (paths only, no bytes) for the materialised path's `_from_hf`
+    cells = pa.StructArray.from_arrays([pa.nulls(len(paths), pa.binary()), pa.array(paths, pa.string())], names=["bytes", "path"])
+    table = pa.table({image_col: cells, label_col: pa.array(raw_labels, pa.int64())})
+    small = hfds.Dataset(InMemoryTable(table), info=hfds.DatasetInfo(
+        features=hfds.Features({image_col: features[image_col], label_col: features[label_col]})))
+    indexed = _from_hf(info, split, small, source)
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))  # as torchrun sets them
+    return StreamedImageSet(info.name, split, indexed.label_space, list(indexed.labels), source, list(files), features,
+                            image_col, label_col, list(indexed.ids()), list(range(len(raw_labels))),
+                            [-1 if y is None else int(y) for y in raw_labels], rank, world)
+
+
+# --- the data path ------------------------------------------------------------------------------------
+
+
+def _examples(images: StreamedImageSet, indices: Sequence[int]) -> Iterator[tuple[int, Any]]:
+    """(sample index, image cell) for this rank's share of `indices`, in stream order; stops after the last one."""
+    wanted = {images.origin[i]: i for i in indices}
+    mine = {p: i for p, i in wanted.items() if p % images.world_size == images.rank}
+    if not mine:
+        return
+    last = max(mine)
+    for j, ex in enumerate(images.stream()):
+        pos = images.rank + j * images.world_size
+        if pos > last:
+            break
+        i = mine.get(pos)
+        if i is None:
+            continue
+        label = ex[images.label_column]
+        if (-1 if label is None else int(label)) != images.stream_labels[pos]:
+            raise BenchError(f"{images.source}: the stream's sample {pos} has label {label}, the index says "
+                             f"{images.stream_labels[pos]}: the files changed while reading; rerun")
+        yield i, ex[images.hf_column]
+
+
+def build(images: StreamedImageSet, indices: Sequence[int], ts, device: str, batch_size: int,
+          workers: int | None = None, data_path: str = "auto"):
+    """A loaders.Pipeline over the stream: this rank's share of `indices`, batched in stream order.
+
+    `indices` are ALL the samples to evaluate (not this rank's shard): the stream decides the shard.
+    """
+    from . import loaders
+    from . import transforms as T
+    from .datasets import TorchView
+
+    images._inflight.clear()  # a retry (out of memory) starts the stream over
+    examples = _examples(images, indices)
+    first = next(examples, None)
+    cell = None if first is None else first[1]
+    path = data_path
+    if path == "auto":
+        data = (cell or {}).get("bytes") or b""
+        path = "gpu" if device.startswith("cuda") and loaders.is_jpeg(data) else "cpu"
+    examples = itertools.chain([first] if first is not None else [], examples)
+    n_threads = loaders.default_workers(workers)
+    everything = range(len(images))
+    if path == "gpu":
+        view = loaders.RawView(images, everything)
+        raw = _batches(images, view, examples, batch_size, n_threads, loaders.collate_raw)
+        return loaders.Pipeline(loaders.GpuDecoder(ts, device).batches(raw), lambda x: x, "gpu", n_threads)
+    from torch.utils.data import default_collate
+
+    view = TorchView(images, everything, T.build(ts, normalize=False), ts.input_size)
+    return loaders.Pipeline(_batches(images, view, examples, batch_size, n_threads, default_collate), T.BatchNormalizer(ts), "cpu", n_threads)
+
+
+def _batches(images: StreamedImageSet, view, examples: Iterator[tuple[int, Any]], batch_size: int, threads: int, collate):
+    """Decode each batch's samples in a thread pool (`view[i]`: the loaders' own per-sample code), prefetching a little."""
+    lock = threading.Lock()
+
+    def chunks():
+        while chunk := list(itertools.islice(examples, batch_size)):
+            with lock:
+                for i, cell in chunk:
+                    images._inflight[i] = cell
+            yield [i for i, _ in chunk]
+
+    if threads <= 0:
+        for chunk in chunks():
+            yield collate([view[i] for i in chunk])
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: deque = deque()
+        for chunk in chunks():
+            pending.append([pool.submit(view.__getitem__, i) for i in chunk])
+            if len(pending) > PREFETCH_BATCHES:
+                yield collate([f.result() for f in pending.popleft()])
+        while pending:
+            yield collate([f.result() for f in pending.popleft()])

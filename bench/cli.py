@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--results-dir", default="results")
     r.add_argument("--force", action="store_true", help="rerun results that already exist")
     r.add_argument("--no-progress", dest="progress", action="store_false")
+    r.add_argument("--json", action="store_true", help="print the end-of-run summary as JSON (progress stays on stderr)")
 
     ls = sub.add_parser("list", help="models the harness can run, with source and reference top-1")
     ls.add_argument("pattern", nargs="?", help="glob, e.g. 'resnet*' or '*lite*'")
@@ -120,7 +121,7 @@ def cmd_run(args) -> int:
                     efficiency=args.efficiency, results_dir=args.results_dir, force=args.force, progress=args.progress)
     report = run(cfg)
     if report.is_main:
-        print(report.format())
+        print(json.dumps(report.to_json(), indent=1) if args.json else report.format())
     return report.exit_code
 
 

@@ -43,3 +43,9 @@ class LabelSpaceError(BenchError):
 
 class ResultsError(BenchError):
     """Results or baselines that cannot be read or written."""
+
+
+class SchemaVersionError(ResultsError):
+    """A result written by a newer imagenet-bench (exit 2): never overwritten, read only after an upgrade."""
+
+    exit_code = 2

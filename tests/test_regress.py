@@ -9,6 +9,7 @@ import pytest
 
 from bench.report import regress as G
 from bench.store import results as R
+from bench.store import schema as S
 from bench.cli import main
 from bench.errors import ConfigError
 from bench.measure.stats import mcnemar_exact
@@ -37,17 +38,19 @@ def write_result(root, correct, *, model=MODEL, dataset="samples", split="val", 
     protocol = {"dataset": dataset, "split": split, "n": n, "indices": R.indices_hash(index.tolist()),
                 "label_protocols": list(label_protocols), "transform_policy": "model",
                 "dataset_space": "tiny-imagenet", "model_space": "imagenet-1k"}
-    result = {
-        "schema_version": R.SCHEMA_VERSION,
-        "key": R.ResultKey(dataset, split, model, "pretrained", "model").as_dict(),
-        "model": {"id": model, "weights": {"sha256": "5e984df53b006fa8"}},
-        "transform": transform or TRANSFORM,
-        "accuracy": {"n": n, "restricted": dict(figures), "full": dict(figures)},
-        "protocol": protocol,
-        "protocol_hash": R.protocol_hash(protocol),
-        "env": env or ENV,
-        "run": {"device": "cpu", "precision": "fp32"},
-    }
+    key = S.Identity(model=model, weights="pretrained", weights_digest="file:ab", dataset=dataset, split=split,
+                     samples=R.samples_digest(index.tolist(), np.zeros(int(index.max(initial=0)) + 1, np.int64)),
+                     transform=transform or TRANSFORM, precision="fp32", device="cpu:AMD EPYC")
+    result = S.Record(
+        key=key,
+        model=S.ModelRecord(id=model, weights=S.WeightsRecord(sha256="5e984df53b006fa8")),
+        transform=transform or TRANSFORM,
+        accuracy=S.Accuracy(n=n, restricted=S.Figures.from_json(figures), full=S.Figures.from_json(figures)),
+        protocol=S.Protocol.from_json(protocol),
+        protocol_hash=R.protocol_hash(protocol),
+        env=S.Env.from_json(env or ENV),
+        run=S.RunRecord(device="cpu", precision="fp32"),
+    )
     return R.write(result, samples, root)
 
 

@@ -5,6 +5,7 @@ cache never answers for content it did not hash.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -48,7 +49,5 @@ def _remember(entry: Path, digest: str) -> None:
     """Best effort: a cache that cannot be written only costs a re-hash next time."""
     from .results import atomic_write_bytes
 
-    try:
+    with contextlib.suppress(Exception):  # read-only home, full disk: hashing still worked
         atomic_write_bytes(entry, digest.encode())
-    except Exception:  # noqa: BLE001 - read-only home, full disk: hashing still worked
-        pass

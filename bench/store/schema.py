@@ -76,10 +76,6 @@ def _convert(hint: Any, value: Any) -> Any:
     return value
 
 
-def _extra() -> Any:
-    return field(default_factory=dict, repr=False)
-
-
 # ---------------------------------------------------------------------------------------------
 # The key
 
@@ -109,7 +105,7 @@ class Identity(Section):
     channels_last: bool | None = None  # as asked (None: the model's preference)
     compile: bool | None = None
     device: str | None = None  # kind:name, e.g. cuda:NVIDIA H100 80GB HBM3 or cpu:AMD EPYC
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # What efficiency depends on: a record of the same model that differs only elsewhere (other samples,
     # label space, decode path) holds the same efficiency measurement.
@@ -166,7 +162,7 @@ class WeightsRecord(Section):
     kind: str | None = None  # pretrained | random | file
     origin: str | None = None  # URL, hub id, package or path
     sha256: str | None = None  # over the state dict's tensors (models.state_dict_sha256)
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -179,7 +175,7 @@ class ModelRecord(Section):
     label_space: str | None = None
     weights: WeightsRecord | None = None
     reference: dict[str, Any] | None = None  # what the authors report (models.reference)
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -192,7 +188,7 @@ class DatasetRecord(Section):
     classes: str | None = None
     label_space: str | None = None
     num_classes: int | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def complete(self) -> bool:
@@ -209,7 +205,7 @@ class LabelsRecord(Section):
     mapped: int | None = None
     coverage: float | None = None
     unmapped: list[Any] | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -223,7 +219,7 @@ class Figures(Section):
     top1_ci95: list[float] | None = None
     top5_ci95: list[float] | None = None
     nll: float | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -239,7 +235,7 @@ class Accuracy(Section):
     workers: int | None = None
     batch_size: int | None = None
     real: dict[str, Any] | None = None  # ImageNet-ReaL top-1 on imagenet-1k validation
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -270,7 +266,7 @@ class Efficiency(Section):
     nvml_total_mb: float | None = None
     cpu_rss_growth_mb: float | None = None
     world_size: int | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -285,7 +281,7 @@ class Protocol(Section):
     transform_policy: str | None = None
     dataset_space: str | None = None
     model_space: str | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def hash(self) -> str:
@@ -306,7 +302,7 @@ class Env(Section):
     cpu: str | None = None
     bench_version: str | None = None
     git_sha: str | None = None
-    extra: dict[str, Any] = _extra()  # datasets, pandas, numpy, cudnn, counts, ... (measure.env.collect)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)  # datasets, pandas, numpy, cudnn, counts, ... (measure.env.collect)
 
 
 @dataclass
@@ -319,7 +315,7 @@ class SectionRun(Section):
     world_size: int | None = None
     bench_version: str | None = None
     git_sha: str | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -336,7 +332,7 @@ class RunRecord(Section):
     channels_last: bool | None = None
     transform_overrides: dict[str, Any] | None = None  # --mean/--std/--crop-pct/... given on the command line
     sections: dict[str, SectionRun] | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_json(cls, d):
@@ -371,7 +367,7 @@ class Record(Section):
     schema_version: int = SCHEMA_VERSION
     migrated_from: int | None = field(default=None, metadata={"json": False})  # 1 when read from a v1 file
     path: Path | None = field(default=None, compare=False, repr=False, metadata={"json": False})  # where it was read
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def sections(self) -> tuple[str, ...]:
         """The measurements this record holds."""

@@ -107,7 +107,7 @@ def test_newer_schema_is_refused_with_upgrade_and_exit_2(tmp_path):
     path = R.write(_record(), None, tmp_path)
     raw = json.loads(path.read_text())
     path.write_text(json.dumps({**raw, "schema_version": 3}))
-    with pytest.raises(SchemaVersionError, match="upgrade imagenet-bench") as e:
+    with pytest.raises(SchemaVersionError, match="written by a newer imagenet-bench .*: upgrade imagenet-bench") as e:
         R.read(path)
     assert e.value.exit_code == 2 and "--force" not in str(e.value)
     with pytest.raises(SchemaVersionError):

@@ -29,7 +29,6 @@ from ..errors import ResultsError, SchemaVersionError
 SCHEMA_VERSION = 2
 SECTIONS = ("accuracy", "efficiency")  # what a run can ask for; a new measurement adds its name here
 KEY_HASH_LEN = 12
-UPGRADE = "written by a newer imagenet-bench: upgrade imagenet-bench (pip install -U imagenet-bench) to read it"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,7 +404,8 @@ def from_json(d: Any, path: Path | None = None, default_version: int | None = No
         raise ResultsError(f"{where} is not a result (a JSON object was expected)")
     version = d.get("schema_version", default_version)
     if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
-        raise SchemaVersionError(f"{where} has schema_version {version} ({UPGRADE}; this one reads up to {SCHEMA_VERSION})")
+        raise SchemaVersionError(f"{where} was written by a newer imagenet-bench (schema_version {version}; this one reads up to "
+                                 f"{SCHEMA_VERSION}): upgrade imagenet-bench to read it; the file is left as it is")
     migrated = None
     if version == 1:
         d, migrated = migrate_v1(d), 1

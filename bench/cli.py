@@ -133,7 +133,7 @@ def cmd_run(args) -> int:
         return dry_run(cfg)
     report = run(cfg)
     if report.is_main:
-        print(report.format())
+        print(json.dumps(report.to_json(), indent=1) if cfg.json else report.format())
     return report.exit_code
 
 

@@ -267,6 +267,8 @@ class RunConfig:
         help="run part I of N of the model list (default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; bench.sweep)"))
     dry_run: bool = field(default=False, metadata=flag(
         "--dry-run", action="store_true", help="print the models this shard would run, one per line, and exit"))
+    json: bool = field(default=False, metadata=flag(
+        "--json", action="store_true", help="print the end-of-run summary as JSON on stdout (progress stays on stderr)"))
 
     def __post_init__(self) -> None:
         self.validate()

@@ -45,3 +45,9 @@ class ResultsError(BenchError):
     """Results or baselines that cannot be read or written (exit 2: exit 1 means "a model failed" or "worse")."""
 
     exit_code = 2
+
+
+class SchemaVersionError(ResultsError):
+    """A result written by a newer imagenet-bench (exit 2): never overwritten, read only after an upgrade."""
+
+    exit_code = 2

@@ -1,13 +1,15 @@
 """`bench run`: for each model, resolve -> build -> transform -> evaluate -> measure -> store.
 
 A model that fails is reported and the others go on; a finished result is on disk before the
-next model starts, so an interrupted run keeps it and a rerun skips it. Under torchrun every
-rank evaluates a shard and rank 0 writes.
+next model starts, so an interrupted run keeps it and a rerun skips it -- only when the key (the
+whole experiment, store/schema.Identity) is identical and every asked-for section is stored;
+missing sections are measured and merged. Under torchrun rank 0 decides per model (done, locked
+by another run, to do) and broadcasts it; every rank evaluates a shard and rank 0 writes. The
+run ends with a summary table (or JSON) on stdout; progress goes to stderr.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import signal
 import sys
@@ -24,38 +26,108 @@ from .store import results as R
 from .data import transforms as T
 from .config import RunConfig
 from .errors import BenchError, DatasetUnavailableError
-from .store.locks import entry_lock
 from .sweep import plan
 
 
 @dataclass
-class RunReport:
-    """What happened to each model: written, skipped or failed (with why)."""
+class Outcome:
+    """One model's line of the end-of-run summary: what happened, why, where, and its figures."""
 
-    written: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
+    model: str
+    status: str  # written | skipped | failed | interrupted
+    why: str = ""  # written: what was measured; skipped / failed: why
+    paths: list[str] = field(default_factory=list)
+    top1: float | None = None
+    top5: float | None = None
+    n: int | None = None
+    params: int | None = None
+    gmacs: float | None = None
+    img_s: float | None = None
+    run: str | None = None  # the key hash of the record
+    exit_code: int = 0
+
+    @classmethod
+    def of(cls, model: str, status: str, why: str, record: R.Record | None = None, paths=(), exit_code: int = 0) -> Outcome:
+        out = cls(model, status, why, [str(p) for p in paths], exit_code=exit_code)
+        if record is not None:
+            acc, eff = record.accuracy, record.efficiency
+            restricted = acc.restricted if acc is not None else None
+            out.top1, out.top5 = (restricted.top1, restricted.top5) if restricted is not None else (None, None)
+            out.n = acc.n if acc is not None else None
+            if eff is not None:
+                out.params, out.gmacs, out.img_s = eff.params, eff.gmacs, eff.throughput_img_s
+            out.run = record.key.hash
+            if not out.paths and record.path is not None:
+                out.paths = [str(record.path)]
+        return out
+
+    def cells(self) -> list[str]:
+        def num(v, fmt):
+            return "—" if v is None else fmt.format(v)
+
+        status = f"{self.status} ({self.why})" if self.why else self.status
+        where = self.paths[0] + (f" (+{len(self.paths) - 1} more)" if len(self.paths) > 1 else "") if self.paths else ""
+        return [self.model, num(self.top1, "{:.2f}"), num(self.top5, "{:.2f}"), num(self.n, "{}"),
+                num(None if self.params is None else self.params / 1e6, "{:.2f}"), num(self.gmacs, "{:.3f}"),
+                num(self.img_s, "{:.1f}"), status.replace("\n", " "), where]
+
+
+HEADERS = ["model", "top-1", "top-5", "n", "params (M)", "GMACs", "img/s", "status", "file"]
+
+
+@dataclass
+class RunReport:
+    """What happened to each model: written, skipped or failed (with why), as a table or JSON."""
+
+    rows: list[Outcome] = field(default_factory=list)
     unreadable_samples: dict[str, list[str]] = field(default_factory=dict)
     interrupted: str | None = None  # the model that was running when Ctrl-C / SIGTERM came
     is_main: bool = True  # under torchrun only rank 0 reports
+
+    def _with(self, status: str) -> list[Outcome]:
+        return [r for r in self.rows if r.status == status]
+
+    @property
+    def written(self) -> list[str]:
+        return [p for r in self._with("written") for p in r.paths]
+
+    @property
+    def skipped(self) -> list[str]:
+        return [p for r in self._with("skipped") for p in r.paths]
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return {r.model: r.why for r in self._with("failed")}
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 1 if self.failed else 0
+        return max((r.exit_code for r in self._with("failed")), default=0)
+
+    def counts(self) -> str:
+        skipped = self._with("skipped")
+        hint = " (--force measures again)" if any(r.why.startswith("already done") for r in skipped) else ""
+        return f"{len(self._with('written'))} written, {len(skipped)} skipped{hint}, {len(self._with('failed'))} failed"
 
     def format(self) -> str:
-        lines = [f"{len(self.written)} written, {len(self.skipped)} skipped (already done; --force reruns), {len(self.failed)} failed"]
-        lines += [f"  wrote   {p}" for p in self.written]
-        lines += [f"  skipped {p}" for p in self.skipped]
-        lines += [f"  FAILED  {m}: {why}" for m, why in self.failed.items()]
+        from tabulate import tabulate
+
+        lines = [tabulate([r.cells() for r in self.rows], headers=HEADERS, tablefmt="simple", disable_numparse=True,
+                          colalign=("left",) + ("right",) * 6 + ("left", "left"))] if self.rows else []
+        lines.append(self.counts())
         for m, bad in self.unreadable_samples.items():
             shown = ", ".join(bad[:5]) + (f", ... ({len(bad) - 5} more)" if len(bad) > 5 else "")
             lines.append(f"  {m}: {len(bad)} image(s) could not be read and were left out: {shown} (see accuracy.failed)")
         if self.interrupted:
             lines.append(f"  INTERRUPTED during {self.interrupted}: nothing of it was written; rerun the same command to continue")
         return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {"models": [asdict(r) for r in self.rows], "summary": self.counts(), "unreadable_samples": self.unreadable_samples,
+                "interrupted": self.interrupted, "exit_code": self.exit_code}
 
 
 def _log(msg: str) -> None:
@@ -90,52 +162,206 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+@dataclass
+class Context:
+    """What every model's key shares: the sections asked for, the samples and how they are decoded, the device."""
+
+    requested: tuple[str, ...]
+    split: str
+    device: str
+    device_id: str  # kind:name, part of the key
+    images: D.ImageSet | None = None
+    indices: list[int] | None = None
+    samples: str | None = None  # digest of the exact samples
+    data_path: str | None = None  # cpu | gpu, resolved
+
+
+@dataclass
+class Decision:
+    """Rank 0's verdict on one model, broadcast so that every rank evaluates the same list."""
+
+    status: str  # todo | skipped | failed
+    plan: R.Plan | None = None
+    outcome: Outcome | None = None
+
+
 def _run(cfg: RunConfig, specs: list[M.ModelSpec], info: dist.DistInfo, device: str) -> RunReport:
     report = RunReport(is_main=info.is_main)
-    split = D.canonical_split(cfg.dataset, cfg.split)
-    todo = []
+    ctx = _context(cfg, specs, device)
     for spec in specs:
-        key = _key(cfg, spec, split)
-        if R.is_done(key, cfg.results_dir) and not cfg.force:
-            report.skipped.append(str(key.path(cfg.results_dir)))
-        else:
-            todo.append((spec, key))
-    dist.barrier(info)  # every rank decided on the same list before rank 0 writes anything
-    if not todo:
-        return report
-    images = _load_images(cfg, split, todo) if cfg.accuracy else None
-    for spec, key in todo:
-        _log(f"== {spec.id} on {key.dataset}/{split} ({device}{f', rank {info.rank}/{info.world_size}' if info.active else ''})")
+        lock = prebuilt = None
         try:
-            with entry_lock(key.path(cfg.results_dir)) if info.is_main else contextlib.nullcontext():
-                if info.is_main and R.is_done(key, cfg.results_dir) and not cfg.force:
-                    report.skipped.append(str(key.path(cfg.results_dir)))  # another run finished it while we waited
-                    continue
-                result, samples = run_one(cfg, spec, key, images, device, info)
-                if info.is_main:
-                    path = R.write(result, samples, cfg.results_dir)
-                    report.written.append(str(path))
-                    bad = (result.get("accuracy") or {}).get("failed") or []
-                    if bad:
-                        report.unreadable_samples[spec.id] = [f"{f.get('id', f['index'])} ({f['error']})" for f in bad]
+            if info.is_main:
+                decision, lock, prebuilt = _decide(cfg, spec, ctx)
+            else:
+                decision = None
+            decision = dist.broadcast(decision, info)  # rank 0 decides: done, locked or to do
+            if decision.status != "todo":
+                report.rows.append(decision.outcome)
+                continue
+            report.rows.append(_measure_and_store(cfg, spec, decision.plan, ctx, info, prebuilt, report))
         except BenchError as e:
-            report.failed[spec.id] = str(e)
+            report.rows.append(Outcome.of(spec.id, "failed", str(e), exit_code=e.exit_code))
             _log(f"   failed: {e}")
         except KeyboardInterrupt:
             report.interrupted = spec.id
             _log(f"   interrupted: finished results are kept; rerun to continue from {spec.id}")
             break
         except Exception as e:  # noqa: BLE001 - one model's crash must not lose the others
-            report.failed[spec.id] = f"{type(e).__name__}: {e}"
+            report.rows.append(Outcome.of(spec.id, "failed", f"{type(e).__name__}: {e}", exit_code=1))
             _log(f"   failed: {type(e).__name__}: {e}")
+        finally:
+            if lock is not None:
+                lock.release()
     return report
 
 
-def _load_images(cfg: RunConfig, split: str, todo) -> D.ImageSet:
+def _context(cfg: RunConfig, specs: list[M.ModelSpec], device: str) -> Context:
+    """Load the data (the exact samples are part of every key) once for all models."""
+    split = D.canonical_split(cfg.dataset, cfg.split)
+    requested = tuple(s for s, on in (("accuracy", cfg.accuracy), ("efficiency", cfg.efficiency)) if on)
+    ctx = Context(requested, split, device, _device_id(device))
+    if cfg.accuracy:
+        from .data import loaders
+
+        ctx.images = _load_images(cfg, split, specs)
+        ctx.indices = D.stratified(ctx.images.labels, cfg.limit)
+        ctx.samples = R.samples_digest(ctx.indices, ctx.images.labels)
+        ctx.data_path = loaders.choose(cfg.data_path, device, ctx.images)
+    return ctx
+
+
+def _device_id(device: str) -> str:
+    """cuda:NVIDIA H100 80GB HBM3 / cpu:AMD EPYC: the hardware a number was measured on."""
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        import torch
+
+        index = int(device.split(":")[1]) if ":" in device else torch.cuda.current_device()
+        return f"cuda:{torch.cuda.get_device_name(index)}"
+    from .measure.env import cpu_name
+
+    return f"{kind}:{cpu_name()}"
+
+
+def _decide(cfg: RunConfig, spec: M.ModelSpec, ctx: Context):
+    """(Decision, the entry's lock when there is work, the model when it had to be built to know its weights)."""
+    prebuilt = None
+    try:
+        digest = _weights_digest(cfg, spec)
+        if digest is _UNKNOWN:  # pretrained weights not cached yet: building fetches them, then the file is known
+            prebuilt = M.build(spec, cfg.weights)
+            digest = _weights_digest(cfg, spec)
+            if digest is _UNKNOWN:
+                digest = f"state:{prebuilt[1].sha256}"
+        key = _identity(cfg, spec, ctx, digest)
+        from .store.locks import EntryLock
+
+        lock = EntryLock(key.path(cfg.results_dir))
+        if not lock.acquire(wait=False):
+            why = f"locked: another bench run (pid {lock.holder}) is computing it; rerun when it is done"
+            return Decision("skipped", outcome=Outcome.of(spec.id, "skipped", why, paths=[key.path(cfg.results_dir)])), None, None
+        try:
+            plan = R.lookup(key, cfg.results_dir, ctx.requested, cfg.force, warn=_warn)
+        except BaseException:
+            lock.release()
+            raise
+        if plan.done:
+            lock.release()
+            stored = plan.existing if plan.stored_in in (None, plan.path) else R.read(plan.stored_in)
+            return Decision("skipped", outcome=Outcome.of(spec.id, "skipped", plan.why_done(), stored, paths=[plan.stored_in or plan.path])), None, None
+        return Decision("todo", plan=plan), lock, prebuilt
+    except BenchError as e:
+        return Decision("failed", outcome=Outcome.of(spec.id, "failed", str(e), exit_code=e.exit_code)), None, None
+    except Exception as e:  # noqa: BLE001 - the other ranks wait for this decision: never leave them hanging
+        return Decision("failed", outcome=Outcome.of(spec.id, "failed", f"{type(e).__name__}: {e}", exit_code=1)), None, None
+
+
+_UNKNOWN = object()
+
+
+def _weights_digest(cfg: RunConfig, spec: M.ModelSpec):
+    """file:<sha256> of the weights file, None for random weights, _UNKNOWN when the file is not on this machine."""
+    from .store.checksums import file_sha256
+
+    if cfg.weights == "random":
+        return None
+    path = M.weights_file(spec, cfg.weights)
+    if path is None or not path.is_file():
+        return _UNKNOWN
+    return f"file:{file_sha256(path)}"
+
+
+def _file_or_name(value: str | None) -> str | None:
+    """A label-space or classes argument in a key: a file is known by its content, a name by itself."""
+    from pathlib import Path
+
+    from .store.checksums import file_sha256
+
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    return f"{p.stem}@{file_sha256(p)[:16]}" if p.is_file() else value
+
+
+def _weights_label(weights: str) -> str:
+    """The readable weights part of a file name: pretrained, random, or file-<stem> for --weights PATH."""
+    from pathlib import Path
+
+    return weights if weights in ("pretrained", "random") else f"file-{Path(weights).stem}"
+
+
+def _identity(cfg: RunConfig, spec: M.ModelSpec, ctx: Context, digest: str | None) -> R.Identity:
+    ts = T.resolve(spec, None, cfg.transform, cfg.transform_overrides)
+    return R.Identity(
+        model=spec.id, weights=_weights_label(cfg.weights), weights_digest=digest, dataset=cfg.dataset_key, split=ctx.split,
+        samples=ctx.samples, transform=ts.to_dict(), precision=cfg.precision, label_space=_file_or_name(cfg.label_space),
+        classes=_file_or_name(cfg.classes), data_path=ctx.data_path, batch_size=cfg.batch_size,
+        channels_last=cfg.channels_last, compile=cfg.compile, device=ctx.device_id,
+    )
+
+
+def _warn(msg: str) -> None:
+    _log(f"   warning: {msg}")
+
+
+def _measure_and_store(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan, ctx: Context, info: dist.DistInfo, prebuilt,
+                       report: RunReport) -> Outcome:
+    """Measure what the plan says on every rank; rank 0 merges it into the store."""
+    _log(f"== {spec.id} on {plan.key.dataset}/{ctx.split}: {'+'.join(plan.measure) or 'merge'} "
+         f"({ctx.device}{f', rank {info.rank}/{info.world_size}' if info.active else ''})")
+    if not plan.measure:  # only a stored efficiency to take over: no model needed
+        record, samples = _bare_record(cfg, spec, plan), None
+    else:
+        record, samples = run_one(cfg, spec, plan, ctx, info, prebuilt if info.is_main else None)
+    if not info.is_main:
+        return Outcome.of(spec.id, "written", "")
+    if record.key != plan.key:  # the built model resolved another transform than its config: store it under its own key
+        _warn(f"{spec.id}: the model's transform differs from its pretrained config; stored under key {record.key.hash}")
+        plan = R.lookup(record.key, cfg.results_dir, plan.measure, force=True, warn=_warn)
+    paths = R.save(plan, record, samples, warn=_warn)
+    if record.accuracy is not None and record.accuracy.failed:
+        report.unreadable_samples[spec.id] = [f"{f.get('id', f['index'])} ({f['error']})" for f in record.accuracy.failed]
+    what = f"measured {'+'.join(plan.measure)}" if plan.measure else ""
+    kept = [s for s in (plan.existing.sections() if plan.existing else ()) if s not in plan.measure]
+    notes = [w for w in (what, f"kept stored {'+'.join(kept)}" if kept else "",
+                         f"efficiency taken over from run {plan.adopt.key.hash}" if plan.adopt else "") if w]
+    return Outcome.of(spec.id, "written", "; ".join(notes), R.read(paths[0]) if paths else None, paths)
+
+
+def _bare_record(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan) -> R.Record:
+    from .store import schema as S
+
+    return S.Record(key=plan.key, transform=dict(plan.key.transform), run=S.RunRecord(
+        started=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), precision=cfg.precision,
+        transform_overrides=cfg.transform_overrides or None))
+
+
+def _load_images(cfg: RunConfig, split: str, specs) -> D.ImageSet:
     try:
         images = (streaming.load if cfg.streaming else D.load)(cfg.dataset, split, cfg.data_dir)
     except DatasetUnavailableError as e:
-        hints = [h for spec, _ in todo if cfg.weights == "pretrained" and (h := M.uncached_weights_hint(spec))]
+        hints = [h for spec in specs if cfg.weights == "pretrained" and (h := M.uncached_weights_hint(spec))]
         if hints:
             raise DatasetUnavailableError(f"{e}\nand the weights are not cached either:\n  " + "\n  ".join(hints)) from e
         raise
@@ -145,39 +371,33 @@ def _load_images(cfg: RunConfig, split: str, todo) -> D.ImageSet:
     return images
 
 
-def _key(cfg: RunConfig, spec: M.ModelSpec, split: str) -> R.ResultKey:
-    return R.ResultKey(cfg.dataset_key, split, spec.id, R.weights_label(cfg.weights), cfg.transform)
-
-
-def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.ImageSet | None, device: str,
-            info: dist.DistInfo = dist.DistInfo()):
-    """One model: returns (result dict, per-sample arrays or None); identical on every rank."""
+def run_one(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan, ctx: Context, info: dist.DistInfo = dist.DistInfo(), prebuilt=None):
+    """One model, the sections of `plan.measure`: returns (Record, per-sample arrays or None); the same on every
+    rank but for efficiency, which rank 0 alone measures."""
     from .measure import env
+    from .store import schema as S
 
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
-    model, winfo = M.build(spec, cfg.weights)
+    model, winfo = prebuilt or M.build(spec, cfg.weights)
     channels_last = M.prefers_channels_last(model) if cfg.channels_last is None else cfg.channels_last
     head = L.for_head(winfo.num_classes, cfg.label_space)
     ts = T.resolve(spec, model, cfg.transform, cfg.transform_overrides)
-    result: dict[str, Any] = {
-        "schema_version": R.SCHEMA_VERSION,
-        "key": key.as_dict(),
-        "model": {
-            "id": spec.id, "source": spec.source, "arch": spec.arch, "tag": spec.tag,
-            "num_classes": winfo.num_classes, "label_space": head.name,
-            "weights": {"kind": winfo.kind, "origin": winfo.origin, "sha256": winfo.sha256},
-            "reference": spec.reference,
-        },
-        "transform": ts.to_dict(),
-    }
+    key = plan.key if ts.to_dict() == plan.key.transform else plan.key.replace(transform=ts.to_dict())
+    record = S.Record(
+        key=key,
+        model=S.ModelRecord(id=spec.id, source=spec.source, arch=spec.arch, tag=spec.tag, num_classes=winfo.num_classes,
+                            label_space=head.name, weights=S.WeightsRecord(winfo.kind, winfo.origin, winfo.sha256),
+                            reference=spec.reference),
+        transform=ts.to_dict(),
+    )
     samples = None
-    if images is not None:
+    if "accuracy" in plan.measure:
+        images, indices = ctx.images, ctx.indices
         projection = L.project(images.label_space, head)
         if not projection.mapped:
             raise BenchError(f"{spec.id} ({head.name}) predicts none of the {len(images.label_space)} {images.label_space.name} classes")
-        indices = D.stratified(images.labels, cfg.limit)
-        evaluation = _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info, channels_last)
+        evaluation = _evaluate_sharded(cfg, model, images, indices, ts, projection, device=ctx.device, info=info, channels_last=channels_last)
         samples = evaluation.samples
         ids = images.ids()
         if images.name == "imagenet-1k" and images.split == "validation":
@@ -186,31 +406,27 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
             evaluation.summary["real"] = real_accuracy(samples, ids, projection)
         for f in evaluation.summary["failed"]:
             f["id"] = ids[f["index"]]
-        result["accuracy"] = evaluation.summary
-        result["labels"] = projection.summary()
-        result["dataset"] = {"name": images.name, "split": images.split, "source": images.source, "size": len(images),
-                             "limit": cfg.limit, "classes": cfg.classes, "label_space": images.label_space.name,
-                             "num_classes": len(images.label_space), "streaming": cfg.streaming}
-        protocol = {"dataset": key.dataset, "split": images.split, "n": len(indices), "indices": R.indices_hash(indices),
-                    "label_protocols": ["restricted", "full"], "transform_policy": cfg.transform,
-                    "dataset_space": images.label_space.name, "model_space": head.name}
-        result["protocol"] = protocol
-        result["protocol_hash"] = R.protocol_hash(protocol)
-    result["efficiency"] = None
-    if cfg.efficiency and info.is_main:  # measured once, on rank 0, and labelled with the world size
-        result["efficiency"] = {**_efficiency(cfg, model, ts, device, channels_last), "world_size": info.world_size}
-    result["env"] = env.collect(device)
-    result["run"] = {
-        "started": started.isoformat(timespec="seconds"),
-        "wall_s": round(time.perf_counter() - t0, 3),
-        "device": device,
-        "world_size": info.world_size,
-        "batch_size": cfg.eval_batch_size(device),
-        "data_path": cfg.data_path,
-        "precision": cfg.precision,
-        "channels_last": channels_last,
-    }
-    return result, samples
+        record.accuracy = S.Accuracy.from_json(evaluation.summary)
+        record.labels = S.LabelsRecord.from_json(projection.summary())
+        record.dataset = S.DatasetRecord(name=images.name, split=images.split, source=images.source, size=len(images),
+                                         limit=cfg.limit, classes=cfg.classes, label_space=images.label_space.name,
+                                         num_classes=len(images.label_space), streaming=cfg.streaming)
+        record.protocol = S.Protocol(dataset=key.dataset, split=images.split, n=len(indices), indices=R.indices_hash(indices),
+                                     label_protocols=["restricted", "full"], transform_policy=cfg.transform,
+                                     dataset_space=images.label_space.name, model_space=head.name)
+        record.protocol_hash = record.protocol.hash
+    if "efficiency" in plan.measure and info.is_main:  # measured once, on rank 0, and labelled with the world size
+        record.efficiency = S.Efficiency.from_json({**_efficiency(cfg, model, ts, ctx.device, channels_last), "world_size": info.world_size})
+    environment = env.collect(ctx.device)
+    wall = round(time.perf_counter() - t0, 3)
+    measured = S.SectionRun(started=started.isoformat(timespec="seconds"), wall_s=wall, device=ctx.device, world_size=info.world_size,
+                            bench_version=environment.get("bench_version"), git_sha=environment.get("git_sha"))
+    record.env = S.Env.from_json(environment)
+    record.run = S.RunRecord(started=measured.started, wall_s=wall, device=ctx.device, world_size=info.world_size,
+                             batch_size=cfg.eval_batch_size(ctx.device), data_path=cfg.data_path, precision=cfg.precision,
+                             channels_last=channels_last, transform_overrides=cfg.transform_overrides or None,
+                             sections={s: measured for s in plan.measure})
+    return record, samples
 
 
 def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info: dist.DistInfo, channels_last: bool):

@@ -15,6 +15,7 @@ os.environ["HF_HOME"] = str(_CACHE / "hf")
 os.environ["HF_HUB_CACHE"] = str(_CACHE / "hf" / "hub")
 os.environ["HF_DATASETS_CACHE"] = str(_CACHE / "hf" / "datasets")
 os.environ["TORCH_HOME"] = str(_CACHE / "torch")
+os.environ["XDG_CACHE_HOME"] = str(_CACHE / "xdg")  # file checksums (bench.store.checksums)
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("OMP_NUM_THREADS", "2")

@@ -54,3 +54,53 @@ def test_two_process_gloo_equals_single_process(tmp_path):
         np.testing.assert_array_equal(a[k], b[k])
     # batch composition differs between the runs, so float sums differ in the last bits only
     np.testing.assert_allclose(a["nll_full"], b["nll_full"], rtol=1e-4)
+
+
+# Under torchrun, rank 1 is given a store that sees nothing done (as a rank whose look at a shared
+# filesystem came before the other run finished would). If ranks decided for themselves, rank 1 would
+# evaluate lite0 while rank 0 skips it: the gathers would pair shards of different models, or hang.
+RANK1_BLIND = """
+import os, sys
+if os.environ.get("RANK") == "1":
+    from bench.store import results as R
+    real = R.lookup
+    def blind(key, results_dir, requested, force=False, warn=None):
+        plan = real(key, results_dir + "-elsewhere", requested, force)
+        return plan
+    R.lookup = blind
+from bench.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_rank0_decides_what_is_done_and_every_rank_follows(tmp_path):
+    torchrun = shutil.which("torchrun", path=str(BIN))
+    results = tmp_path / "results"
+    args = ["run", "--dataset", "samples", "--no-efficiency", "--no-progress", "--device", "cpu", "--results-dir", str(results)]
+    single = subprocess.run([sys.executable, "-m", "bench", *args, "--models", "tf_efficientnet_lite0"],
+                            capture_output=True, text=True, env=_env(), timeout=300)
+    assert single.returncode == 0, single.stderr
+    (done,) = results.rglob("*.json")
+    before = done.read_bytes()
+    script = tmp_path / "blind_rank1.py"
+    script.write_text(RANK1_BLIND)
+    multi = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", str(script), *args,
+                            "--models", "tf_efficientnet_lite0,tf_efficientnet_lite1"],
+                           capture_output=True, text=True, env={**_env(), "PYTHONPATH": str(Path(__file__).parents[1])}, timeout=300)
+    assert multi.returncode == 0, multi.stderr[-3000:]
+    assert multi.stdout.count("1 written, 1 skipped") == 1  # rank 0 alone reports
+    assert "timm:tf_efficientnet_lite0.in1k" in multi.stdout and "skipped (already done: accuracy stored)" in multi.stdout
+    assert done.read_bytes() == before
+    lite1 = next(p for p in results.rglob("*.json") if "lite1" in p.name)
+    r = json.loads(lite1.read_text())
+    assert r["accuracy"]["n"] == 5 and r["run"]["world_size"] == 2
+    alone = subprocess.run([sys.executable, "-m", "bench", *args, "--models", "tf_efficientnet_lite1", "--results-dir", str(tmp_path / "alone")],
+                           capture_output=True, text=True, env=_env(), timeout=300)
+    assert alone.returncode == 0, alone.stderr
+    one = json.loads(next((tmp_path / "alone").rglob("*.json")).read_text())
+    for protocol in ("restricted", "full"):  # the merged shards are lite1's, as one process measures it
+        assert one["accuracy"][protocol]["correct1"] == r["accuracy"][protocol]["correct1"]
+        assert one["accuracy"][protocol]["correct5"] == r["accuracy"][protocol]["correct5"]
+    np.testing.assert_array_equal(np.load(next((tmp_path / "alone").rglob("*.npz")))["full_top5"],
+                                  np.load(lite1.with_name(lite1.stem + ".samples.npz"))["full_top5"])

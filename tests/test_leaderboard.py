@@ -131,7 +131,7 @@ def test_ties_share_a_rank_and_are_ordered_by_top5_then_name(df):
     t = LB.measured_table(df)
     t = t[t["dataset"] == "imagenet-1k"]
     assert list(t["rank"]) == [1, 2, 2, 4, 5]
-    assert list(t["model"]) == ["timm:resnet50.a1_in1k", "timm:resnet50.tv2_in1k", "tv:resnet50.IMAGENET1K_V2",
+    assert list(t["model"]) == ["timm:resnet50.a1_in1k", "timm:resnet50.tv2_in1k", "tv:resnet50.IMAGENET1K_V2 (--limit 1000)",
                                 "tv:alexnet.IMAGENET1K_V1", "tv:resnet18.IMAGENET1K_V1 (random)"]
 
 
@@ -175,7 +175,7 @@ def test_delta_only_under_the_reported_figures_protocol(generated):
     a1 = rows["timm:resnet50.a1_in1k"]  # the whole split at timm's 288px test size, crop_pct 1.0
     assert (a1["reported top-1"], a1["Δ top-1"]) == ("81.24", "+0.46")  # 81.70 - 81.240 (results-imagenet.csv, 288 row)
     assert a1["reported by (protocol)"] == "timm, single-crop 288px, crop_pct 1.0"
-    v2 = rows["tv:resnet50.IMAGENET1K_V2"]
+    v2 = rows["tv:resnet50.IMAGENET1K_V2 (--limit 1000)"]  # labelled: a --limit run
     assert (v2["reported top-1"], v2["Δ top-1"]) == ("80.86", "— (--limit 1000)")
     assert v2["reported by (protocol)"] == "torchvision, single-crop 224px, crop_pct 0.9655"
     assert rows["tv:alexnet.IMAGENET1K_V1"]["Δ top-1"] == "— (split has 1000 of 50000 images)"
@@ -342,3 +342,22 @@ def test_module_import_stays_light():
     code = "import sys, bench.report.leaderboard; print(sorted(m for m in ('pandas', 'matplotlib', 'torch', 'tabulate') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_a_limit_run_is_labelled_and_never_shadows_the_full_run(tmp_path):
+    from bench.store import schema as S
+
+    def record(samples: str, top1: float, limit: int | None, started: str) -> S.Record:
+        key = S.Identity(model="tv:alexnet.IMAGENET1K_V1", weights="pretrained", weights_digest="file:ab", dataset="samples",
+                         split="val", samples=samples, transform={"policy": "model"}, precision="fp32")
+        return S.Record(key=key, accuracy=S.Accuracy(n=5 if limit is None else limit, restricted=S.Figures(top1=top1, top5=90.0)),
+                        dataset=S.DatasetRecord(name="samples", split="val", size=5, limit=limit), run=S.RunRecord(started=started))
+
+    R.write(record("a" * 64, 0.0, 3, "2026-12-01T00:00:00+00:00"), None, tmp_path)
+    t = LB.measured_table(R.load(tmp_path))
+    assert list(t["model"]) == ["tv:alexnet.IMAGENET1K_V1 (--limit 3)"]  # alone, it shows, and says it is a subset
+    R.write(record("b" * 64, 40.0, None, "2026-01-01T00:00:00+00:00"), None, tmp_path)  # older, but the whole split
+    t = LB.measured_table(R.load(tmp_path))
+    assert list(t["model"]) == ["tv:alexnet.IMAGENET1K_V1"] and list(t["top1"]) == [40.0] and list(t["n"]) == [5.0]
+    page = LB.render_dataset_page(R.load(tmp_path), "samples", "val")
+    assert "not shown: run " in page and "n=3 (--limit 3)" in page

@@ -9,6 +9,7 @@ import pytest
 
 from bench.report import regress as G
 from bench.store import results as R
+from bench.store import schema as S
 from bench.cli import main
 from bench.errors import ConfigError
 from bench.measure.stats import mcnemar_exact
@@ -20,7 +21,7 @@ ENV = {"torch": "2.4.0", "torchvision": "0.19.0", "timm": "1.0.29", "cpu": "AMD 
 
 
 def write_result(root, correct, *, model=MODEL, dataset="samples", split="val", nll=1.0, transform=None,
-                 env=None, index=None, top5_correct=None, label_protocols=("restricted", "full")):
+                 env=None, index=None, top5_correct=None, label_protocols=("restricted", "full"), limit=None, started=None):
     """One result JSON + .npz as `bench run` writes it, with top-1 hits given per sample."""
     correct = np.asarray(correct, dtype=bool)
     n = len(correct)
@@ -37,17 +38,20 @@ def write_result(root, correct, *, model=MODEL, dataset="samples", split="val", 
     protocol = {"dataset": dataset, "split": split, "n": n, "indices": R.indices_hash(index.tolist()),
                 "label_protocols": list(label_protocols), "transform_policy": "model",
                 "dataset_space": "tiny-imagenet", "model_space": "imagenet-1k"}
-    result = {
-        "schema_version": R.SCHEMA_VERSION,
-        "key": R.ResultKey(dataset, split, model, "pretrained", "model").as_dict(),
-        "model": {"id": model, "weights": {"sha256": "5e984df53b006fa8"}},
-        "transform": transform or TRANSFORM,
-        "accuracy": {"n": n, "restricted": dict(figures), "full": dict(figures)},
-        "protocol": protocol,
-        "protocol_hash": R.protocol_hash(protocol),
-        "env": env or ENV,
-        "run": {"device": "cpu", "precision": "fp32"},
-    }
+    key = S.Identity(model=model, weights="pretrained", weights_digest="file:ab", dataset=dataset, split=split,
+                     samples=R.samples_digest(index.tolist(), np.zeros(int(index.max(initial=0)) + 1, np.int64)),
+                     transform=transform or TRANSFORM, precision="fp32", device="cpu:AMD EPYC")
+    result = S.Record(
+        key=key,
+        model=S.ModelRecord(id=model, weights=S.WeightsRecord(sha256="5e984df53b006fa8")),
+        transform=transform or TRANSFORM,
+        accuracy=S.Accuracy(n=n, restricted=S.Figures.from_json(figures), full=S.Figures.from_json(figures)),
+        protocol=S.Protocol.from_json(protocol),
+        protocol_hash=R.protocol_hash(protocol),
+        env=S.Env.from_json(env or ENV),
+        run=S.RunRecord(device="cpu", precision="fp32", started=started),
+        dataset=None if limit is None else S.DatasetRecord(name=dataset, split=split, size=n + 100, limit=limit),
+    )
     return R.write(result, samples, root)
 
 
@@ -83,6 +87,18 @@ def test_identical_is_same(dirs):
     assert row.verdict == "same" and row.note == "" and report.exit_code == 0
     assert (row.right_to_wrong, row.wrong_to_right, row.p_value) == (0, 0, 1.0)
     assert "1 same" in report.format() and "OK" in report.format()
+
+
+def test_a_newer_limit_run_beside_the_full_one_is_not_what_is_checked(dirs):
+    """Results of one model that differ in their key (here a --limit run) are all kept; the check compares
+    the one a leaderboard shows: the whole split first, whatever is newer."""
+    base, now, bl = dirs
+    write_result(base, hits(100, range(20)))
+    write_result(now, hits(100, range(20)), started="2026-01-01T00:00:00+00:00")
+    write_result(now, hits(30, range(30)), index=np.arange(30) * 3, limit=30, started="2026-12-01T00:00:00+00:00")  # 0% top-1
+    assert len(list(now.rglob("*.json"))) == 2
+    row = only_row(run_check(base, now, bl))
+    assert row.verdict == "same" and row.now.n == 100 and row.now.top1 == 80.0
 
 
 def test_one_point_drop_is_worse(dirs):

@@ -22,17 +22,18 @@ def test_sigterm_after_first_model_keeps_it_and_rerun_does_only_the_second(tmp_p
     args = [sys.executable, "-m", "bench", "run", "--models", "tf_efficientnet_lite0,vgg16", "--weights", "random",
             "--dataset", "samples", "--no-efficiency", "--no-progress", "--results-dir", str(results)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first = results / "samples" / "val" / "timm-tf_efficientnet_lite0.in1k__random__model.json"
+    folder = results / "samples" / "val"
     deadline = time.time() + 120
-    while not first.exists() and time.time() < deadline and proc.poll() is None:
+    while not (found := list(folder.glob("timm-tf_efficientnet_lite0.in1k__random__*.json"))) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
-    assert first.exists(), proc.stderr.read() if proc.poll() is not None else "first result never appeared"
+    assert found, proc.stderr.read() if proc.poll() is not None else "first result never appeared"
+    first = found[0]
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, (out, err)
     assert "INTERRUPTED during tv:vgg16.IMAGENET1K_V1" in out
     json.loads(first.read_text())  # intact
-    leftovers = [p.name for p in first.parent.iterdir() if p.name.startswith("tv-vgg16") or p.suffix == ".tmp"]
+    leftovers = [p.name for p in first.parent.iterdir() if p.name.startswith(("tv-vgg16", ".tv-vgg16")) or p.suffix in (".tmp", ".lock")]
     assert leftovers == []  # nothing of the interrupted model
     rerun = subprocess.run(args, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
@@ -68,6 +69,7 @@ def test_concurrent_processes_compute_an_entry_once(tmp_path):
     assert [p.returncode for p in procs] == [0, 0], outs
     stdout = "".join(o for o, _ in outs)
     assert stdout.count("1 written") == 1 and stdout.count("1 skipped") == 1
+    assert not list(tmp_path.rglob("*.lock"))  # removed after use
 
 
 def test_results_dir_that_is_a_file_fails_cleanly(tmp_path, capsys):
@@ -124,5 +126,35 @@ def test_permission_denied_results_dir_names_the_fix(tmp_path, monkeypatch, caps
     code = main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--no-efficiency", "--no-progress",
                  "--results-dir", str(tmp_path / "r")])
     out = capsys.readouterr().out
-    assert code == 1 and "Permission denied" in out and "--results-dir" in out
+    assert code == 2 and "Permission denied" in out and "--results-dir" in out
     assert not list((tmp_path / "r").rglob("*.json"))
+
+
+def test_lock_file_is_removed_after_use_and_a_waiter_locks_the_live_file(tmp_path):
+    """The holder deletes the lock file; a run that was waiting on the deleted file must not believe it
+    holds the lock while a third run locks the new file at the same path."""
+    entry = tmp_path / "samples" / "val" / "m__pretrained__0123456789ab.json"
+    with locks.entry_lock(entry) as held:
+        assert held.path.exists() and held.path.read_text() == str(__import__("os").getpid())
+    assert not held.path.exists()
+
+    holder = locks.EntryLock(entry)
+    assert holder.acquire(wait=False)
+    got, release = threading.Event(), threading.Event()
+
+    def waiter():
+        lock = locks.EntryLock(entry)
+        lock.acquire(wait=True)  # blocks on the holder's file, which the holder then deletes
+        got.set()
+        release.wait(10)
+        lock.release()
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.3)
+    holder.release()
+    assert got.wait(10)
+    assert not locks.EntryLock(entry).acquire(wait=False)  # the waiter holds the file that is at the path now
+    release.set()
+    t.join(10)
+    assert not locks.lock_path(entry).exists()

@@ -1,7 +1,8 @@
 """Distributed evaluation on PyTorch's own launcher (`torchrun -m bench run ...`).
 
 Each rank evaluates a disjoint strided shard (no padded duplicates, so n is exact); per-sample
-records are gathered to every rank and rank 0 alone writes results.
+records are gathered to every rank and rank 0 alone writes results. Rank 0 alone also decides
+what is still to do (`broadcast`): ranks that looked at the store themselves could disagree.
 """
 
 from __future__ import annotations
@@ -63,6 +64,17 @@ def all_gather(obj: Any, info: DistInfo) -> list[Any]:
     out: list[Any] = [None] * info.world_size
     dist.all_gather_object(out, obj)
     return out
+
+
+def broadcast(obj: Any, info: DistInfo, src: int = 0) -> Any:
+    """Rank `src`'s `obj` on every rank (pickled; `obj` itself without a process group)."""
+    if not info.active:
+        return obj
+    import torch.distributed as dist
+
+    box = [obj if info.rank == src else None]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
 
 
 def barrier(info: DistInfo) -> None:

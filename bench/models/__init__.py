@@ -27,11 +27,12 @@ from .weights import (
     state_dict_sha256,
     tv_cache_path,
     uncached_weights_hint,
+    weights_file,
 )
 
 __all__ = [
     "PYPI_WEIGHTS", "TIMM", "TV", "ModelSpec", "WeightsInfo", "build", "expand", "list_models", "match", "not_a_classifier",
     "prefers_channels_last",
     "read_checkpoint", "resolve", "state_dict_sha256", "suggest", "timm_pretrained", "torchvision_models",
-    "torchvision_references", "tv_cache_path", "uncached_weights_hint",
+    "torchvision_references", "tv_cache_path", "uncached_weights_hint", "weights_file",
 ]

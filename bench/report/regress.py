@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import results as R
+from ..store import schema as S
 from ..errors import ConfigError
 from ..measure.stats import mcnemar_exact
 
@@ -46,8 +47,14 @@ class Figures:
 
     @classmethod
     def from_accuracy(cls, acc: dict[str, Any]) -> Figures:
+        """From a baseline file's accuracy object."""
         r, f = acc.get("restricted") or {}, acc.get("full") or {}
         return cls(int(acc["n"]), r.get("top1"), r.get("top5"), r.get("nll"), f.get("top1"), f.get("top5"), f.get("nll"))
+
+    @classmethod
+    def from_record(cls, acc: S.Accuracy) -> Figures:
+        r, f = acc.restricted or S.Figures(), acc.full or S.Figures()
+        return cls(int(acc.n), r.top1, r.top5, r.nll, f.top1, f.top5, f.nll)
 
     def as_accuracy(self) -> dict[str, Any]:
         return {"n": self.n,
@@ -83,22 +90,24 @@ class Entry:
         return (k["model"], k["weights"], k["transform"])
 
     @classmethod
-    def from_result(cls, result: dict[str, Any]) -> Entry:
-        env, run = result.get("env") or {}, result.get("run") or {}
-        device = run.get("device")
-        device_name = env.get("gpu_name") if (device or "").startswith("cuda") else env.get("cpu")
+    def from_result(cls, record: S.Record) -> Entry:
+        """A stored record (read through bench.store.schema) as the check sees it."""
+        env, run = record.env or S.Env(), record.run or S.RunRecord()
+        device = run.device
+        device_name = env.gpu_name if (device or "").startswith("cuda") else env.cpu
+        weights = (record.model.weights if record.model else None) or S.WeightsRecord()
         return cls(
-            key=dict(result["key"]),
-            figures=Figures.from_accuracy(result["accuracy"]),
-            protocol=dict(result.get("protocol") or {}),
-            protocol_hash=result.get("protocol_hash"),
-            transform=dict(result.get("transform") or {}),
-            weights_sha256=((result.get("model") or {}).get("weights") or {}).get("sha256"),
-            versions={lib: env.get(lib) for lib in LIBRARIES},
+            key=record.key.group_dict(),
+            figures=Figures.from_record(record.accuracy),
+            protocol=record.protocol.to_json() if record.protocol else {},
+            protocol_hash=record.protocol_hash,
+            transform=dict(record.transform or {}),
+            weights_sha256=weights.sha256,
+            versions={lib: getattr(env, lib, None) for lib in LIBRARIES},
             device=device,
             device_name=device_name,
-            precision=run.get("precision"),
-            samples=_top1_samples(R.read_samples(result)) if result.get("_path") else None,
+            precision=run.precision or record.key.precision,
+            samples=_top1_samples(R.read_samples(record)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -160,11 +169,13 @@ def _top1_samples(samples: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _entries_from_results(results_dir: str | Path) -> list[Entry]:
-    """Every result with accuracy (efficiency-only results have nothing to regress on)."""
+    """Per (dataset, split, model, weights, policy) the record a leaderboard shows (results.choose), among those
+    with accuracy (efficiency-only results have nothing to regress on)."""
     root = Path(results_dir)
     if not root.is_dir():
         raise ConfigError(f"results directory {root} does not exist: run `bench run ... --results-dir {root}` first or pass --results-dir")
-    entries = [Entry.from_result(r) for r in R.read_all(root) if (r.get("accuracy") or {}).get("n") is not None]
+    with_accuracy = [r for r in R.read_all(root) if r.accuracy is not None and r.accuracy.n is not None]
+    entries = [Entry.from_result(best) for best, _ in R.choose(with_accuracy)]
     if not entries:
         raise ConfigError(f"no accuracy results under {root}: run `bench run ... --results-dir {root}` first or pass --results-dir")
     return sorted(entries, key=lambda e: e.ident)

@@ -1,77 +1,81 @@
-"""Results: a versioned, self-describing JSON per (dataset, split, model, weights, transform policy),
-per-sample predictions in an .npz beside it, atomic writes, and a pandas view for tables.
+"""The results store: one JSON per experiment (`schema.Identity`, hashed into the file name), per-sample
+predictions in an .npz beside it, atomic group-readable writes, what a rerun still has to measure
+(`lookup`), how new sections merge into a stored record (`save`), and a pandas view for tables.
+
+Layout: <results>/<dataset>/<split>/<model>__<weights>__<key hash>.json (+ .samples.npz).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import os
-import re
+import sys
 import tempfile
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
-from ..errors import ResultsError
+from ..errors import ResultsError, SchemaVersionError
+from . import schema as S
+from .schema import SCHEMA_VERSION, Identity, Record  # noqa: F401 - the store's types, re-exported
 
-SCHEMA_VERSION = 1
 SAMPLES_SUFFIX = ".samples.npz"
 
-
-@dataclass(frozen=True)
-class ResultKey:
-    """What makes two results the same entry: rerunning it replaces (or skips) the old one."""
-
-    dataset: str
-    split: str
-    model: str  # ModelSpec.id, e.g. tv:resnet50.IMAGENET1K_V2
-    weights: str  # pretrained | random | file-<stem>
-    transform: str  # model | fixed
-
-    @property
-    def stem(self) -> str:
-        safe = re.sub(r"[^A-Za-z0-9_.+-]", "-", self.model)
-        return f"{safe}__{self.weights}__{self.transform}"
-
-    def path(self, results_dir: str | Path) -> Path:
-        return Path(results_dir) / self.dataset / self.split / f"{self.stem}.json"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"dataset": self.dataset, "split": self.split, "model": self.model, "weights": self.weights, "transform": self.transform}
+Warn = Callable[[str], None]
 
 
-def weights_label(weights: str) -> str:
-    """The weights part of a key: pretrained, random, or file-<stem> for --weights PATH."""
-    if weights in ("pretrained", "random"):
-        return weights
-    return "file-" + re.sub(r"[^A-Za-z0-9_.+-]", "-", Path(weights).stem)
+def _warn(msg: str) -> None:
+    print(f"   warning: {msg}", file=sys.stderr, flush=True)
 
 
-def protocol_hash(protocol: dict[str, Any]) -> str:
-    """Short hash of what must match for two results to be comparable."""
-    return hashlib.sha256(json.dumps(protocol, sort_keys=True).encode()).hexdigest()[:16]
+# ---------------------------------------------------------------------------------------------
+# digests that go into keys and protocols
 
 
 def indices_hash(indices) -> str:
+    """The v1 protocol's hash of the sample indices (kept: `bench check` baselines carry it)."""
+    import hashlib
+
     return hashlib.sha256(",".join(map(str, indices)).encode()).hexdigest()[:16]
 
 
-def is_done(key: ResultKey, results_dir: str | Path) -> bool:
-    """A result counts as done only when both its JSON and its per-sample file are there."""
-    p = key.path(results_dir)
-    return p.is_file() and p.with_name(p.stem + SAMPLES_SUFFIX).is_file()
+def protocol_hash(protocol: dict[str, Any]) -> str:
+    return S.Protocol.from_json(protocol).hash
+
+
+def samples_digest(indices: Sequence[int], labels: Sequence[int]) -> str:
+    """sha256 over the exact sample indices and the label of each: another subset, or another copy of the
+    data whose labels differ, is another experiment."""
+    import hashlib
+
+    import numpy as np
+
+    idx = np.asarray(list(indices), dtype="<i8")
+    lab = np.asarray(labels, dtype="<i8")[idx] if len(idx) else np.zeros(0, "<i8")
+    return hashlib.sha256(idx.tobytes() + b"|" + lab.tobytes()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, fsync, rename: readers see all or nothing."""
+    """Write to a temp file in the same directory, fsync, rename: readers see all or nothing. The file gets
+    the mode a plain open() would give (0666 less the umask), not mkstemp's private 0600."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
         raise ResultsError(f"cannot write results under {path.parent} ({e.strerror}): check permissions or pass --results-dir") from e
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -85,53 +89,50 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise ResultsError(f"cannot write {path} ({e.strerror}): free some space or pass --results-dir; nothing was half-written") from e
 
 
-def write(result: dict[str, Any], samples: dict[str, Any] | None, results_dir: str | Path) -> Path:
-    """Store one result: samples first, JSON last (the JSON is what marks the entry done)."""
-    import numpy as np
+def _as_record(record: Record | dict[str, Any]) -> Record:
+    return record if isinstance(record, Record) else S.from_json(record, default_version=1)
 
-    key = ResultKey(**result["key"])
-    path = key.path(results_dir)
+
+def write(record: Record | dict[str, Any], samples: dict[str, Any] | None, results_dir: str | Path) -> Path:
+    """Store one record under its key: samples first, JSON last (the JSON is what marks the entry done)."""
+    record = _as_record(record)
+    path = record.key.path(results_dir)
+    return _write_at(path, record, samples)
+
+
+def _write_at(path: Path, record: Record, samples: dict[str, Any] | None) -> Path:
     if samples is not None:
+        import numpy as np
+
         buf = io.BytesIO()
         np.savez_compressed(buf, **samples)
         atomic_write_bytes(path.with_name(path.stem + SAMPLES_SUFFIX), buf.getvalue())
-        result = {**result, "samples_file": path.stem + SAMPLES_SUFFIX}
-    atomic_write_bytes(path, (json.dumps(result, indent=2, sort_keys=False, default=_json_default) + "\n").encode())
+        record = replace(record, samples_file=path.stem + SAMPLES_SUFFIX)
+    atomic_write_bytes(path, S.dumps(record).encode())
     return path
 
 
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+# ---------------------------------------------------------------------------------------------
+# reading
 
 
-def read(path: str | Path) -> dict[str, Any]:
-    """One result, with its schema version checked."""
+def read(path: str | Path) -> Record:
+    """One record, migrated from v1 when older; a newer schema is a SchemaVersionError (exit 2)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
         raise ResultsError(f"cannot read result {path} ({e}): delete it and rerun that model") from e
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ResultsError(f"{path} has schema_version {version}, this bench reads {SCHEMA_VERSION}: rerun with --force to regenerate it")
-    data["_path"] = str(path)
-    return data
+    return S.loads(text, path)
 
 
-def read_samples(result: dict[str, Any]) -> dict[str, Any] | None:
-    """The per-sample arrays stored beside a result, or None when absent."""
+def read_samples(record: Record) -> dict[str, Any] | None:
+    """The per-sample arrays stored beside a record, or None when absent."""
     import numpy as np
 
-    name = result.get("samples_file")
-    if not name:
+    if not record.samples_file or record.path is None:
         return None
-    p = Path(result["_path"]).with_name(name)
+    p = Path(record.path).with_name(record.samples_file)
     if not p.is_file():
         return None
     with np.load(p, allow_pickle=False) as z:
@@ -143,76 +144,286 @@ def iter_paths(results_dir: str | Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.json") if not p.name.startswith(".")) if root.is_dir() else []
 
 
-def read_all(results_dir: str | Path) -> list[dict[str, Any]]:
+def read_all(results_dir: str | Path) -> list[Record]:
     return [read(p) for p in iter_paths(results_dir)]
 
 
-def _get(d: dict | None, *path: str) -> Any:
-    for k in path:
-        if not isinstance(d, dict):
-            return None
-        d = d.get(k)
-    return d
+# ---------------------------------------------------------------------------------------------
+# what a run still has to do
 
 
-def flatten(r: dict[str, Any]) -> dict[str, Any]:
-    """One result -> one flat row (the columns of `load`)."""
-    acc, eff, ref = r.get("accuracy") or {}, r.get("efficiency") or {}, _get(r, "model", "reference") or {}
-    ci = _get(acc, "restricted", "top1_ci95") or [None, None]
+@dataclass
+class Plan:
+    """What `lookup` found under a key, and which requested sections are still to be measured."""
+
+    key: Identity
+    path: Path
+    requested: tuple[str, ...]
+    existing: Record | None = None  # the record under this key: new sections merge into it
+    measure: tuple[str, ...] = ()
+    adopt: Record | None = None  # an efficiency-only record (no data) whose measurement this record takes over
+    targets: list[Record] = field(default_factory=list)  # efficiency-only run: records with data that get it
+    stored_in: Path | None = None  # efficiency-only run already done: where the measurement is
+
+    @property
+    def done(self) -> bool:
+        return not self.measure and self.adopt is None
+
+    def why_done(self) -> str:
+        return f"already done: {'+'.join(self.requested)} stored"
+
+
+def lookup(key: Identity, results_dir: str | Path, requested: Sequence[str], force: bool = False, warn: Warn = _warn) -> Plan:
+    """Which of `requested` are stored under `key`. A corrupt or truncated entry counts as absent (with a
+    warning) and is measured again; one written by a newer bench raises SchemaVersionError."""
+    path = key.path(results_dir)
+    existing = _read_entry(path, warn)
+    have = _stored(existing, warn)
+    plan = Plan(key, path, tuple(requested), existing)
+    measure = [s for s in requested if force or s not in have]
+    siblings = [r for r in _siblings(key, results_dir) if r.path != path]
+    if key.samples is None:  # efficiency only: the measurement is the same whatever samples a record has
+        stored = [r for r in [existing, *siblings] if r is not None and r.efficiency is not None]
+        if stored and not force:
+            measure, plan.stored_in = [], stored[0].path
+        plan.targets = [r for r in siblings if r.key.samples is not None and (force or r.efficiency is None)]
+    elif "efficiency" not in have and not (force and "efficiency" in requested):
+        plan.adopt = next((r for r in siblings if r.key.samples is None and r.efficiency is not None), None)
+        if plan.adopt is not None and "efficiency" in measure:
+            measure.remove("efficiency")
+    plan.measure = tuple(measure)
+    return plan
+
+
+def _read_entry(path: Path, warn: Warn) -> Record | None:
+    if not path.exists():
+        return None
+    try:
+        return read(path)
+    except SchemaVersionError:
+        raise
+    except ResultsError as e:
+        warn(f"{e}; measuring it again")
+        return None
+
+
+def _stored(record: Record | None, warn: Warn) -> set[str]:
+    if record is None:
+        return set()
+    have = set(record.sections())
+    if "accuracy" in have and not _samples_ok(record):
+        warn(f"{record.path}: its per-sample file {record.samples_file} is missing or corrupt; measuring accuracy again")
+        have.discard("accuracy")
+    return have
+
+
+def _samples_ok(record: Record) -> bool:
+    if not record.samples_file or record.path is None:
+        return False
+    p = Path(record.path).with_name(record.samples_file)
+    return p.is_file() and zipfile.is_zipfile(p)
+
+
+def _siblings(key: Identity, results_dir: str | Path) -> list[Record]:
+    """Readable records of the same efficiency identity (same model, weights, transform, precision, device,
+    batch, ...), whatever their samples; unreadable and newer files are not ours to judge here."""
+    folder = key.path(results_dir).parent
+    out = []
+    for p in sorted(folder.glob(f"{key.prefix}__*.json")) if folder.is_dir() else []:
+        if len(p.stem) != len(key.prefix) + 2 + S.KEY_HASH_LEN:
+            continue
+        try:
+            r = read(p)
+        except ResultsError:
+            continue
+        if r.key.efficiency_part() == key.efficiency_part():
+            out.append(r)
+    return out
+
+
+def merge(base: Record | None, new: Record, measured: Sequence[str]) -> Record:
+    """`new`'s measured sections over `base`; what `new` did not measure stays as stored (never erased)."""
+    if base is None:
+        return new
+    out = replace(base, key=new.key, model=new.model or base.model, transform=new.transform or base.transform,
+                  env=new.env or base.env, run=_merge_run(base.run, new.run), schema_version=S.SCHEMA_VERSION,
+                  extra={**base.extra, **new.extra})
+    for section in measured:
+        if hasattr(out, section):
+            setattr(out, section, getattr(new, section))
+        else:
+            out.extra[section] = new.extra.get(section)
+        if section == "accuracy":  # what describes the samples comes with the accuracy measured on them
+            out.dataset, out.labels, out.protocol, out.protocol_hash = new.dataset, new.labels, new.protocol, new.protocol_hash
+    return out
+
+
+def _merge_run(base: S.RunRecord | None, new: S.RunRecord | None) -> S.RunRecord | None:
+    if new is None:
+        return base
+    sections = {**((base.sections if base else None) or {}), **(new.sections or {})}
+    return replace(new, sections=sections or None)
+
+
+def save(plan: Plan, record: Record, samples: dict[str, Any] | None, warn: Warn = _warn) -> list[Path]:
+    """Store what a run measured (`plan.measure`) for `plan.key`, merged with what is stored; returns the
+    files written. Call it holding the entry's lock."""
+    from .locks import EntryLock
+
+    if plan.key.samples is None and plan.targets:
+        written = []
+        for target in plan.targets:  # records with data, same efficiency identity: each gets the measurement
+            lock = EntryLock(target.path)
+            if not lock.acquire(wait=False):
+                warn(f"{target.path.name} is being written by another run (pid {lock.holder}): efficiency not added to it")
+                continue
+            try:
+                current = read(target.path)
+                written.append(_write_at(target.path, merge(current, replace(record, key=current.key), plan.measure), None))
+            finally:
+                lock.release()
+        if plan.existing is not None:
+            written.append(_write_at(plan.path, merge(plan.existing, record, plan.measure), None))
+        return written
+    merged = merge(plan.existing, record, plan.measure)
+    if plan.adopt is not None:
+        merged = _adopt(merged, plan.adopt)
+    if "accuracy" not in plan.measure:
+        samples = None  # the stored .npz stays, and the record keeps pointing at it
+    path = _write_at(plan.path, merged, samples)
+    if plan.adopt is not None:
+        _remove_adopted(plan.adopt, warn)
+    return [path]
+
+
+def _adopt(record: Record, donor: Record) -> Record:
+    sections = {**((record.run.sections if record.run else None) or {})}
+    if donor.run and donor.run.sections and "efficiency" in donor.run.sections:
+        sections["efficiency"] = donor.run.sections["efficiency"]
+    run = replace(record.run, sections=sections) if record.run else record.run
+    return replace(record, efficiency=donor.efficiency, run=run)
+
+
+def _remove_adopted(donor: Record, warn: Warn) -> None:
+    """The efficiency-only record now lives in a record with data: remove it so one experiment is one file."""
+    from .locks import EntryLock
+
+    lock = EntryLock(donor.path)
+    if not lock.acquire(wait=False):
+        warn(f"{donor.path.name} is being written by another run (pid {lock.holder}): left in place")
+        return
+    try:
+        donor.path.unlink(missing_ok=True)
+    finally:
+        lock.release()
+
+
+# ---------------------------------------------------------------------------------------------
+# choosing among runs, and the pandas view
+
+
+def choose(records: Sequence[Record]) -> list[tuple[Record, list[Record]]]:
+    """Per (dataset, split, model, weights, policy): the record to show (`Record.preference`), and the others."""
+    groups: dict[tuple, list[Record]] = {}
+    for r in records:
+        groups.setdefault(r.key.group(), []).append(r)
+    out = []
+    for g in sorted(groups):
+        ranked = sorted(groups[g], key=lambda r: r.preference(), reverse=True)
+        out.append((ranked[0], ranked[1:]))
+    return out
+
+
+def describe(record: Record) -> str:
+    """A short line that tells one run of a model from another: its key hash and what sets it apart."""
+    acc, ds = record.accuracy, record.dataset
+    parts = [f"run {record.key.hash}"]
+    if acc is not None and acc.n is not None:
+        parts.append(f"n={acc.n}" + (f" (--limit {ds.limit})" if ds is not None and not ds.complete else ""))
+    parts.append(record.key.precision)
+    if record.overridden:
+        parts.append("overrides " + ", ".join(f"{k}={v}" for k, v in sorted(record.run.transform_overrides.items())))
+    parts.append("+".join(record.sections()) or "no measurements")
+    if record.run and record.run.started:
+        parts.append(record.run.started[:10])
+    return ", ".join(parts)
+
+
+def flatten(record: Record | dict[str, Any]) -> dict[str, Any]:
+    """One record -> one flat row (the columns of `load`)."""
+    r = _as_record(record)
+    acc = r.accuracy or S.Accuracy()
+    restricted, full = acc.restricted or S.Figures(), acc.full or S.Figures()
+    eff = r.efficiency or S.Efficiency()
+    model = r.model or S.ModelRecord()
+    ref = model.reference or {}
+    run = r.run or S.RunRecord()
+    ci = restricted.top1_ci95 or [None, None]
+    dataset_key = r.key.group_dict()
     return {
-        "dataset": r["key"]["dataset"],
-        "split": r["key"]["split"],
-        "model": r["key"]["model"],
-        "weights": r["key"]["weights"],
-        "transform": r["key"]["transform"],
-        "source": _get(r, "model", "source"),
-        "arch": _get(r, "model", "arch"),
-        "tag": _get(r, "model", "tag"),
-        "weights_sha256": _get(r, "model", "weights", "sha256"),
-        "n": acc.get("n"),
-        "n_failed": acc.get("n_failed"),
-        "top1": _get(acc, "restricted", "top1"),
-        "top5": _get(acc, "restricted", "top5"),
+        **dataset_key,
+        "source": model.source,
+        "arch": model.arch,
+        "tag": model.tag,
+        "weights_sha256": (model.weights or S.WeightsRecord()).sha256,
+        "n": acc.n,
+        "n_failed": acc.n_failed,
+        "top1": restricted.top1,
+        "top5": restricted.top5,
         "top1_ci_low": ci[0],
         "top1_ci_high": ci[1],
-        "nll": _get(acc, "restricted", "nll"),
-        "top1_full": _get(acc, "full", "top1"),
-        "top5_full": _get(acc, "full", "top5"),
-        "nll_full": _get(acc, "full", "nll"),
-        "coverage": _get(r, "labels", "coverage"),
-        "params": eff.get("params"),
-        "gmacs": eff.get("gmacs"),
-        "img_s": eff.get("throughput_img_s"),
-        "img_s_device": eff.get("device_name") or eff.get("device"),
-        "img_s_precision": eff.get("precision"),
-        "img_s_batch": eff.get("batch_size"),
-        "latency_p50_ms": eff.get("latency_ms_p50"),
-        "gpu_peak_mb": eff.get("gpu_max_allocated_mb"),
-        "eval_img_s": acc.get("eval_img_s"),
+        "nll": restricted.nll,
+        "top1_full": full.top1,
+        "top5_full": full.top5,
+        "nll_full": full.nll,
+        "coverage": (r.labels or S.LabelsRecord()).coverage,
+        "params": eff.params,
+        "gmacs": eff.gmacs,
+        "img_s": eff.throughput_img_s,
+        "img_s_device": eff.device_name or eff.device,
+        "img_s_precision": eff.precision,
+        "img_s_batch": eff.batch_size,
+        "latency_p50_ms": eff.latency_ms_p50,
+        "gpu_peak_mb": eff.gpu_max_allocated_mb,
+        "eval_img_s": acc.eval_img_s,
         "ref_top1": ref.get("top1"),
         "ref_top5": ref.get("top5"),
         "ref_params": ref.get("params"),
         "ref_gmacs": ref.get("gmacs"),
         "ref_source": ref.get("source"),
         # What decides whether a reported figure is comparable (bench.models.reference.comparable).
-        "transform_spec": r.get("transform"),
-        "dataset_limit": _get(r, "dataset", "limit"),
-        "dataset_size": _get(r, "dataset", "size"),
-        "dataset_source": _get(r, "dataset", "source"),
-        "real_top1": _get(acc, "real", "top1"),
-        "real_n": _get(acc, "real", "n"),
-        "device": _get(r, "run", "device"),
-        "started": _get(r, "run", "started"),
-        "date": (_get(r, "run", "started") or "")[:10] or None,
-        "protocol_hash": r.get("protocol_hash"),
-        "path": r.get("_path"),
+        "transform_spec": r.transform,
+        "dataset_limit": r.dataset.limit if r.dataset else None,
+        "dataset_size": r.dataset.size if r.dataset else None,
+        "dataset_source": r.dataset.source if r.dataset else None,
+        "real_top1": (acc.real or {}).get("top1"),
+        "real_n": (acc.real or {}).get("n"),
+        "device": run.device,
+        "started": run.started,
+        "date": (run.started or "")[:10] or None,
+        "protocol_hash": r.protocol_hash,
+        "run": r.key.hash,
+        "precision": r.key.precision,
+        "limit": r.dataset.limit if r.dataset else None,
+        "complete": r.complete,
+        "overridden": r.overridden,
+        "sections": "+".join(r.sections()),
+        "schema_version": r.migrated_from or r.schema_version,
+        "path": str(r.path) if r.path else None,
     }
 
 
+COLUMNS = list(flatten(Record(key=Identity("", "", None, "", "", None, {}, "fp32"))).keys()) + ["shown", "shown_instead_of"]
+
+
 def load(results_dir: str | Path = "results"):
-    """All results under `results_dir` as a pandas DataFrame, one row per result (sorted by path)."""
+    """All records under `results_dir` as a DataFrame, one row per record (sorted by path). `shown` marks the
+    record `choose` picks for its (dataset, split, model, weights, policy); `shown_instead_of` lists the others."""
     import pandas as pd
 
-    rows = [flatten(r) for r in read_all(results_dir)]
-    columns = list(flatten({"key": {k: None for k in ("dataset", "split", "model", "weights", "transform")}}).keys())
-    return pd.DataFrame(rows, columns=columns)
+    rows = []
+    for best, others in choose(read_all(results_dir)):
+        rows.append({**flatten(best), "shown": True, "shown_instead_of": [describe(o) for o in others]})
+        rows += [{**flatten(o), "shown": False, "shown_instead_of": []} for o in others]
+    rows.sort(key=lambda row: row["path"] or "")
+    return pd.DataFrame(rows, columns=COLUMNS)

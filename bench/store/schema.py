@@ -1,0 +1,467 @@
+"""The result record: the one place that says what a result file holds (schema v2), how its key is
+hashed, and how older files are read.
+
+`bench run` builds a `Record` from these types and `results.write` stores `Record.to_json()`;
+the leaderboard, `bench check` and `results.load` read `Record.from_json()`. Every section keeps
+the keys it does not know in `extra`, so a file written by a build with more fields (another
+measurement) is read and rewritten without loss, and adding an optional field is one line: a
+typed attribute with a default of None.
+
+Version history: 1 -- key = (dataset, split, model, weights label, transform policy), so a
+`--limit` run, another precision or another weights file shared one entry; 2 -- the key is the
+whole experiment (`Identity`), hashed into the file name; sections merge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import typing
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..errors import ResultsError, SchemaVersionError
+
+SCHEMA_VERSION = 2
+SECTIONS = ("accuracy", "efficiency")  # what a run can ask for; a new measurement adds its name here
+KEY_HASH_LEN = 12
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections: typed attributes + `extra` for keys this build does not know
+
+
+class Section:
+    """A dataclass read from and written to a JSON object; unknown keys live on in `extra`."""
+
+    extra: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any] | None):
+        if d is None:
+            return None
+        if not isinstance(d, dict):
+            raise TypeError(f"{cls.__name__}: expected an object, got {type(d).__name__}")
+        hints = _hints(cls)
+        known = {f.name for f in dataclasses.fields(cls) if f.name != "extra" and f.metadata.get("json", True)}
+        kwargs = {k: _convert(hints[k], v) for k, v in d.items() if k in known}
+        return cls(**kwargs, extra={k: v for k, v in d.items() if k not in known})
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "extra" or not f.metadata.get("json", True):
+                continue
+            v = getattr(self, f.name)
+            out[f.name] = v.to_json() if isinstance(v, Section) else v
+        out.update(self.extra)
+        return out
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    """A JSON value -> the attribute's type: nested sections become their dataclass, the rest stays."""
+    for t in typing.get_args(hint) or (hint,):
+        if isinstance(t, type) and issubclass(t, Section) and isinstance(value, dict):
+            return t.from_json(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The key
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Identity(Section):
+    """Everything that can change a number of the record. Its hash names the file; a rerun skips only an
+    identical identity. A field that is None is left out of the hash, so a new optional field (default
+    None) keeps every existing key valid."""
+
+    model: str  # ModelSpec.id, e.g. tv:resnet50.IMAGENET1K_V2
+    weights: str  # pretrained | random | file-<stem>: the readable part of the file name
+    weights_digest: str | None  # file:<sha256 of the weights file> | state:<sha256 of the state dict>; None for random
+    dataset: str  # with @<classes> when restricted with --classes
+    split: str
+    samples: str | None  # sha256 of the exact sample indices and their labels; None: no data (efficiency only)
+    transform: dict[str, Any]  # TransformSpec.to_dict(), whatever fields it has
+    precision: str
+    label_space: str | None = None  # --label-space name, or name@sha256 of the file
+    classes: str | None = None  # --classes name, or name@sha256 of the file
+    data_path: str | None = None  # cpu | gpu: the decode path that ran (None without data)
+    batch_size: int | None = None  # as asked (None: the default for the device)
+    channels_last: bool | None = None  # as asked (None: the model's preference)
+    compile: bool | None = None
+    device: str | None = None  # kind:name, e.g. cuda:NVIDIA H100 80GB HBM3 or cpu:AMD EPYC
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # What efficiency depends on: a record of the same model that differs only elsewhere (other samples,
+    # label space, decode path) holds the same efficiency measurement.
+    EFFICIENCY_FIELDS: ClassVar[tuple[str, ...]] = ("model", "weights", "weights_digest", "dataset", "split", "transform",
+                                                    "precision", "batch_size", "channels_last", "compile", "device")
+
+    def canonical(self) -> dict[str, Any]:
+        return {k: v for k, v in self.to_json().items() if v is not None}
+
+    @property
+    def hash(self) -> str:
+        return _digest(self.canonical())[:KEY_HASH_LEN]
+
+    @property
+    def policy(self) -> str:
+        return str(self.transform.get("policy") or "model")
+
+    def efficiency_part(self) -> dict[str, Any]:
+        return {k: v for k, v in self.canonical().items() if k in self.EFFICIENCY_FIELDS}
+
+    def replace(self, **changes: Any) -> Identity:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def prefix(self) -> str:
+        """The readable part of the file name: model and weights (the experiment's details are in the hash)."""
+        return f"{safe_name(self.model)}__{safe_name(self.weights)}"
+
+    @property
+    def stem(self) -> str:
+        return f"{self.prefix}__{self.hash}"
+
+    def path(self, results_dir: str | Path) -> Path:
+        return Path(results_dir) / self.dataset / self.split / f"{self.stem}.json"
+
+    def group(self) -> tuple[str, str, str, str, str]:
+        """(dataset, split, model, weights, policy): one leaderboard row and one `bench check` entry."""
+        return (self.dataset, self.split, self.model, self.weights, self.policy)
+
+    def group_dict(self) -> dict[str, str]:
+        return dict(zip(("dataset", "split", "model", "weights", "transform"), self.group()))
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]", "-", text)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sections of a record
+
+
+@dataclass
+class WeightsRecord(Section):
+    kind: str | None = None  # pretrained | random | file
+    origin: str | None = None  # URL, hub id, package or path
+    sha256: str | None = None  # over the state dict's tensors (models.state_dict_sha256)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class ModelRecord(Section):
+    id: str | None = None
+    source: str | None = None
+    arch: str | None = None
+    tag: str | None = None
+    num_classes: int | None = None
+    label_space: str | None = None
+    weights: WeightsRecord | None = None
+    reference: dict[str, Any] | None = None  # what the authors report (models.reference)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class DatasetRecord(Section):
+    name: str | None = None
+    split: str | None = None
+    source: str | None = None
+    size: int | None = None  # images in the split (after --classes)
+    limit: int | None = None
+    classes: str | None = None
+    label_space: str | None = None
+    num_classes: int | None = None
+    streaming: bool | None = None  # read as an HF IterableDataset (--streaming): same samples, no local copy
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def complete(self) -> bool:
+        """The whole split was asked for (a record without this section predates --limit and counts as whole)."""
+        return self.limit is None or (self.size is not None and self.limit >= self.size)
+
+
+@dataclass
+class LabelsRecord(Section):
+    dataset_space: str | None = None
+    model_space: str | None = None
+    dataset_classes: int | None = None
+    model_classes: int | None = None
+    mapped: int | None = None
+    coverage: float | None = None
+    unmapped: list[Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class Figures(Section):
+    """One label protocol's accuracy (percent) and mean NLL."""
+
+    top1: float | None = None
+    top5: float | None = None
+    correct1: int | None = None
+    correct5: int | None = None
+    top1_ci95: list[float] | None = None
+    top5_ci95: list[float] | None = None
+    nll: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class Accuracy(Section):
+    n: int | None = None
+    n_failed: int | None = None
+    restricted: Figures | None = None
+    full: Figures | None = None
+    failed: list[dict[str, Any]] | None = None
+    eval_wall_s: float | None = None
+    eval_img_s: float | None = None
+    data_path: str | None = None
+    workers: int | None = None
+    batch_size: int | None = None
+    real: dict[str, Any] | None = None  # ImageNet-ReaL top-1 on imagenet-1k validation
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class Efficiency(Section):
+    params: int | None = None
+    params_trainable: int | None = None
+    gmacs: float | None = None
+    input_size: list[int] | None = None
+    device: str | None = None
+    device_name: str | None = None
+    precision: str | None = None
+    channels_last: bool | None = None
+    compile: bool | None = None
+    batch_size: int | None = None
+    batch_size_requested: int | None = None
+    warmup: int | None = None
+    iters: int | None = None
+    repeats: int | None = None
+    throughput_img_s: float | None = None
+    throughput_img_s_min: float | None = None
+    throughput_img_s_max: float | None = None
+    latency_ms_p50: float | None = None
+    latency_ms_p95: float | None = None
+    latency_ms_p99: float | None = None
+    gpu_max_allocated_mb: float | None = None
+    gpu_max_reserved_mb: float | None = None
+    nvml_used_mb: float | None = None
+    nvml_total_mb: float | None = None
+    cpu_rss_growth_mb: float | None = None
+    world_size: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class Protocol(Section):
+    """What must match for two accuracies to be comparable (`bench check`); hashed as in schema v1."""
+
+    dataset: str | None = None
+    split: str | None = None
+    n: int | None = None
+    indices: str | None = None
+    label_protocols: list[str] | None = None
+    transform_policy: str | None = None
+    dataset_space: str | None = None
+    model_space: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def hash(self) -> str:
+        # schema v1's formula, byte for byte: baselines written from v1 results still match
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Env(Section):
+    python: str | None = None
+    platform: str | None = None
+    torch: str | None = None
+    torchvision: str | None = None
+    timm: str | None = None
+    cuda: str | None = None
+    gpu_name: str | None = None
+    driver: str | None = None
+    cpu: str | None = None
+    bench_version: str | None = None
+    git_sha: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)  # datasets, pandas, numpy, cudnn, counts, ... (measure.env.collect)
+
+
+@dataclass
+class SectionRun(Section):
+    """When and by what code one section was measured: sections of a record may come from different runs."""
+
+    started: str | None = None
+    wall_s: float | None = None
+    device: str | None = None
+    world_size: int | None = None
+    bench_version: str | None = None
+    git_sha: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class RunRecord(Section):
+    """The latest run that wrote the record, and per section the run that measured it."""
+
+    started: str | None = None
+    wall_s: float | None = None
+    device: str | None = None
+    world_size: int | None = None
+    batch_size: int | None = None
+    data_path: str | None = None
+    precision: str | None = None
+    channels_last: bool | None = None
+    transform_overrides: dict[str, Any] | None = None  # --mean/--std/--crop-pct/... given on the command line
+    sections: dict[str, SectionRun] | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d):
+        rec = super().from_json(d)
+        if rec is not None and isinstance(rec.sections, dict):
+            rec.sections = {k: SectionRun.from_json(v) if isinstance(v, dict) else v for k, v in rec.sections.items()}
+        return rec
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.sections is not None:
+            out["sections"] = {k: v.to_json() if isinstance(v, Section) else v for k, v in self.sections.items()}
+        return out
+
+
+@dataclass
+class Record(Section):
+    """One result file."""
+
+    key: Identity
+    model: ModelRecord | None = None
+    transform: dict[str, Any] | None = None  # TransformSpec.to_dict() as it ran
+    dataset: DatasetRecord | None = None
+    labels: LabelsRecord | None = None
+    accuracy: Accuracy | None = None
+    efficiency: Efficiency | None = None
+    protocol: Protocol | None = None
+    protocol_hash: str | None = None
+    env: Env | None = None
+    run: RunRecord | None = None
+    samples_file: str | None = None  # per-sample predictions (.npz) beside the JSON
+    schema_version: int = SCHEMA_VERSION
+    migrated_from: int | None = field(default=None, metadata={"json": False})  # 1 when read from a v1 file
+    path: Path | None = field(default=None, compare=False, repr=False, metadata={"json": False})  # where it was read
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def sections(self) -> tuple[str, ...]:
+        """The measurements this record holds."""
+        return tuple(s for s in SECTIONS if getattr(self, s, None) is not None or self.extra.get(s) is not None)
+
+    def to_json(self) -> dict[str, Any]:
+        d = super().to_json()
+        return {"schema_version": d.pop("schema_version"), **d}
+
+    @property
+    def complete(self) -> bool:
+        """Accuracy over the whole split (no --limit)."""
+        return self.accuracy is not None and (self.dataset is None or self.dataset.complete)
+
+    @property
+    def overridden(self) -> bool:
+        """Preprocessing changed on the command line (--mean, --crop-pct, ...), not the model's or the policy's own."""
+        return bool(self.run and self.run.transform_overrides)
+
+    def preference(self) -> tuple:
+        """Which record of a group a leaderboard shows and `bench check` compares, larger first: the whole split,
+        then the model's own preprocessing, then the most sections, then the newest."""
+        started = (self.run.started if self.run else None) or ""
+        return (self.complete, not self.overridden, len(self.sections()), started, str(self.path or ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading: version check and migration
+
+
+def from_json(d: Any, path: Path | None = None, default_version: int | None = None) -> Record:
+    """A record from parsed JSON: v2 as is, v1 through `migrate_v1`, newer refused (SchemaVersionError)."""
+    where = str(path) if path else "result"
+    if not isinstance(d, dict):
+        raise ResultsError(f"{where} is not a result (a JSON object was expected)")
+    version = d.get("schema_version", default_version)
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise SchemaVersionError(f"{where} was written by a newer imagenet-bench (schema_version {version}; this one reads up to "
+                                 f"{SCHEMA_VERSION}): upgrade imagenet-bench to read it; the file is left as it is")
+    migrated = None
+    if version == 1:
+        d, migrated = migrate_v1(d), 1
+    elif version != SCHEMA_VERSION:
+        raise ResultsError(f"{where} has no valid schema_version ({version!r}): it is not a result file")
+    try:
+        key = Identity.from_json(d.get("key"))
+        if key is None:
+            raise KeyError("key")
+        record = Record.from_json({k: v for k, v in d.items() if k != "key"} | {"key": key})
+    except (KeyError, TypeError, ValueError) as e:
+        raise ResultsError(f"{where} is malformed ({type(e).__name__}: {e})") from e
+    record.key, record.migrated_from, record.path = key, migrated, path
+    return record
+
+
+def migrate_v1(d: dict[str, Any]) -> dict[str, Any]:
+    """A v1 result -> the v2 JSON shape. v1 keys lacked most of the experiment; what the file recorded
+    elsewhere (state-dict checksum, precision, device, ...) fills the identity, so the migrated key
+    never equals a v2 run's: a rerun measures again instead of trusting a v1 entry."""
+    k = d.get("key")
+    if not isinstance(k, dict) or not {"dataset", "split", "model"} <= set(k):
+        raise KeyError("key (dataset, split, model)")
+    model, run, eff = d.get("model") or {}, d.get("run") or {}, d.get("efficiency") or {}
+    sha = (model.get("weights") or {}).get("sha256")
+    protocol, dataset = d.get("protocol") or {}, d.get("dataset") or {}
+    transform = d.get("transform") or {"policy": k.get("transform") or "model"}
+    key = {
+        "model": k["model"], "weights": k.get("weights") or "pretrained", "weights_digest": f"state:{sha}" if sha else None,
+        "dataset": k["dataset"], "split": k["split"],
+        "samples": f"v1:{protocol['indices']}" if protocol.get("indices") else None,
+        "transform": transform, "precision": run.get("precision") or eff.get("precision") or "fp32",
+        "classes": dataset.get("classes"), "data_path": run.get("data_path"), "channels_last": run.get("channels_last"),
+        "compile": eff.get("compile"), "device": run.get("device"),
+    }
+    return {**d, "schema_version": SCHEMA_VERSION, "key": key}
+
+
+def loads(text: str, path: Path | None = None) -> Record:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ResultsError(f"cannot read result {path or ''} ({e}): it is corrupt or truncated") from e
+    return from_json(data, path)
+
+
+def dumps(record: Record) -> str:
+    return json.dumps(record.to_json(), indent=2, default=_json_default) + "\n"
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

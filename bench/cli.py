@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, help="data loader workers (default from the core count)")
     r.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps")
     r.add_argument("--data-path", default="auto", choices=["auto", "cpu", "gpu"],
-                   help="decode + resize JPEGs in CPU workers, or batched on the GPU (auto: gpu on CUDA for JPEG data)")
+                   help="decode + resize in CPU workers as the libraries do (auto), or JPEG decode on the GPU (opt-in, faster, not bit-exact)")
     r.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
     r.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC memory format (default: on for convolutional networks, off otherwise)")
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--std", help="override the normalisation std")
     r.add_argument("--crop-pct", type=float, help="override the centre-crop fraction")
     r.add_argument("--interpolation", choices=["bilinear", "bicubic", "nearest"], help="override the resize interpolation")
+    r.add_argument("--use-train-size", action="store_true", help="timm: evaluate at the train input size, not the test size (as validate.py)")
     r.add_argument("--label-space", help="classes of a head that is not ImageNet-1k: tiny-imagenet, imagenet-22k, ... or a file with one wnid per line")
     r.add_argument("--classes", help="evaluate only the samples of these classes, e.g. imagenet-1k val on tiny-imagenet's 200")
     r.add_argument("--no-accuracy", dest="accuracy", action="store_false", help="efficiency only (no data needed)")
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                     help="NHWC memory format (default: on for convolutional networks)")
     pr.add_argument("--compile", action="store_true")
+    pr.add_argument("--use-train-size", action="store_true", help="timm: count at the train input size, not the test size")
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     le = sub.add_parser("leaderboard", help="regenerate the markdown leaderboards from results")
@@ -116,7 +118,7 @@ def cmd_run(args) -> int:
     cfg = RunConfig(models=args.models, dataset=args.dataset, split=args.split, data_dir=args.data_dir, limit=args.limit,
                     batch_size=args.batch_size, workers=args.workers, data_path=args.data_path, device=args.device, precision=args.precision,
                     channels_last=args.channels_last, compile=args.compile, weights=args.weights, transform=args.transform,
-                    transform_overrides=overrides, label_space=args.label_space, classes=args.classes, accuracy=args.accuracy,
+                    transform_overrides=overrides, use_train_size=args.use_train_size, label_space=args.label_space, classes=args.classes, accuracy=args.accuracy,
                     efficiency=args.efficiency, results_dir=args.results_dir, force=args.force, progress=args.progress)
     report = run(cfg)
     if report.is_main:
@@ -178,7 +180,7 @@ def cmd_profile(args) -> int:
     from .profiling import format_table, profile
 
     rows = profile(args.models, device=args.device, batch_size=args.batch_size, precision=args.precision,
-                   channels_last=args.channels_last, compile=args.compile)
+                   channels_last=args.channels_last, compile=args.compile, use_train_size=args.use_train_size)
     print(json.dumps(rows, indent=1) if args.json else format_table(rows))
     return EXIT_FAIL if any(r.get("error") for r in rows) else EXIT_OK
 

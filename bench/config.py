@@ -23,7 +23,7 @@ class RunConfig:
     limit: int | None = None
     batch_size: int | None = None  # None -> 256 on CUDA, 32 on CPU
     workers: int | None = None  # None -> from the core count
-    data_path: str = "auto"  # auto | cpu | gpu: where JPEGs are decoded and resized
+    data_path: str = "auto"  # auto (= cpu, the faithful path) | cpu | gpu (opt-in GPU decode): where JPEGs are decoded and resized
     device: str = "auto"
     precision: str = "fp32"
     channels_last: bool | None = None  # None: on for convolutional networks (models.prefers_channels_last)
@@ -31,6 +31,7 @@ class RunConfig:
     weights: str = "pretrained"  # pretrained | random | PATH
     transform: str = "model"  # model | fixed
     transform_overrides: dict[str, Any] = field(default_factory=dict)  # mean, std, crop_pct, interpolation
+    use_train_size: bool = False  # timm: evaluate at the train input size instead of the test size (validate.py's flag)
     label_space: str | None = None  # name or file for heads that are not ImageNet-1k
     classes: str | None = None  # evaluate only the samples of these classes (a label space name or file)
     accuracy: bool = True

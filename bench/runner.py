@@ -20,6 +20,7 @@ from .measure import distributed as dist
 from .data import labels as L
 from . import models as M
 from .store import results as R
+from .data import loaders
 from .data import transforms as T
 from .config import RunConfig
 from .errors import BenchError, DatasetUnavailableError
@@ -157,7 +158,7 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
     model, winfo = M.build(spec, cfg.weights)
     channels_last = M.prefers_channels_last(model) if cfg.channels_last is None else cfg.channels_last
     head = L.for_head(winfo.num_classes, cfg.label_space)
-    ts = T.resolve(spec, model, cfg.transform, cfg.transform_overrides)
+    ts = T.resolve(spec, model, cfg.transform, cfg.transform_overrides, use_train_size=cfg.use_train_size)
     result: dict[str, Any] = {
         "schema_version": R.SCHEMA_VERSION,
         "key": key.as_dict(),
@@ -204,7 +205,7 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
         "device": device,
         "world_size": info.world_size,
         "batch_size": cfg.eval_batch_size(device),
-        "data_path": cfg.data_path,
+        "data_path": loaders.choose(cfg.data_path, device),  # the path actually used (auto -> cpu)
         "precision": cfg.precision,
         "channels_last": channels_last,
     }

@@ -30,6 +30,7 @@ def _timm_table() -> dict[str, dict[str, Any]]:
             "top5": _num(row.get("top5")),
             "params": int(float(row["param_count_m"]) * 1e6) if row.get("param_count_m") else None,
             "img_size": _num(row.get("img_size")),
+            "crop_pct": _num(row.get("crop_pct")),
             "source": row.get("source") or "timm results-imagenet.csv",
         }
     return out
@@ -38,6 +39,26 @@ def _timm_table() -> dict[str, dict[str, Any]]:
 def timm_reference(name: str) -> dict[str, Any]:
     """Reported ImageNet-1k figures for a timm `arch.tag`, or {} when we ship none."""
     return dict(_timm_table().get(name, {}))
+
+
+def same_protocol(transform: dict[str, Any], protocol: dict[str, Any] | None) -> bool:
+    """True when a result's recorded transform is the one a reported figure was measured with: same input
+    size, crop fraction, crop mode and policy (a Δ between different protocols compares unlike numbers)."""
+    if not protocol or not transform:
+        return False
+    return (list(transform.get("input_size") or []) == list(protocol["input_size"])
+            and abs(float(transform.get("crop_pct") or 0) - float(protocol["crop_pct"])) < 5e-4
+            and transform.get("crop_mode", "center") == protocol["crop_mode"] and transform.get("policy") == protocol["policy"])
+
+
+def comparable_to_reference(result: dict[str, Any]) -> bool:
+    """A result whose top-1 may be set against the reported figure: ImageNet-1k validation, the full split
+    (no --limit, no --classes), pretrained weights, and the reported figure's transform protocol."""
+    dataset, model = result.get("dataset") or {}, result.get("model") or {}
+    reference = model.get("reference") or {}
+    return (dataset.get("name") == "imagenet-1k" and dataset.get("split") == "validation" and dataset.get("limit") is None
+            and not dataset.get("classes") and (model.get("weights") or {}).get("kind") == "pretrained"
+            and same_protocol(result.get("transform") or {}, reference.get("protocol")))
 
 
 def papers() -> list[dict[str, str]]:

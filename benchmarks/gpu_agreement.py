@@ -33,10 +33,10 @@ def agreement(name: str, images, indices, device: str, batch_size: int, workers:
     from bench.data import transforms as T
 
     spec = M.resolve(name)
-    model, _ = M.build(spec, weights)
+    model, info = M.build(spec, weights)
     model = model.to(device).eval()
     ts = T.resolve(spec, model)
-    to_model = L.project(images.label_space, L.for_head(model_classes(model, spec), None)).model_index
+    to_model = L.project(images.label_space, L.for_head(info.num_classes, None)).model_index
     std = torch.tensor(ts.std, device=device).view(1, -1, 1, 1)
     cpu = loaders.build(images, indices, ts, device, batch_size, workers, "cpu")
     gpu = loaders.build(images, indices, ts, device, batch_size, workers, "gpu")
@@ -65,12 +65,6 @@ def agreement(name: str, images, indices, device: str, batch_size: int, workers:
             "pixel_max_levels": max_levels, "pixel_mean_levels": sum_levels / pixels if pixels else None,
             "pixels_differing_pct": 100.0 * differing / pixels if pixels else None,
             "transform": ts.to_dict(), "meets_threshold": rate is not None and rate >= THRESHOLD}
-
-
-def model_classes(model, spec) -> int:
-    from bench.models.weights import _head_size
-
-    return _head_size(model, spec)
 
 
 def main(argv=None) -> int:

@@ -138,7 +138,7 @@ def build_for_tensors(ts: TransformSpec) -> Callable:
     steps = []
     for step in build(ts, normalize=False).transforms:
         kind = type(step).__name__
-        if kind == "Resize":
+        if kind == "Resize" and getattr(step, "max_size", None) is None:
             steps.append(_V2Resize(step.size, step.interpolation, step.antialias))
         elif kind == "ResizeKeepRatio":  # timm: size from its own get_params (shorter side, or longest for border)
             steps.append(_KeepRatio(step))

@@ -127,7 +127,7 @@ def _flops_on_meta(model: nn.Module, input_size: tuple[int, int, int]) -> int:
     state |= {n: torch.empty_like(t, device="meta") for n, t in model.named_buffers()}
     x = torch.empty(1, *input_size, device="meta")
     counter = FlopCounterMode(display=False)
-    with counter, torch.inference_mode():
+    with _countable_attention(), counter, torch.inference_mode():
         functional_call(model, state, (x,))
     return counter.get_total_flops()
 

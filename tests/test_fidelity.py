@@ -24,7 +24,6 @@ from bench.data.images import open_rgb
 from bench.measure.efficiency import EfficiencyConfig, count_macs, count_params, measure
 from bench.measure.evaluate import evaluate, top_k
 from bench.models import reference
-from bench.models import weights as W
 
 SQUASH = "timm:convnextv2_nano.fcmae_ft_in22k_in1k_384"  # a small model whose pretrained config says squash
 

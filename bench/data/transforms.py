@@ -193,7 +193,7 @@ class _CropOrPad:
             pad_w, pad_h = max(crop_w - w, 0), max(crop_h - h, 0)
             img = F.pad(img, [pad_w // 2, pad_h // 2, (pad_w + 1) // 2, (pad_h + 1) // 2], fill=list(self.fill))
             h, w = img.shape[-2:]
-        top, left = int(round((h - crop_h) / 2.0)), int(round((w - crop_w) / 2.0))
+        top, left = round((h - crop_h) / 2.0), round((w - crop_w) / 2.0)
         return img[..., top:top + crop_h, left:left + crop_w]
 
 

@@ -61,7 +61,7 @@ def from_args(cls: type, args: argparse.Namespace, **fixed: Any):
     return cls(**{**kwargs, **fixed})
 
 
-PROFILE_FIELDS = ("models", "device", "batch_size", "precision", "channels_last", "compile")
+PROFILE_FIELDS = ("models", "device", "batch_size", "precision", "channels_last", "compile", "use_train_size")
 TOLERANCE = Flag(("--tolerance",), parse=number, check=non_negative, help="allowed top-1/top-5 drop in percentage points (default: 0.1)")
 NLL_TOLERANCE = Flag(("--nll-tolerance",), parse=number, check=non_negative,
                      help="allowed relative rise of the mean NLL (default: 0.01 = 1%%)")
@@ -211,7 +211,7 @@ def cmd_profile(args) -> int:
 
     cfg = from_args(RunConfig, args, accuracy=False)  # the same flags and checks as `run`
     rows = profile(cfg.models, device=cfg.device, batch_size=cfg.batch_size, precision=cfg.precision,
-                   channels_last=cfg.channels_last, compile=cfg.compile)
+                   channels_last=cfg.channels_last, compile=cfg.compile, use_train_size=cfg.use_train_size)
     print(json.dumps(rows, indent=1) if args.json else format_table(rows))
     return EXIT_FAIL if any(r.get("error") for r in rows) else EXIT_OK
 

@@ -233,7 +233,7 @@ class RunConfig:
         "--workers", parse=integer, check=at_least(0), metavar="W", help="data loader workers (default from the core count)"))
     data_path: str = field(default="auto", metadata=flag(
         "--data-path", choices=DATA_PATHS,
-        help="decode + resize JPEGs in CPU workers, or batched on the GPU (auto: gpu on CUDA for JPEG data)"))
+        help="decode + resize in CPU workers as the libraries do (auto), or JPEG decode on the GPU (opt-in, faster, not bit-exact)"))
     device: str = field(default="auto", metadata=flag("--device", check=device_name, help="auto|cpu|cuda|cuda:N|mps"))
     precision: str = field(default="fp32", metadata=flag("--precision", choices=PRECISIONS))
     channels_last: bool | None = field(default=None, metadata=flag(
@@ -250,6 +250,9 @@ class RunConfig:
         Flag(("--std",), key="std", parse=triple, check=positive_triple, help="override the normalisation std, e.g. 0.229,0.224,0.225"),
         Flag(("--crop-pct",), key="crop_pct", parse=number, check=fraction, help="override the centre-crop fraction, in (0, 1]"),
         Flag(("--interpolation",), key="interpolation", choices=INTERPOLATIONS, help="override the resize interpolation")))
+    use_train_size: bool = field(default=False, metadata=flag(
+        "--use-train-size", action="store_true",
+        help="timm: evaluate at the train input size, not the test size its reported figure was measured at (as validate.py)"))
     label_space: str | None = field(default=None, metadata=flag(
         "--label-space", check=label_space_ref,
         help="classes of a head that is not ImageNet-1k: tiny-imagenet, imagenet-22k, ... or a file with one wnid per line"))

@@ -9,9 +9,10 @@ from .errors import BenchError
 
 
 def profile(names: list[str], device: str = "auto", batch_size: int | None = None, precision: str = "fp32",
-            channels_last: bool | None = None, compile: bool = False) -> list[dict[str, Any]]:
-    """One row per model: the efficiency figures of `efficiency.measure`, or an error."""
+            channels_last: bool | None = None, compile: bool = False, use_train_size: bool = False) -> list[dict[str, Any]]:
+    """One row per model: the efficiency figures of `efficiency.measure` at the eval input size, or an error."""
     from .config import RunConfig
+    from .data import transforms as T
     from .measure.efficiency import EfficiencyConfig, measure
 
     dev = RunConfig(models=names, device=device, accuracy=False).resolved_device()
@@ -21,7 +22,7 @@ def profile(names: list[str], device: str = "auto", batch_size: int | None = Non
             model, _ = M.build(spec, "random")
             nhwc = M.prefers_channels_last(model) if channels_last is None else channels_last
             cfg = EfficiencyConfig(device=dev, batch_size=batch_size, precision=precision, channels_last=nhwc, compile=compile)
-            rows.append({"model": spec.id, **measure(model, spec.input_size, cfg)})
+            rows.append({"model": spec.id, **measure(model, T.resolve(spec, model, use_train_size=use_train_size).input_size, cfg)})
         except BenchError as e:
             rows.append({"model": spec.id, "error": str(e)})
         except Exception as e:  # noqa: BLE001 - e.g. out of memory even at batch 1: one row, not the table

@@ -23,6 +23,7 @@ from .measure import distributed as dist
 from .data import labels as L
 from . import models as M
 from .store import results as R
+from .data import loaders
 from .data import transforms as T
 from .config import RunConfig
 from .errors import BenchError, DatasetUnavailableError
@@ -222,8 +223,6 @@ def _context(cfg: RunConfig, specs: list[M.ModelSpec], device: str) -> Context:
     requested = tuple(s for s, on in (("accuracy", cfg.accuracy), ("efficiency", cfg.efficiency)) if on)
     ctx = Context(requested, split, device, _device_id(device))
     if cfg.accuracy:
-        from .data import loaders
-
         ctx.images = _load_images(cfg, split, specs)
         ctx.indices = D.stratified(ctx.images.labels, cfg.limit)
         ctx.samples = R.samples_digest(ctx.indices, ctx.images.labels)
@@ -312,7 +311,7 @@ def _weights_label(weights: str) -> str:
 
 
 def _identity(cfg: RunConfig, spec: M.ModelSpec, ctx: Context, digest: str | None) -> R.Identity:
-    ts = T.resolve(spec, None, cfg.transform, cfg.transform_overrides)
+    ts = T.resolve(spec, None, cfg.transform, cfg.transform_overrides, use_train_size=cfg.use_train_size)
     return R.Identity(
         model=spec.id, weights=_weights_label(cfg.weights), weights_digest=digest, dataset=cfg.dataset_key, split=ctx.split,
         samples=ctx.samples, transform=ts.to_dict(), precision=cfg.precision, label_space=_file_or_name(cfg.label_space),
@@ -382,7 +381,7 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan, ctx: Context, info:
     model, winfo = prebuilt or M.build(spec, cfg.weights)
     channels_last = M.prefers_channels_last(model) if cfg.channels_last is None else cfg.channels_last
     head = L.for_head(winfo.num_classes, cfg.label_space)
-    ts = T.resolve(spec, model, cfg.transform, cfg.transform_overrides)
+    ts = T.resolve(spec, model, cfg.transform, cfg.transform_overrides, use_train_size=cfg.use_train_size)
     key = plan.key if ts.to_dict() == plan.key.transform else plan.key.replace(transform=ts.to_dict())
     record = S.Record(
         key=key,
@@ -423,7 +422,8 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan, ctx: Context, info:
                             bench_version=environment.get("bench_version"), git_sha=environment.get("git_sha"))
     record.env = S.Env.from_json(environment)
     record.run = S.RunRecord(started=measured.started, wall_s=wall, device=ctx.device, world_size=info.world_size,
-                             batch_size=cfg.eval_batch_size(ctx.device), data_path=cfg.data_path, precision=cfg.precision,
+                             batch_size=cfg.eval_batch_size(ctx.device), data_path=ctx.data_path or loaders.choose(cfg.data_path, ctx.device),
+                             precision=cfg.precision,
                              channels_last=channels_last, transform_overrides=cfg.transform_overrides or None,
                              sections={s: measured for s in plan.measure})
     return record, samples
@@ -451,7 +451,6 @@ def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device, 
     """Evaluate; on CUDA out-of-memory halve the batch and start over (partial batches are not kept)."""
     import torch
 
-    from .data import loaders
     from .measure.evaluate import evaluate
 
     batch = cfg.eval_batch_size(device)

@@ -263,11 +263,12 @@ def test_awkward_modes_become_rgb(name):
     assert img.mode == "RGB" and img.size == (64, 64)
 
 
-def test_sixteen_bit_grayscale_is_scaled_not_clipped():
-    img = Image.new("I;16", (4, 4), 65535)
+def test_sixteen_bit_grayscale_converts_as_the_reference_loaders_do():
+    """PIL's convert("RGB") (timm's and torchvision's loaders) clips 16-bit values; it does not rescale them."""
+    img = Image.new("I;16", (4, 4), 300)
     buf = io.BytesIO()
     img.save(buf, "PNG")
-    assert open_rgb(buf.getvalue()).getpixel((0, 0)) == (255, 255, 255)
+    assert open_rgb(buf.getvalue()).getpixel((0, 0)) == (255, 255, 255)  # rescaling 300/65535 would give 1
 
 
 @pytest.mark.parametrize("data,match", [(b"", "empty"), (b"not an image", "cannot identify")])

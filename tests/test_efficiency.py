@@ -31,7 +31,7 @@ TORCHVISION_MODELS = [
 ]
 
 MEASURE_KEYS = {
-    "params", "params_trainable", "gmacs", "input_size", "device", "device_name", "precision",
+    "params", "params_trainable", "gmacs", "macs_counter", "input_size", "device", "device_name", "precision",
     "channels_last", "compile", "batch_size", "batch_size_requested", "warmup", "iters", "repeats",
     "throughput_img_s", "throughput_img_s_min", "throughput_img_s_max",
     "latency_ms_p50", "latency_ms_p95", "latency_ms_p99",

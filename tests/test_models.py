@@ -19,7 +19,7 @@ def test_bare_name_prefers_torchvision_like_the_classic_demo():
     assert spec.source == "torchvision" and spec.id == "tv:alexnet.IMAGENET1K_V1"
     assert spec.reference["params"] == 61_100_840
     assert spec.reference["top1"] == pytest.approx(56.522)
-    assert spec.pretrained_cfg["input_size"] == (3, 224, 224) and spec.pretrained_cfg["resize_size"] == 256
+    assert spec.pretrained_cfg["input_size"] == (3, 224, 224) and spec.pretrained_cfg["resize_size"] == [256]
 
 
 def test_explicit_sources_and_tags():

@@ -1,9 +1,12 @@
 """Data paths that keep the accelerator busy.
 
-`cpu`: PIL decode + resize/crop in loader workers, uint8 tensors through pinned memory, one
-batched normalise on the device. `gpu`: workers only read JPEG bytes; decoding
-(`torchvision.io.decode_jpeg(..., device="cuda")`), resize, crop and normalise run batched on
-the GPU; a non-JPEG or undecodable image falls back to the CPU decoder alone.
+`cpu` (the default, and what `auto` means): PIL decode + the library's own resize/crop in loader
+workers, exactly as timm's and torchvision's loaders do, uint8 tensors through pinned memory, one
+batched normalise on the device. `gpu` (opt-in speed path): workers only read JPEG bytes; decoding
+(`torchvision.io.decode_jpeg(..., device="cuda")`) and the same resize/crop steps run on the GPU
+as tensors; a non-JPEG or undecodable image falls back to the CPU decoder alone. nvjpeg and tensor
+resizing differ from libjpeg and PIL in the last bits, so its agreement with the faithful path is
+measured (benchmarks/gpu_agreement.py) and the path used is recorded in every result.
 """
 
 from __future__ import annotations
@@ -31,13 +34,13 @@ def is_complete_jpeg(data) -> bool:
     return head == JPEG_START and tail == JPEG_END
 
 
-def choose(data_path: str, device: str, images: ImageSet) -> str:
-    """`auto` takes the GPU path on CUDA when the images are JPEG, else the CPU path."""
-    if data_path != "auto":
-        return data_path
-    if not device.startswith("cuda") or not len(images):
-        return "cpu"
-    return "gpu" if is_jpeg(_read(images.raw(0))) else "cpu"
+def choose(data_path: str, device: str = "cpu", images: ImageSet | None = None) -> str:
+    """The data path a run uses: `auto` is the faithful CPU path; the GPU decode path only when asked for.
+
+    GPU decode becomes the default only once it agrees with the CPU path on >= 99.9% of images
+    (benchmarks/gpu_agreement.py); until that is measured on a GPU, `auto` stays `cpu`.
+    """
+    return "cpu" if data_path == "auto" else data_path
 
 
 def _read(src) -> bytes:
@@ -106,11 +109,13 @@ def collate_raw(batch):
 
 
 class GpuDecoder:
-    """Batched JPEG decode + resize + centre crop + normalise on `device`, matching the eval transform."""
+    """Batched JPEG decode on `device`, then the spec's own resize/crop steps (crop mode, per-axis sizes) on
+    each decoded tensor, then the batched normalise: the CPU path's transform applied to tensors."""
 
     def __init__(self, ts: T.TransformSpec, device: str):
         self.ts = ts
         self.device = device
+        self.spatial = T.build_for_tensors(ts)  # the CPU path's steps, on tensors
         self.normalize = T.BatchNormalizer(ts)
 
     def batches(self, loader: Iterable) -> Iterator[tuple[Any, Any, Any, list[str]]]:
@@ -143,7 +148,7 @@ class GpuDecoder:
         out = torch.zeros((len(data), c, h, w), dtype=torch.uint8, device=self.device)
         for j, img in enumerate(images):
             if img is not None and not errs[j]:
-                out[j] = self._resize_crop(img)
+                out[j] = self.spatial(img)
         return self.normalize(out), errs
 
     def _decode_one(self, data):
@@ -158,10 +163,3 @@ class GpuDecoder:
         from torchvision.transforms.functional import pil_to_tensor
 
         return pil_to_tensor(open_rgb(data.numpy().tobytes())).to(self.device)
-
-    def _resize_crop(self, img):
-        from torchvision.transforms import InterpolationMode
-        from torchvision.transforms.v2 import functional as F
-
-        img = F.resize(img, [self.ts.resize], interpolation=InterpolationMode(self.ts.interpolation), antialias=True)
-        return F.center_crop(img, [self.ts.input_size[-2], self.ts.input_size[-1]])

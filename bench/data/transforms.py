@@ -1,93 +1,213 @@
-"""Eval transforms: the model's own preprocessing (its pretrained config), or the classic fixed one.
+"""Eval transforms: exactly the library's own preprocessing for a weight, or the classic fixed one.
 
-Never hard-code 256/224 for a model that says otherwise: timm models carry `pretrained_cfg`
-(input size, crop_pct, interpolation, mean/std) and torchvision weights carry `transforms()`.
+timm: `create_transform(**resolve_data_config(...))` in eval mode, at the test size as timm's
+validate.py uses by default (`--use-train-size` opts out), with the pretrained config's crop mode
+(center / squash / border). torchvision: `weights.transforms()` (ImageClassification: Resize of the
+shorter side, CenterCrop, antialias). Both data paths (PIL in loader workers, tensors on the GPU)
+apply the same transform object built from one TransformSpec.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 POLICIES = ("model", "fixed")
+CROP_MODES = ("center", "squash", "border")
+# How a file becomes an RGB image: what timm's and torchvision's dataset loaders do.
+DECODE = "pil-convert-rgb"
 
 
 @dataclass(frozen=True)
 class TransformSpec:
-    """The resolved preprocessing, recorded in every result (a change here shows up in `bench check`)."""
+    """Everything that decides the pixels a model sees; recorded in every result (`bench check` sees a change).
+
+    `resize` is the argument of the library's resize step: torchvision's `resize_size` (one value:
+    the shorter side), timm's per-axis scale size floor(H / crop_pct), floor(W / crop_pct) (shorter
+    side for a square centre crop, each axis for squash, the longest side for border).
+    """
 
     policy: str  # "model" | "fixed"
-    input_size: tuple[int, int, int]
-    resize: int  # shorter side before the crop
+    library: str  # "timm" | "torchvision": whose transform this is
+    input_size: tuple[int, int, int]  # C, H, W after the crop
+    resize: tuple[int, ...]
     crop_pct: float
+    crop_mode: str  # "center" | "squash" | "border"
     interpolation: str
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    library: str  # which library built the transform
+    antialias: bool
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    test_size: bool = False  # timm: the pretrained config's test_input_size / test_crop_pct were used
+    decode: str = DECODE
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe and deterministic (lists, rounded floats): hashed into the result identity."""
         d = asdict(self)
-        d["input_size"] = list(self.input_size)
-        d["mean"] = [round(x, 6) for x in self.mean]
-        d["std"] = [round(x, 6) for x in self.std]
+        d["input_size"] = [int(x) for x in self.input_size]
+        d["resize"] = [int(x) for x in self.resize]
+        d["crop_pct"] = round(float(self.crop_pct), 6)
+        d["mean"] = [round(float(x), 6) for x in self.mean]
+        d["std"] = [round(float(x), 6) for x in self.std]
         return d
 
 
-def resolve(spec, model=None, policy: str = "model", overrides: dict[str, Any] | None = None) -> TransformSpec:
-    """The TransformSpec for a ModelSpec under a policy; `overrides` (mean, std, crop_pct, ...) win."""
+def resolve(spec, model=None, policy: str = "model", overrides: dict[str, Any] | None = None,
+            use_train_size: bool = False) -> TransformSpec:
+    """The TransformSpec for a ModelSpec under a policy; `overrides` (mean, std, crop_pct, interpolation) win."""
     if policy not in POLICIES:
         from ..errors import ConfigError
 
         raise ConfigError(f"unknown transform protocol {policy!r}: use one of {', '.join(POLICIES)}")
+    overrides = dict(overrides or {})
     if policy == "fixed":
-        ts = dict(policy="fixed", input_size=(3, 224, 224), resize=256, crop_pct=0.875, interpolation="bilinear",
-                  mean=IMAGENET_MEAN, std=IMAGENET_STD, library="torchvision")
-    elif spec.source == "torchvision":
-        cfg = spec.pretrained_cfg
-        ts = dict(policy="model", input_size=tuple(cfg["input_size"]), resize=int(cfg["resize_size"]),
-                  crop_pct=float(cfg["crop_pct"]), interpolation=str(cfg["interpolation"]),
-                  mean=tuple(cfg["mean"]), std=tuple(cfg["std"]), library="torchvision")
-    else:
-        from timm.data import resolve_data_config
+        # torchvision's ImageClassification defaults: Resize 256, CenterCrop 224, bilinear, ImageNet mean/std
+        return _torchvision("fixed", {"crop_size": [224], "resize_size": [256], "interpolation": "bilinear", "antialias": True,
+                                      "mean": IMAGENET_MEAN, "std": IMAGENET_STD}, overrides)
+    if spec.source == "torchvision":
+        return _torchvision("model", spec.pretrained_cfg, overrides)
+    return _timm(spec, model, overrides, use_train_size)
 
-        cfg = resolve_data_config({}, model=model, pretrained_cfg=spec.pretrained_cfg if model is None else None)
-        size = tuple(cfg["input_size"])
-        crop_pct = float(cfg["crop_pct"])
-        ts = dict(policy="model", input_size=size, resize=int(size[-1] / crop_pct), crop_pct=crop_pct,
-                  interpolation=str(cfg["interpolation"]), mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
-                  library="timm")
-    if overrides:
-        ts.update({k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
-        if "crop_pct" in overrides and "resize" not in overrides:
-            ts["resize"] = int(ts["input_size"][-1] / float(ts["crop_pct"]))
-    return TransformSpec(**ts)
+
+def _torchvision(policy: str, cfg: dict[str, Any], overrides: dict[str, Any]) -> TransformSpec:
+    crop = [int(x) for x in cfg["crop_size"]]
+    h, w = (crop[0], crop[0]) if len(crop) == 1 else crop
+    resize = tuple(int(x) for x in cfg["resize_size"])  # ImageClassification: one value, the shorter side
+    crop_pct = h / resize[0]
+    if overrides.get("crop_pct"):
+        crop_pct = float(overrides["crop_pct"])
+        resize = (math.floor(h / crop_pct),)
+    return TransformSpec(policy=policy, library="torchvision", input_size=(3, h, w), resize=resize, crop_pct=crop_pct,
+                         crop_mode="center", interpolation=str(overrides.get("interpolation") or cfg["interpolation"]),
+                         antialias=bool(cfg.get("antialias", True)), mean=tuple(overrides.get("mean") or cfg["mean"]),
+                         std=tuple(overrides.get("std") or cfg["std"]))
+
+
+def _timm(spec, model, overrides: dict[str, Any], use_train_size: bool) -> TransformSpec:
+    from timm.data import resolve_data_config
+
+    own = getattr(model, "pretrained_cfg", None) if model is not None else None
+    pretrained_cfg = dict(own or spec.pretrained_cfg)
+    cfg = resolve_data_config({k: v for k, v in overrides.items() if v is not None}, pretrained_cfg=pretrained_cfg,
+                              use_test_size=not use_train_size)
+    c, h, w = (int(x) for x in cfg["input_size"])
+    crop_pct = float(cfg["crop_pct"])
+    crop_mode = str(cfg["crop_mode"] or "center")
+    test_size = not use_train_size and bool(pretrained_cfg.get("test_input_size") or pretrained_cfg.get("test_crop_pct"))
+    return TransformSpec(policy="model", library="timm", input_size=(c, h, w),
+                         resize=(math.floor(h / crop_pct), math.floor(w / crop_pct)), crop_pct=crop_pct, crop_mode=crop_mode,
+                         interpolation=str(cfg["interpolation"]), antialias=True, mean=tuple(cfg["mean"]),
+                         std=tuple(cfg["std"]), test_size=test_size)
 
 
 def build(ts: TransformSpec, normalize: bool = True) -> Callable:
-    """A PIL -> tensor callable for a TransformSpec.
+    """The library's own eval transform for `ts`: PIL image (or CHW uint8 tensor) -> tensor.
 
-    timm's `create_transform` when timm resolved the config (it knows crop modes); otherwise
-    torchvision's Resize/CenterCrop/Normalize, which is what `weights.transforms()` does. With
-    `normalize=False` the output stays uint8 (timm's prefetcher idea): a quarter of the bytes
-    through the loader and pinned memory, normalised in one batched op on the device.
+    With `normalize=False` the output stays uint8 (timm's prefetcher idea): a quarter of the bytes
+    through the loader and pinned memory, normalised in one batched op on the device
+    (BatchNormalizer). Tensor input goes through the same resize/crop steps (the GPU data path).
     """
-    import torch
-
-    if ts.library == "timm" and ts.policy == "model":
+    if ts.library == "timm":
         from timm.data import create_transform
 
-        return create_transform(input_size=ts.input_size, interpolation=ts.interpolation, mean=ts.mean,
-                                std=ts.std, crop_pct=ts.crop_pct, crop_mode="center", is_training=False,
-                                normalize=normalize)
-    from torchvision import transforms as tvt
+        return create_transform(input_size=ts.input_size, is_training=False, interpolation=ts.interpolation, mean=ts.mean,
+                                std=ts.std, crop_pct=ts.crop_pct, crop_mode=ts.crop_mode, normalize=normalize)
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import transforms as tvt
+    from torchvision.transforms._presets import ImageClassification
 
-    mode = tvt.InterpolationMode(ts.interpolation)
-    steps = [tvt.Resize(ts.resize, interpolation=mode, antialias=True), tvt.CenterCrop(ts.input_size[-1]), tvt.PILToTensor()]
-    if normalize:
-        steps += [tvt.ConvertImageDtype(torch.float32), tvt.Normalize(ts.mean, ts.std)]
-    return tvt.Compose(steps)
+    mode = InterpolationMode(ts.interpolation)
+    if normalize:  # weights.transforms() itself
+        return ImageClassification(crop_size=ts.input_size[-1], resize_size=ts.resize[0], mean=ts.mean, std=ts.std,
+                                   interpolation=mode, antialias=ts.antialias)
+    # ImageClassification.forward up to (not including) convert_image_dtype + normalize
+    return tvt.Compose([tvt.Resize(list(ts.resize), interpolation=mode, antialias=ts.antialias),
+                        tvt.CenterCrop(list(ts.input_size[1:])), MaybePILToTensor()])
+
+
+def build_for_tensors(ts: TransformSpec) -> Callable:
+    """The spatial steps of `build(ts, normalize=False)` for CHW uint8 tensors (the GPU decode path).
+
+    Every step and its geometry come from the library's own transform; only the resampling kernel
+    changes: torchvision.transforms.v2 resizes uint8 tensors with PIL's antialiased filters (v1 on
+    tensors is off by one level on ~18% of pixels), and pads with a per-channel fill, which timm's
+    CenterCropOrPad cannot do on tensors. An unknown step is refused rather than approximated.
+    """
+    steps = []
+    for step in build(ts, normalize=False).transforms:
+        kind = type(step).__name__
+        if kind == "Resize" and getattr(step, "max_size", None) is None:
+            steps.append(_V2Resize(step.size, step.interpolation, step.antialias))
+        elif kind == "ResizeKeepRatio":  # timm: size from its own get_params (shorter side, or longest for border)
+            steps.append(_KeepRatio(step))
+        elif kind == "CenterCrop":
+            steps.append(step)  # exact on tensors
+        elif kind == "CenterCropOrPad":
+            steps.append(_CropOrPad(step.size, step.fill))
+        elif kind == "MaybePILToTensor":
+            continue
+        else:
+            raise ValueError(f"the tensor data path has no equivalent of {step!r}: use --data-path cpu")
+    from torchvision.transforms import Compose
+
+    return Compose(steps)
+
+
+class _V2Resize:
+    def __init__(self, size, interpolation, antialias):
+        self.size, self.interpolation, self.antialias = size, interpolation, True if antialias is None else antialias
+
+    def __call__(self, img):
+        from torchvision.transforms.v2 import functional as F
+
+        size = [self.size] if isinstance(self.size, int) else list(self.size)
+        return F.resize(img, size, interpolation=self.interpolation, antialias=self.antialias)
+
+
+class _KeepRatio:
+    def __init__(self, step):
+        self.step = step
+
+    def __call__(self, img):
+        from torchvision.transforms.v2 import functional as F
+
+        s = self.step
+        size = s.get_params(img, s.size, s.longest)  # no random scale/aspect in eval
+        return F.resize(img, size, interpolation=s.interpolation, antialias=True)
+
+
+class _CropOrPad:
+    """timm.data.transforms.center_crop_or_pad with a per-channel fill that works on tensors."""
+
+    def __init__(self, size, fill):
+        self.size, self.fill = tuple(size), fill
+
+    def __call__(self, img):
+        from torchvision.transforms.v2 import functional as F
+
+        crop_h, crop_w = self.size
+        h, w = img.shape[-2:]
+        if crop_w > w or crop_h > h:
+            pad_w, pad_h = max(crop_w - w, 0), max(crop_h - h, 0)
+            img = F.pad(img, [pad_w // 2, pad_h // 2, (pad_w + 1) // 2, (pad_h + 1) // 2], fill=list(self.fill))
+            h, w = img.shape[-2:]
+        top, left = round((h - crop_h) / 2.0), round((w - crop_w) / 2.0)
+        return img[..., top:top + crop_h, left:left + crop_w]
+
+
+class MaybePILToTensor:
+    """PIL -> uint8 CHW tensor; a tensor passes through (the GPU path decodes to tensors itself)."""
+
+    def __call__(self, img):
+        import torch
+        from torchvision.transforms.functional import pil_to_tensor
+
+        return img if isinstance(img, torch.Tensor) else pil_to_tensor(img)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
 
 class BatchNormalizer:
@@ -102,7 +222,7 @@ class BatchNormalizer:
         import torch
 
         if x.dtype != torch.uint8:
-            return x  # already normalised (the GPU path does it itself)
+            return x  # already normalised
         key = (x.device, x.dtype)
         if key not in self._cache:
             mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1) * 255

@@ -127,9 +127,25 @@ def _flops_on_meta(model: nn.Module, input_size: tuple[int, int, int]) -> int:
     state |= {n: torch.empty_like(t, device="meta") for n, t in model.named_buffers()}
     x = torch.empty(1, *input_size, device="meta")
     counter = FlopCounterMode(display=False)
-    with counter, torch.inference_mode():
+    with _countable_attention(), counter, torch.inference_mode():
         functional_call(model, state, (x,))
     return counter.get_total_flops()
+
+
+@contextlib.contextmanager
+def _countable_attention() -> Iterator[None]:
+    """Attention as plain matmuls the FLOP counter sees: nn.MultiheadAttention's fused fast path
+    (`_native_multi_head_attention`) and the fused CPU/GPU SDPA kernels have no FLOP formula, so a
+    real forward through them counts attention as free (a conv+MHA toy model came out 27% low)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
 
 
 def _flops_real(model: nn.Module, input_size: tuple[int, int, int]) -> int:
@@ -139,28 +155,42 @@ def _flops_real(model: nn.Module, input_size: tuple[int, int, int]) -> int:
     device = p.device if p is not None else torch.device("cpu")
     x = torch.zeros(1, *input_size, device=device)
     counter = FlopCounterMode(display=False)
-    with counter, torch.inference_mode():
+    with _countable_attention(), counter, torch.inference_mode():
         model(x)
     return counter.get_total_flops()
 
 
-def count_gmacs(model: nn.Module, input_size: tuple[int, int, int]) -> float:
-    """GMACs (FLOPs / 2, torchvision's "GFLOPS" convention) of one image.
+@dataclass(frozen=True)
+class MacCount:
+    """GMACs of one image and which counter produced them ("meta": meta-device trace, "forward": real batch-1 forward)."""
+
+    gmacs: float
+    counter: str
+
+
+def count_macs(model: nn.Module, input_size: tuple[int, int, int]) -> MacCount:
+    """GMACs (FLOPs / 2, torchvision's "GFLOPS" convention) of one image, and the counter path that ran.
 
     Runs on the meta device; models whose forward cannot (data-dependent control flow,
-    tensors held outside parameters/buffers) fall back to a real batch-1 forward.
+    tensors held outside parameters/buffers) fall back to a real batch-1 forward with the
+    attention fast paths off (see _countable_attention).
     """
     was_training = model.training
     model.eval()  # eval-mode graph is what gets benchmarked (e.g. no aux heads)
     try:
         try:
-            flops = _flops_on_meta(model, input_size)
+            flops, counter = _flops_on_meta(model, input_size), "meta"
         except Exception as err:  # meta support is best-effort across arbitrary models
             log.debug("meta FLOP count failed (%s); running a real forward", err)
-            flops = _flops_real(model, input_size)
+            flops, counter = _flops_real(model, input_size), "forward"
     finally:
         model.train(was_training)
-    return flops / 2 / 1e9
+    return MacCount(flops / 2 / 1e9, counter)
+
+
+def count_gmacs(model: nn.Module, input_size: tuple[int, int, int]) -> float:
+    """GMACs of one image (see count_macs, which also says which counter ran)."""
+    return count_macs(model, input_size).gmacs
 
 
 # --- timing helpers -----------------------------------------------------------------
@@ -408,7 +438,7 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
     c, h, w = input_size  # also rejects sizes that are not (C, H, W)
     input_size = (int(c), int(h), int(w))
     params, trainable = count_params(model)
-    gmacs = count_gmacs(model, input_size)
+    macs = count_macs(model, input_size)
 
     def on_oom() -> None:
         if device.type == "cuda":
@@ -444,7 +474,8 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
     return {
         "params": params,
         "params_trainable": trainable,
-        "gmacs": gmacs,
+        "gmacs": macs.gmacs,
+        "macs_counter": macs.counter,
         "input_size": list(input_size),
         "device": str(device),
         "device_name": device_name(device),

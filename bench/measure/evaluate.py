@@ -90,12 +90,12 @@ def evaluate(model, batches: Iterable, projection: Projection, device: str = "cp
                 )
             # full protocol: every model output
             logp = torch.log_softmax(logits, dim=1)
-            full_top = logits.topk(min(TOPK, logits.shape[1]), dim=1).indices
+            full_top = top_k(logits, TOPK)
             t_model = to_model[y]
             nll_full = torch.where(t_model >= 0, -logp.gather(1, t_model.clamp(min=0)[:, None])[:, 0], torch.tensor(float("nan")))
             # restricted protocol: only the dataset's classes the head has
             r_logits = logits[:, restricted_cols]
-            r_top = mapped_t[r_logits.topk(min(TOPK, n_restricted), dim=1).indices]
+            r_top = mapped_t[top_k(r_logits, TOPK)]
             t_r = to_restricted[y]
             r_logp = torch.log_softmax(r_logits, dim=1)
             nll_r = torch.where(t_r >= 0, -r_logp.gather(1, t_r.clamp(min=0)[:, None])[:, 0], torch.tensor(float("nan")))
@@ -122,6 +122,19 @@ def evaluate(model, batches: Iterable, projection: Projection, device: str = "cp
     return Evaluation(summary, samples)
 
 
+def top_k(logits, k: int):
+    """Indices of the k largest logits per row; among equal logits the lowest class index wins.
+
+    `Tensor.topk` leaves the order of ties to the implementation (CPU and CUDA, k=1 and k=5 may
+    disagree, so topk(5)[0] could differ from argmax); a stable descending sort does not. A NaN
+    logit ranks last (sort and topk would rank it first and credit a broken output as a hit).
+    """
+    import torch
+
+    ranked = torch.nan_to_num(logits, nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
+    return torch.sort(ranked, dim=1, descending=True, stable=True).indices[:, : min(k, logits.shape[1])]
+
+
 def _pad(top):
     import torch
 
@@ -145,7 +158,7 @@ def summarize(samples: dict[str, Any], projection: Projection) -> dict[str, Any]
         hit1 = (top[:, 0] == tgt) & (tgt >= 0) if n else np.zeros(0, bool)
         hit5 = (top == tgt[:, None]).any(axis=1) & (tgt >= 0) if n else np.zeros(0, bool)
         c1, c5 = int(hit1.sum()), int(hit5.sum())
-        finite = nll[np.isfinite(nll)] if n else nll
+        nonfinite = int((~np.isfinite(nll)).sum()) if n else 0
         out[protocol] = {
             "top1": round(100.0 * c1 / n, 4) if n else None,
             "top5": round(100.0 * c5 / n, 4) if n else None,
@@ -153,7 +166,10 @@ def summarize(samples: dict[str, Any], projection: Projection) -> dict[str, Any]
             "correct5": c5,
             "top1_ci95": list(wilson(c1, n)) if n else None,
             "top5_ci95": list(wilson(c5, n)) if n else None,
-            "nll": round(float(finite.mean()), 6) if len(finite) else None,
+            # over the same n as top-1: a row without a finite NLL (NaN logits, a target the head cannot
+            # predict) makes the mean undefined rather than silently leaving the row out
+            "nll": round(float(nll.mean()), 6) if n and not nonfinite else None,
+            "nll_nonfinite": nonfinite,
         }
     return out
 

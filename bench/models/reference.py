@@ -230,7 +230,7 @@ class RunProtocol:
         ds = result.get("dataset") or {}
         acc = result.get("accuracy") or {}
         size = tf.get("input_size")
-        overrides = tf.get("overrides") or ()
+        overrides = tf.get("overrides") or (result.get("run") or {}).get("transform_overrides") or ()
         return cls(
             dataset=str(key.get("dataset")), split=str(key.get("split")), weights=str(key.get("weights") or "pretrained"),
             policy=tf.get("policy") or key.get("transform"),

@@ -79,14 +79,17 @@ def _tv_spec(arch: str, tag: str | None) -> ModelSpec:
     except KeyError:
         raise UnknownModelError(f"tv:{arch}.{tag}", [f"tv:{arch}.{w.name}" for w in enum]) from None
     meta = weights.meta
-    tf = weights.transforms()
-    crop, resize = int(tf.crop_size[0]), int(tf.resize_size[0])
+    tf = weights.transforms()  # ImageClassification: what the weight's authors evaluated with
+    crop, resize = [int(x) for x in tf.crop_size], [int(x) for x in tf.resize_size]
     metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
     cfg = {
-        "input_size": (3, crop, crop),
+        "input_size": (3, crop[0], crop[-1]),
+        "crop_size": crop,
         "resize_size": resize,
-        "crop_pct": round(crop / resize, 4),
+        "crop_pct": round(crop[0] / resize[0], 4),
+        "crop_mode": "center",
         "interpolation": tf.interpolation.value,
+        "antialias": bool(tf.antialias),
         "mean": tuple(tf.mean),
         "std": tuple(tf.std),
         "url": weights.url,
@@ -99,6 +102,8 @@ def _tv_spec(arch: str, tag: str | None) -> ModelSpec:
         "file_size_mb": meta.get("_file_size"),
         "recipe": meta.get("recipe"),
         "source": f"torchvision {weights.__class__.__name__}.{weights.name} meta",
+        # how the reported figure was measured: the weight's own transforms
+        "protocol": {"input_size": list(cfg["input_size"]), "crop_pct": cfg["crop_pct"], "crop_mode": "center", "policy": "model"},
     }
     return ModelSpec(TV, arch, weights.name, cfg, reference, num_classes=len(meta.get("categories") or []) or 1000)
 

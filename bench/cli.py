@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                     help="NHWC memory format (default: on for convolutional networks)")
     pr.add_argument("--compile", action="store_true")
+    pr.add_argument("--no-timing", dest="timing", action="store_false",
+                    help="params and GMACs only: no timing, no memory (parameters on the meta device; seconds for 'tv:*')")
+    pr.add_argument("--repeats", type=int, help="timed repeats per model (default 5)")
+    pr.add_argument("--min-repeat-s", type=float, help="seconds each repeat lasts at least (default 1.0)")
+    pr.add_argument("--warmup-max-s", type=float, help="cap on warm-up seconds when timings do not settle (default 8 CPU, 20 GPU)")
+    pr.add_argument("--latency-budget-s", type=float, help="seconds of batch-1 latency samples (default 2 CPU, 3 GPU)")
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     le = sub.add_parser("leaderboard", help="regenerate the markdown leaderboards from results")
@@ -177,8 +183,10 @@ def cmd_labels(args) -> int:
 def cmd_profile(args) -> int:
     from .profiling import format_table, profile
 
+    budget = {k: v for k, v in {"repeats": args.repeats, "min_repeat_s": args.min_repeat_s, "warmup_max_s": args.warmup_max_s,
+                                "latency_budget_s": args.latency_budget_s}.items() if v is not None}
     rows = profile(args.models, device=args.device, batch_size=args.batch_size, precision=args.precision,
-                   channels_last=args.channels_last, compile=args.compile)
+                   channels_last=args.channels_last, compile=args.compile, timing=args.timing, budget=budget)
     print(json.dumps(rows, indent=1) if args.json else format_table(rows))
     return EXIT_FAIL if any(r.get("error") for r in rows) else EXIT_OK
 

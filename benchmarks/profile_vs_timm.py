@@ -113,8 +113,9 @@ def report(args: argparse.Namespace, rounds: list[tuple[dict[str, Any], TimmStyl
     lines = [
         f"model {args.model} | {last['device']} ({last['device_name']}) | {args.precision}"
         f" | channels_last={args.channels_last} | compile={args.compile} | batch {args.batch_size}{backoff}",
-        f"bench.measure.efficiency.measure : {ours:10.1f} img/s  (median of {last['repeats']} repeats x"
-        f" {last['iters']} iters after {last['warmup']} warm-up)",
+        f"bench.measure.efficiency.measure : {ours:10.1f} img/s  (median of {last['repeats']} repeats of"
+        f" {'/'.join(map(str, sorted(set(last['repeat_iters']))))} iters after {last['warmup_iters']} warm-up,"
+        f" {'settled' if last['warmup_settled'] else 'not settled'}; {last['throughput_timing_s']:.1f} s)",
         f"timm-style loop          : {theirs:10.1f} img/s  ({args.timm_iters} iters after"
         f" {args.timm_warmup} warm-up, sync every step)",
         f"ratio measure / timm     : {ours / theirs:10.3f}",

@@ -107,12 +107,20 @@ def test_repeats_use_the_calibrated_step_count() -> None:
 
 def test_short_repeat_is_redone_with_more_steps() -> None:
     # Warm-up said 0.25 s a step, the steps now take 0.05 s: 4 steps last 0.2 s < 1 s, so that
-    # repeat is discarded and redone with ceil(1 / 0.05) = 20 steps (within 2x..10x of 4).
+    # repeat is discarded and redone with ceil(1.05 x 1 s / 0.05 s) = 21 steps (within 10x of 4).
     timer = FakeTimer(lambda k: 0.05)
     r = timing.time_repeats(_noop, timer, B, step_s=0.25)
-    assert timer.timings == [4] + [20] * 5
-    assert r.iters == [20] * 5 and r.seconds == pytest.approx([1.0] * 5)
+    assert timer.timings == [4] + [21] * 5
+    assert r.iters == [21] * 5 and r.seconds == pytest.approx([1.05] * 5)
     assert r.discarded_s == pytest.approx(0.2)
+
+
+def test_nearly_long_enough_repeat_costs_one_redo() -> None:
+    # Synchronised warm-up steps (0.1 s) overstate pipelined ones (0.099 s): 10 steps last 0.99 s.
+    timer = FakeTimer(lambda k: 0.099)
+    r = timing.time_repeats(_noop, timer, B, step_s=0.1)
+    assert timer.timings == [10] + [11] * 5  # ceil(1.05 x 10 x 1 / 0.99) = 11, not 2x
+    assert r.discarded_s == pytest.approx(0.99)
 
 
 def test_redo_grows_at_most_tenfold() -> None:

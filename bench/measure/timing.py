@@ -194,9 +194,17 @@ class Repeats:
         return [per_step * n / s for n, s in zip(self.iters, self.seconds, strict=True)]
 
 
-# A repeat shorter than min_repeat_s is redone with 2-10x the steps (autorange's progression),
-# at most this many times in all, so a timer that reads 0 cannot loop forever.
+# A repeat shorter than min_repeat_s is redone, at most this many times in all (so that a timer
+# that reads 0 cannot loop forever), with the steps that would have lasted min_repeat_s plus 5 %:
+# at least one more step, at most 10x (autorange's progression), 2x when nothing was measured.
 _MAX_REDOS = 10
+_REDO_MARGIN = 1.05
+
+
+def _redo_iters(n: int, seconds: float, budget: Budget) -> int:
+    if seconds <= 0:
+        return 2 * n
+    return min(10 * n, max(n + 1, math.ceil(_REDO_MARGIN * n * budget.min_repeat_s / seconds)))
 
 
 def time_repeats(step: Callable[[], object], timer: Timer, budget: Budget, step_s: float) -> Repeats:
@@ -212,7 +220,7 @@ def time_repeats(step: Callable[[], object], timer: Timer, budget: Budget, step_
         if s < budget.min_repeat_s and redos < _MAX_REDOS:
             redos += 1
             r.discarded_s += s
-            n = min(10 * n, max(2 * n, iters_for(s / n, budget)))
+            n = _redo_iters(n, s, budget)
             continue
         r.iters.append(n)
         r.seconds.append(s)

@@ -69,7 +69,7 @@ class Budget:
 # CPU: the first call is slow (oneDNN primitive creation, allocation), the following ones are steady
 # within a few percent. `bench profile` of six classic models must finish within 150 s on two
 # cores, so a model gets ~10-20 s: a warm-up of >= 6 steps when it settles (<= 8 s otherwise),
-# 5 repeats of >= 1 s (a vgg16 step at batch 8 is ~1.4 s), and >= 2 s or 20 batch-1 calls.
+# 5 repeats of >= 1 s (a vgg16 or vit_b_16 step at batch 8 takes ~1-1.5 s), and >= 2 s or 20 batch-1 calls.
 CPU_BUDGET = Budget(warmup_min_iters=2, warmup_max_iters=50, warmup_max_s=8.0, settle_window=3, settle_tol=0.05,
                     repeats=5, min_repeat_s=1.0, min_iters=1,
                     latency_budget_s=2.0, latency_min_iters=20, latency_max_iters=200)

@@ -104,6 +104,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _mb(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.0f}"
+
+
 def report(args: argparse.Namespace, rounds: list[tuple[dict[str, Any], TimmStyleResult]]) -> str:
     """Both figures (medians over rounds), their ratio, and per-round values if >1 round."""
     last = rounds[-1][0]
@@ -119,6 +123,9 @@ def report(args: argparse.Namespace, rounds: list[tuple[dict[str, Any], TimmStyl
         f"timm-style loop          : {theirs:10.1f} img/s  ({args.timm_iters} iters after"
         f" {args.timm_warmup} warm-up, sync every step)",
         f"ratio measure / timm     : {ours / theirs:10.3f}",
+        f"first call (compile, autotune, allocation): {last['first_call_s']:.2f} s; warm-up peak / steady peak GPU MB:"
+        f" {_mb(last['gpu_warmup_max_allocated_mb'])} / {_mb(last['gpu_max_allocated_mb'])};"
+        f" NVML MB this process / whole device: {_mb(last['nvml_process_used_mb'])} / {_mb(last['nvml_device_used_mb'])}",
     ]
     if len(rounds) > 1:
         per_round = ", ".join(f"{o['throughput_img_s']:.1f}/{t.img_s:.1f}" for o, t in rounds)

@@ -15,6 +15,7 @@ import torch
 import torchvision
 from torch import nn
 
+from bench.errors import ConfigError
 from bench.measure import efficiency as E
 from bench.measure import env
 from bench.measure.efficiency import (
@@ -25,7 +26,6 @@ from bench.measure.efficiency import (
     run_with_oom_backoff,
 )
 from bench.measure.timing import CPU_BUDGET, GPU_BUDGET, Budget
-from bench.errors import ConfigError
 
 TORCHVISION_MODELS = [
     "alexnet",
@@ -257,7 +257,7 @@ def test_backoff_gives_up_below_one() -> None:
         raise torch.cuda.OutOfMemoryError("simulated")
 
     with pytest.raises(torch.cuda.OutOfMemoryError, match="batch size 1 .*requested 6"):
-        run_with_oom_backoff(always_oom, 6, on_oom=cleanups.append)
+        run_with_oom_backoff(always_oom, 6, on_retry=cleanups.append)
     assert calls == [6, 3, 1]
     assert cleanups == [3, 1]  # told the next batch size
 
@@ -286,16 +286,16 @@ def test_backoff_halves_until_it_fits() -> None:
         return f"ran {batch}"
 
     cleanups: list[int] = []
-    assert run_with_oom_backoff(fits_at_8, 64, on_oom=cleanups.append) == ("ran 8", 8)
+    assert run_with_oom_backoff(fits_at_8, 64, on_retry=cleanups.append) == ("ran 8", 8)
     assert calls == [64, 32, 16, 8]
     assert cleanups == [32, 16, 8]
 
 
-def test_backoff_frees_the_failed_batch_before_cleanup() -> None:
-    """on_oom (emptying the CUDA cache) is useless while the failed attempt's tensors are alive:
-    here they are held by the attempt's frame, which the traceback keeps, in a reference cycle
-    (the frame also stores the exception) that only the garbage collector breaks."""
-    alive: list[bool] = []
+def test_backoff_frees_the_failed_batch_before_emptying_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Emptying the CUDA cache is useless while the failed attempt's tensors are alive: here they
+    are held by the attempt's frame, which the traceback keeps, in a reference cycle (the frame
+    also stores the exception) that only the garbage collector breaks."""
+    log: list[str] = []
     ref: list[weakref.ref] = []
 
     def attempt(batch: int) -> int:
@@ -309,24 +309,31 @@ def test_backoff_frees_the_failed_batch_before_cleanup() -> None:
                 raise
         return batch
 
-    assert run_with_oom_backoff(attempt, 4, on_oom=lambda b: alive.append(ref[-1]() is not None)) == (2, 2)
-    assert alive == [False]
-
-
-def test_default_backoff_cleanup_needs_no_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
-    emptied: list[int] = []
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
-    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(1))
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: log.append(f"empty_cache, batch alive: {ref[-1]() is not None}"))
+    assert run_with_oom_backoff(attempt, 4, on_retry=lambda b: log.append(f"retry {b}")) == (2, 2)
+    assert log == ["empty_cache, batch alive: False", "retry 2"]
+
+
+def test_backoff_touches_no_cuda_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # a CPU run
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: pytest.fail("emptied the CUDA cache without CUDA"))
 
     def fits_at_1(batch: int) -> int:
         if batch > 1:
             raise torch.cuda.OutOfMemoryError("simulated")
         return batch
 
-    assert run_with_oom_backoff(fits_at_1, 2) == (1, 1) and emptied == [1]
-    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # a CPU run: no CUDA call at all
-    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: pytest.fail("emptied the CUDA cache without CUDA"))
     assert run_with_oom_backoff(fits_at_1, 2) == (1, 1)
+
+
+def test_device_picks_timer_and_probe() -> None:
+    # Constructing them touches no GPU; what they do is tested with fakes (test_timing, below).
+    assert E._timer_for(torch.device("cuda:0")).__qualname__.startswith("cuda_event_timer")
+    assert E._timer_for(torch.device("cpu")).__qualname__.startswith("wall_timer")
+    assert isinstance(E._probe_for(torch.device("cuda:1")), E._CudaProbe)
+    assert isinstance(E._probe_for(torch.device("cpu")), E._RssProbe)
+    assert isinstance(E._probe_for(torch.device("mps")), E._NoProbe)
 
 
 # --- the measurement sequence with fake timers and probes -----------------------------------

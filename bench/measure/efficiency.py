@@ -334,19 +334,20 @@ def _probe_for(device: torch.device) -> _Probe:
 # --- OOM back-off -------------------------------------------------------------------
 
 
-def _empty_cuda_cache(next_batch: int) -> None:
+def empty_cuda_cache() -> None:
+    """Release the CUDA caching allocator's free blocks; a no-op in a process that never used CUDA."""
     if torch.cuda.is_initialized():
         torch.cuda.empty_cache()
 
 
 def run_with_oom_backoff(
-    fn: Callable[[int], T], batch_size: int, on_oom: Callable[[int], None] = _empty_cuda_cache
+    fn: Callable[[int], T], batch_size: int, on_retry: Callable[[int], None] | None = None
 ) -> tuple[T, int]:
     """Call fn(batch), halving batch after each torch.cuda.OutOfMemoryError, down to 1.
 
-    Returns (result, the batch that succeeded); fn must start from scratch for each batch. Before
-    `on_oom(next_batch)` runs (default: empty the CUDA cache, a no-op without CUDA), the failed
-    attempt's tensors are released: its traceback is dropped and garbage collected.
+    Returns (result, the batch that succeeded); fn must start from scratch for each batch. After
+    an OOM the failed attempt's tensors are released (its traceback dropped, garbage collected) and
+    the CUDA cache is emptied; then `on_retry(next_batch)` runs (e.g. to tell the user).
     """
     batch = batch_size
     while True:
@@ -364,7 +365,9 @@ def run_with_oom_backoff(
         # cycles through it (an exception stored in one of those frames).
         batch //= 2
         gc.collect()
-        on_oom(batch)
+        empty_cuda_cache()
+        if on_retry is not None:
+            on_retry(batch)
 
 
 # --- measurement --------------------------------------------------------------------

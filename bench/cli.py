@@ -9,7 +9,7 @@ from dataclasses import MISSING, replace
 from pathlib import Path
 from typing import Any, Collection, Sequence
 
-from .config import Flag, RunConfig, declared_flags, label_space_ref, non_negative, number
+from .config import Flag, RunConfig, at_least, declared_flags, integer, label_space_ref, non_negative, number, positive
 from .data import datasets  # the registry only: cheap to import, and the one list of dataset names
 from .errors import BenchError, ConfigError
 
@@ -65,6 +65,15 @@ PROFILE_FIELDS = ("models", "device", "batch_size", "precision", "channels_last"
 TOLERANCE = Flag(("--tolerance",), parse=number, check=non_negative, help="allowed top-1/top-5 drop in percentage points (default: 0.1)")
 NLL_TOLERANCE = Flag(("--nll-tolerance",), parse=number, check=non_negative,
                      help="allowed relative rise of the mean NLL (default: 0.01 = 1%%)")
+# `bench profile`'s time budget (bench.measure.timing.Budget fields; unset: the device's defaults).
+BUDGET_FLAGS = {
+    "repeats": Flag(("--repeats",), parse=integer, check=at_least(1), help="timed repeats per model (default 5)"),
+    "min_repeat_s": Flag(("--min-repeat-s",), parse=number, check=positive, help="seconds each repeat lasts at least (default 1.0)"),
+    "warmup_max_s": Flag(("--warmup-max-s",), parse=number, check=positive,
+                         help="cap on warm-up seconds when timings do not settle (default 8 CPU, 20 GPU)"),
+    "latency_budget_s": Flag(("--latency-budget-s",), parse=number, check=positive,
+                             help="seconds of batch-1 latency samples (default 2 CPU, 3 GPU)"),
+}
 LABEL_SPACE = Flag(("--label-space",), check=label_space_ref,
                    help="the head's label space when it is not ImageNet-1k (a name or a file of wnids)")
 
@@ -88,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("profile", help="efficiency only: params, GMACs, img/s, latency, memory (random weights, no data)")
     add_flags(pr, RunConfig, only=PROFILE_FIELDS)
+    pr.add_argument("--no-timing", dest="timing", action="store_false",
+                    help="params and GMACs only: no timing, no memory (parameters on the meta device; seconds for 'tv:*')")
+    for dest, fl in BUDGET_FLAGS.items():
+        add_flag(pr, fl, dest, default=None)
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     le = sub.add_parser("leaderboard", help="regenerate the markdown leaderboards from results")
@@ -210,8 +223,10 @@ def cmd_profile(args) -> int:
     from .profiling import format_table, profile
 
     cfg = from_args(RunConfig, args, accuracy=False)  # the same flags and checks as `run`
+    budget = {k: getattr(args, k) for k in BUDGET_FLAGS if getattr(args, k) is not None}
     rows = profile(cfg.models, device=cfg.device, batch_size=cfg.batch_size, precision=cfg.precision,
-                   channels_last=cfg.channels_last, compile=cfg.compile, use_train_size=cfg.use_train_size)
+                   channels_last=cfg.channels_last, compile=cfg.compile, use_train_size=cfg.use_train_size,
+                   timing=args.timing, budget=budget)
     print(json.dumps(rows, indent=1) if args.json else format_table(rows))
     return EXIT_FAIL if any(r.get("error") for r in rows) else EXIT_OK
 

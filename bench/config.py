@@ -143,6 +143,11 @@ def non_negative(value: Any) -> None:
         raise ValueError("must be a finite number of at least 0")
 
 
+def positive(value: Any) -> None:
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError("must be a finite number above 0")
+
+
 def fraction(value: Any) -> None:
     if not isinstance(value, (int, float)) or not 0 < value <= 1:  # False for nan too
         raise ValueError("use a fraction in (0, 1], e.g. 0.875 (a 224 crop of the image resized to 256)")

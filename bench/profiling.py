@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from . import models as M
@@ -9,25 +10,69 @@ from .errors import BenchError
 
 
 def profile(names: list[str], device: str = "auto", batch_size: int | None = None, precision: str = "fp32",
-            channels_last: bool | None = None, compile: bool = False, use_train_size: bool = False) -> list[dict[str, Any]]:
-    """One row per model: the efficiency figures of `efficiency.measure` at the eval input size, or an error."""
+            channels_last: bool | None = None, compile: bool = False, use_train_size: bool = False, timing: bool = True,
+            budget: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per model: the efficiency figures of `efficiency.measure` at the eval input size, or an error.
+
+    timing=False gives params and GMACs only, without a device or memory (see `static_cost`).
+    `budget` overrides fields of the device's default `timing.Budget` (e.g. {"repeats": 9}).
+    """
+    if not timing:
+        return [_row(spec, lambda s: static_cost(s, use_train_size)) for spec in M.expand(names)]
+
+    from dataclasses import replace
+
     from .config import RunConfig
-    from .data import transforms as T
     from .measure.efficiency import EfficiencyConfig, measure
+    from .measure.timing import default_budget
 
     dev = RunConfig(models=names, device=device, accuracy=False).resolved_device()
-    rows = []
-    for spec in M.expand(names):
-        try:
-            model, _ = M.build(spec, "random")
-            nhwc = M.prefers_channels_last(model) if channels_last is None else channels_last
-            cfg = EfficiencyConfig(device=dev, batch_size=batch_size, precision=precision, channels_last=nhwc, compile=compile)
-            rows.append({"model": spec.id, **measure(model, T.resolve(spec, model, use_train_size=use_train_size).input_size, cfg)})
-        except BenchError as e:
-            rows.append({"model": spec.id, "error": str(e)})
-        except Exception as e:  # noqa: BLE001 - e.g. out of memory even at batch 1: one row, not the table
-            rows.append({"model": spec.id, "error": f"{type(e).__name__}: {e}"})
-    return rows
+    base = EfficiencyConfig(device=dev, batch_size=batch_size, precision=precision, compile=compile)
+    base.budget = replace(default_budget(base.device_type()), **(budget or {})).validate()
+    base.resolved()  # bad settings: one error for the command, not one per model
+
+    def one(spec: M.ModelSpec) -> dict[str, Any]:
+        model, _ = M.build(spec, "random")
+        nhwc = M.prefers_channels_last(model) if channels_last is None else channels_last
+        return measure(model, eval_size(spec, model, use_train_size), replace(base, channels_last=nhwc))
+
+    return [_row(spec, one) for spec in M.expand(names)]
+
+
+def eval_size(spec: M.ModelSpec, model: Any = None, use_train_size: bool = False) -> tuple[int, int, int]:
+    """The input size accuracy is evaluated at (timm's test size unless --use-train-size): costs are quoted there."""
+    from .data import transforms as T
+
+    return T.resolve(spec, model, use_train_size=use_train_size).input_size
+
+
+def _row(spec: M.ModelSpec, fn: Callable[[M.ModelSpec], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return {"model": spec.id, **fn(spec)}
+    except BenchError as e:
+        return {"model": spec.id, "error": str(e)}
+    except Exception as e:  # noqa: BLE001 - e.g. out of memory even at batch 1: one row, not the table
+        return {"model": spec.id, "error": f"{type(e).__name__}: {e}"}
+
+
+def static_cost(spec: M.ModelSpec, use_train_size: bool = False) -> dict[str, Any]:
+    """Params and GMACs of a random-init model built on the meta device (bench.models.weights.empty_weights).
+
+    Architectures that need real parameter values to build or to run the FLOP count are built on
+    the CPU instead; `built_on` says which.
+    """
+    from .measure.efficiency import count_macs, count_params
+
+    size = eval_size(spec, None, use_train_size)
+    try:
+        model, _ = M.build(spec, "random", meta=True)
+        macs, built_on = count_macs(model, size), "meta"
+    except Exception:  # noqa: BLE001 - meta support is best-effort across arbitrary architectures
+        model, _ = M.build(spec, "random")
+        macs, built_on = count_macs(model, size), "cpu"
+    params, trainable = count_params(model)
+    return {"params": params, "params_trainable": trainable, "gmacs": macs.gmacs, "macs_counter": macs.counter,
+            "input_size": list(size), "built_on": built_on}
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -36,8 +81,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     def f(v, fmt):
         return "—" if v is None else format(v, fmt)
 
+    def spread(r):  # (max - min) / median over the timed repeats, percent
+        lo, mid, hi = r.get("throughput_img_s_min"), r.get("throughput_img_s"), r.get("throughput_img_s_max")
+        return None if None in (lo, mid, hi) else (hi - lo) / mid * 100
+
     table = [[r["model"], f(r.get("params"), ","), f(r.get("gmacs"), ".3f"), f(r.get("throughput_img_s"), ".1f"),
-              r.get("batch_size", "—"), f(r.get("latency_ms_p50"), ".2f"), f(r.get("latency_ms_p95"), ".2f"),
-              f(r.get("gpu_max_allocated_mb"), ".0f"), r.get("error", "")] for r in rows]
-    return tabulate(table, headers=["model", "params", "GMACs", "img/s", "batch", "p50 ms", "p95 ms", "GPU MB", "error"],
+              f(spread(r), ".1f"), r.get("batch_size", "—"), f(r.get("latency_ms_p50"), ".2f"), f(r.get("latency_ms_p95"), ".2f"),
+              f(r.get("gpu_max_allocated_mb"), ".0f"), f(r.get("measure_s"), ".1f"), r.get("error", "")] for r in rows]
+    return tabulate(table, headers=["model", "params", "GMACs", "img/s", "± %", "batch", "p50 ms", "p95 ms", "GPU MB", "s", "error"],
                     tablefmt="simple", disable_numparse=True)

@@ -104,6 +104,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _mb(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.0f}"
+
+
 def report(args: argparse.Namespace, rounds: list[tuple[dict[str, Any], TimmStyleResult]]) -> str:
     """Both figures (medians over rounds), their ratio, and per-round values if >1 round."""
     last = rounds[-1][0]
@@ -113,11 +117,15 @@ def report(args: argparse.Namespace, rounds: list[tuple[dict[str, Any], TimmStyl
     lines = [
         f"model {args.model} | {last['device']} ({last['device_name']}) | {args.precision}"
         f" | channels_last={args.channels_last} | compile={args.compile} | batch {args.batch_size}{backoff}",
-        f"bench.measure.efficiency.measure : {ours:10.1f} img/s  (median of {last['repeats']} repeats x"
-        f" {last['iters']} iters after {last['warmup']} warm-up)",
+        f"bench.measure.efficiency.measure : {ours:10.1f} img/s  (median of {last['repeats']} repeats of"
+        f" {'/'.join(map(str, sorted(set(last['repeat_iters']))))} iters after {last['warmup_iters']} warm-up,"
+        f" {'settled' if last['warmup_settled'] else 'not settled'}; {last['throughput_timing_s']:.1f} s)",
         f"timm-style loop          : {theirs:10.1f} img/s  ({args.timm_iters} iters after"
         f" {args.timm_warmup} warm-up, sync every step)",
         f"ratio measure / timm     : {ours / theirs:10.3f}",
+        f"first call (compile, autotune, allocation): {last['first_call_s']:.2f} s; warm-up peak / steady peak GPU MB:"
+        f" {_mb(last['gpu_warmup_max_allocated_mb'])} / {_mb(last['gpu_max_allocated_mb'])};"
+        f" NVML MB this process / whole device: {_mb(last['nvml_process_used_mb'])} / {_mb(last['nvml_device_used_mb'])}",
     ]
     if len(rounds) > 1:
         per_round = ", ".join(f"{o['throughput_img_s']:.1f}/{t.img_s:.1f}" for o, t in rounds)

@@ -4,12 +4,20 @@ timing/back-off machinery on CPU (offline, random weights)."""
 from __future__ import annotations
 
 import json
+import os
+import sys
+import weakref
+from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torchvision
 from torch import nn
 
+from bench.errors import ConfigError
+from bench.measure import efficiency as E
+from bench.measure import env
 from bench.measure.efficiency import (
     EfficiencyConfig,
     count_gmacs,
@@ -17,7 +25,7 @@ from bench.measure.efficiency import (
     measure,
     run_with_oom_backoff,
 )
-from bench.errors import ConfigError
+from bench.measure.timing import CPU_BUDGET, GPU_BUDGET, Budget
 
 TORCHVISION_MODELS = [
     "alexnet",
@@ -32,13 +40,17 @@ TORCHVISION_MODELS = [
 
 MEASURE_KEYS = {
     "params", "params_trainable", "gmacs", "macs_counter", "input_size", "device", "device_name", "precision",
-    "channels_last", "compile", "batch_size", "batch_size_requested", "warmup", "iters", "repeats",
-    "throughput_img_s", "throughput_img_s_min", "throughput_img_s_max",
-    "latency_ms_p50", "latency_ms_p95", "latency_ms_p99",
-    "gpu_max_allocated_mb", "gpu_max_reserved_mb", "nvml_used_mb", "nvml_total_mb", "cpu_rss_growth_mb",
+    "channels_last", "compile", "batch_size", "batch_size_requested",
+    "throughput_img_s", "throughput_img_s_min", "throughput_img_s_max", "repeats", "repeat_iters", "repeat_s",
+    "first_call_s", "warmup_iters", "warmup_s", "warmup_settled", "throughput_timing_s",
+    "latency_ms_p50", "latency_ms_p95", "latency_ms_p99", "latency_iters", "latency_warmup_iters", "latency_timing_s",
+    "budget", "measure_s",
+    "gpu_max_allocated_mb", "gpu_max_reserved_mb", "gpu_warmup_max_allocated_mb", "gpu_warmup_max_reserved_mb",
+    "nvml_process_used_mb", "nvml_device_used_mb", "nvml_total_mb", "cpu_rss_growth_mb", "cpu_warmup_rss_growth_mb",
 }  # fmt: skip
 
-GPU_KEYS = ["gpu_max_allocated_mb", "gpu_max_reserved_mb", "nvml_used_mb", "nvml_total_mb"]
+GPU_KEYS = ["gpu_max_allocated_mb", "gpu_max_reserved_mb", "gpu_warmup_max_allocated_mb", "gpu_warmup_max_reserved_mb",
+            "nvml_process_used_mb", "nvml_device_used_mb", "nvml_total_mb"]
 
 
 def _meta(name: str) -> dict:
@@ -138,7 +150,11 @@ def _tiny() -> nn.Module:
     )  # fmt: skip
 
 
-_FAST = dict(batch_size=4, warmup=1, iters=2, repeats=3, latency_iters=10)
+# Fixed counts, no time involved: one warm-up step (the time cap of 0 s ends it once the minimum
+# has run), 3 repeats of 2 steps (a 0 s repeat is never short), 10 latency samples.
+_BUDGET = Budget(warmup_min_iters=1, warmup_max_iters=1, warmup_max_s=0.0, settle_window=1, settle_tol=0.05,
+                 repeats=3, min_repeat_s=0.0, min_iters=2, latency_budget_s=0.0, latency_min_iters=10, latency_max_iters=10)
+_FAST = dict(batch_size=4, budget=_BUDGET)
 
 
 def test_measure_tiny_model_cpu() -> None:
@@ -153,10 +169,14 @@ def test_measure_tiny_model_cpu() -> None:
     assert r["device"] == "cpu" and r["device_name"]
     assert r["input_size"] == [3, 32, 32]
     assert (r["batch_size"], r["batch_size_requested"]) == (4, 4)
-    assert (r["warmup"], r["iters"], r["repeats"]) == (1, 2, 3)
+    assert (r["warmup_iters"], r["repeat_iters"], r["repeats"], r["latency_iters"]) == (1, [2, 2, 2], 3, 10)
+    assert r["latency_warmup_iters"] == 1 and r["budget"] == _BUDGET.to_dict()
+    assert r["warmup_settled"] is False  # a window of 1 needs 2 steps to compare
+    assert r["throughput_timing_s"] >= sum(r["repeat_s"]) + r["warmup_s"] > 0
+    assert r["measure_s"] >= r["throughput_timing_s"] + r["latency_timing_s"]
     assert (r["precision"], r["channels_last"], r["compile"]) == ("fp32", False, False)
     assert all(r[k] is None for k in GPU_KEYS)
-    assert r["cpu_rss_growth_mb"] is not None and r["cpu_rss_growth_mb"] >= 0
+    assert r["cpu_rss_growth_mb"] >= 0 and r["cpu_warmup_rss_growth_mb"] >= 0
     assert model.training  # measure's eval() is undone
 
 
@@ -169,11 +189,10 @@ def test_measure_records_bf16_channels_last_and_restores_layout() -> None:
     assert conv.dtype == torch.float32 and conv.is_contiguous()  # weights untouched
 
 
-def test_cpu_defaults_are_small() -> None:
-    s = EfficiencyConfig().settings()
-    assert s.batch_size == 32 and s.warmup * 5 <= 10 and s.iters <= 5
-    g = EfficiencyConfig(device="cuda:1").settings()  # resolving needs no GPU
-    assert (g.batch_size, g.warmup) == (256, 10)
+def test_device_defaults() -> None:
+    assert EfficiencyConfig().resolved() == (8, CPU_BUDGET)
+    assert EfficiencyConfig(device="cuda:1").resolved() == (256, GPU_BUDGET)  # resolving needs no GPU
+    assert EfficiencyConfig(batch_size=3, budget=_BUDGET).resolved() == (3, _BUDGET)
 
 
 def test_compile_flag_wraps_model(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,7 +209,8 @@ def test_compile_flag_wraps_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [dict(precision="fp8"), dict(batch_size=0), dict(repeats=0), dict(iters=0), dict(device="gpu")]
+    "bad", [dict(precision="fp8"), dict(batch_size=0), dict(budget=replace(_BUDGET, repeats=0)),
+            dict(budget=replace(_BUDGET, min_iters=0)), dict(device="gpu")]
 )
 def test_invalid_settings_rejected(bad: dict) -> None:
     with pytest.raises(ConfigError):
@@ -237,9 +257,9 @@ def test_backoff_gives_up_below_one() -> None:
         raise torch.cuda.OutOfMemoryError("simulated")
 
     with pytest.raises(torch.cuda.OutOfMemoryError, match="batch size 1 .*requested 6"):
-        run_with_oom_backoff(always_oom, 6, on_oom=lambda: cleanups.append(1))
+        run_with_oom_backoff(always_oom, 6, on_retry=cleanups.append)
     assert calls == [6, 3, 1]
-    assert len(cleanups) == 2
+    assert cleanups == [3, 1]  # told the next batch size
 
 
 def test_backoff_does_not_swallow_other_errors() -> None:
@@ -252,3 +272,238 @@ def test_backoff_does_not_swallow_other_errors() -> None:
     with pytest.raises(RuntimeError, match="shape mismatch"):
         run_with_oom_backoff(broken, 64)
     assert calls == [64]
+
+
+def test_backoff_halves_until_it_fits() -> None:
+    calls: list[int] = []
+
+    def fits_at_8(batch: int) -> str:
+        calls.append(batch)
+        if len(calls) > 10:  # an endless retry (e.g. not halving) fails here instead of hanging
+            raise AssertionError(f"still retrying after {calls}")
+        if batch > 8:
+            raise torch.cuda.OutOfMemoryError("simulated")
+        return f"ran {batch}"
+
+    cleanups: list[int] = []
+    assert run_with_oom_backoff(fits_at_8, 64, on_retry=cleanups.append) == ("ran 8", 8)
+    assert calls == [64, 32, 16, 8]
+    assert cleanups == [32, 16, 8]
+
+
+def test_backoff_frees_the_failed_batch_before_emptying_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Emptying the CUDA cache is useless while the failed attempt's tensors are alive: here they
+    are held by the attempt's frame, which the traceback keeps, in a reference cycle (the frame
+    also stores the exception) that only the garbage collector breaks."""
+    log: list[str] = []
+    ref: list[weakref.ref] = []
+
+    def attempt(batch: int) -> int:
+        if batch > 2:
+            activations = torch.empty(1024)
+            ref.append(weakref.ref(activations))
+            try:
+                raise torch.cuda.OutOfMemoryError("simulated")
+            except torch.cuda.OutOfMemoryError as err:
+                saved = err  # noqa: F841 - frame -> exception -> traceback -> frame
+                raise
+        return batch
+
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: log.append(f"empty_cache, batch alive: {ref[-1]() is not None}"))
+    assert run_with_oom_backoff(attempt, 4, on_retry=lambda b: log.append(f"retry {b}")) == (2, 2)
+    assert log == ["empty_cache, batch alive: False", "retry 2"]
+
+
+def test_backoff_touches_no_cuda_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # a CPU run
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: pytest.fail("emptied the CUDA cache without CUDA"))
+
+    def fits_at_1(batch: int) -> int:
+        if batch > 1:
+            raise torch.cuda.OutOfMemoryError("simulated")
+        return batch
+
+    assert run_with_oom_backoff(fits_at_1, 2) == (1, 1)
+
+
+def test_device_picks_timer_and_probe() -> None:
+    # Constructing them touches no GPU; what they do is tested with fakes (test_timing, below).
+    assert E._timer_for(torch.device("cuda:0")).__qualname__.startswith("cuda_event_timer")
+    assert E._timer_for(torch.device("cpu")).__qualname__.startswith("wall_timer")
+    assert isinstance(E._probe_for(torch.device("cuda:1")), E._CudaProbe)
+    assert isinstance(E._probe_for(torch.device("cpu")), E._RssProbe)
+    assert isinstance(E._probe_for(torch.device("mps")), E._NoProbe)
+
+
+# --- the measurement sequence with fake timers and probes -----------------------------------
+
+
+class _StepTimer:
+    """Each step takes `step_s` seconds; records the n of each timing into the shared log."""
+
+    def __init__(self, log: list[str], step_s: float) -> None:
+        self.log, self.step_s = log, step_s
+
+    def __call__(self, fn, n: int) -> float:
+        for _ in range(n):
+            fn()
+        return n * self.step_s
+
+
+class _RecordingProbe:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def start(self) -> None:
+        self.log.append("start")
+
+    def after_warmup(self) -> None:
+        self.log.append("after_warmup")
+
+    def finish(self) -> E._Memory:
+        self.log.append("finish")
+        return E._Memory(cpu_rss_growth_mb=1.0)
+
+
+_TIMED = Budget(warmup_min_iters=2, warmup_max_iters=100, warmup_max_s=100.0, settle_window=2, settle_tol=0.05,
+                repeats=3, min_repeat_s=1.0, min_iters=1, latency_budget_s=1.0, latency_min_iters=4, latency_max_iters=100)
+
+
+def _run_throughput(log: list[str], batch: int, step_s: float) -> E._Throughput:
+    def forward(x: torch.Tensor) -> None:
+        log.append(f"step {x.shape[0]}")
+
+    return E._throughput(forward, (3, 4, 4), _TIMED, False, torch.device("cpu"), batch, _StepTimer(log, step_s),
+                         _RecordingProbe(log))
+
+
+def test_peak_is_reset_after_warmup() -> None:
+    log: list[str] = []
+    thr = _run_throughput(log, batch=8, step_s=0.5)
+    # warm-up settles after 2k = 4 steady steps; then 3 repeats of ceil(1.0 / 0.5) = 2 steps
+    assert log == ["start"] + ["step 8"] * 4 + ["after_warmup"] + ["step 8"] * 6 + ["finish"]
+    assert (thr.warmup.iters, thr.repeats.iters) == (4, [2, 2, 2])
+    assert thr.memory.cpu_rss_growth_mb == 1.0
+
+
+def test_throughput_is_images_per_second() -> None:
+    thr = _run_throughput([], batch=8, step_s=0.5)
+    # 8 images x 2 steps in 1.0 s = 16 img/s (a missing batch factor would read 2)
+    lat_warmup, lat = E._latencies(lambda x: None, (3, 4, 4), _TIMED, False, torch.device("cpu"), _StepTimer([], 0.25))
+    fields = E._timing_fields(thr, lat_warmup, lat, _TIMED)
+    assert fields["throughput_img_s"] == fields["throughput_img_s_min"] == fields["throughput_img_s_max"] == 16.0
+    assert fields["repeat_iters"] == [2, 2, 2] and fields["repeat_s"] == [1.0, 1.0, 1.0]
+    assert (fields["warmup_iters"], fields["warmup_s"], fields["warmup_settled"]) == (4, 2.0, True)
+    assert fields["throughput_timing_s"] == 5.0  # 2 s warm-up + 3 s repeats
+    # latency: 4 warm-up calls, then 1.0 s / 0.25 s = 4 samples of 250 ms
+    assert (fields["latency_warmup_iters"], fields["latency_iters"]) == (4, 4)
+    assert fields["latency_ms_p50"] == fields["latency_ms_p99"] == 250.0
+    assert fields["latency_timing_s"] == 2.0
+
+
+def test_throughput_median_and_spread() -> None:
+    thr = E._Throughput(batch=4, warmup=E.Warmup([1.0]), repeats=E.Repeats(iters=[10, 10, 10], seconds=[2.0, 4.0, 1.0]),
+                        memory=E._Memory())
+    fields = E._timing_fields(thr, E.Warmup([0.1]), [0.001, 0.003, 0.002], _TIMED)
+    # 4 x 10 images in 2, 4, 1 s -> 20, 10, 40 img/s
+    assert (fields["throughput_img_s"], fields["throughput_img_s_min"], fields["throughput_img_s_max"]) == (20.0, 10.0, 40.0)
+    assert fields["latency_ms_p50"] == pytest.approx(2.0) and fields["latency_ms_p95"] == pytest.approx(2.9)
+
+
+class _FakeCudaMemory:
+    """torch.cuda's memory API: peaks rise with the work done and fall back on reset."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.allocated, self.reserved = 100 * 2**20, 100 * 2**20  # weights and input, held throughout
+        self.peak_allocated, self.peak_reserved = self.allocated, self.reserved
+
+    def work(self, allocated_mb: int, reserved_mb: int) -> None:
+        self.peak_allocated = max(self.peak_allocated, allocated_mb * 2**20)
+        self.peak_reserved = max(self.peak_reserved, reserved_mb * 2**20)
+
+    def empty_cache(self) -> None:
+        self.log.append("empty_cache")
+
+    def reset_peak_memory_stats(self, device: object) -> None:
+        self.log.append("reset")
+        self.peak_allocated, self.peak_reserved = self.allocated, self.reserved
+
+    def max_memory_allocated(self, device: object) -> int:
+        self.log.append("read")
+        return self.peak_allocated
+
+    def max_memory_reserved(self, device: object) -> int:
+        return self.peak_reserved
+
+    def current_device(self) -> int:
+        return 0
+
+    def get_device_properties(self, index: int) -> SimpleNamespace:
+        return SimpleNamespace(uuid="1234-abcd")
+
+
+def test_cuda_probe_reports_warmup_and_steady_peaks_apart() -> None:
+    log: list[str] = []
+    cuda = _FakeCudaMemory(log)
+    asked: list[tuple] = []
+
+    def nvml(index: int, uuid: str | None) -> env.NvmlMemory:
+        asked.append((index, uuid))
+        return env.NvmlMemory(process_used_mb=900.0, device_used_mb=5000.0, total_mb=81559.0)
+
+    probe = E._CudaProbe(torch.device("cuda"), cuda=cuda, nvml=nvml)
+    probe.start()
+    cuda.work(allocated_mb=3000, reserved_mb=4000)  # warm-up: cuDNN autotune workspaces
+    probe.after_warmup()
+    cuda.work(allocated_mb=700, reserved_mb=800)  # steady state
+    mem = probe.finish()
+    assert log == ["empty_cache", "reset", "read", "empty_cache", "reset", "read"]
+    assert (mem.gpu_warmup_max_allocated_mb, mem.gpu_warmup_max_reserved_mb) == (3000, 4000)
+    assert (mem.gpu_max_allocated_mb, mem.gpu_max_reserved_mb) == (700, 800)
+    assert (mem.nvml_process_used_mb, mem.nvml_device_used_mb, mem.nvml_total_mb) == (900.0, 5000.0, 81559.0)
+    assert asked == [(0, "GPU-1234-abcd")]
+
+
+# --- NVML: this process's memory ---------------------------------------------------------------
+
+
+def _fake_pynvml(processes) -> SimpleNamespace:
+    """pynvml with one GPU (1000 MiB used of 80000) running `processes` [(pid, MiB or None)],
+    or raising NVMLError from the process query when `processes` is an exception."""
+    mib = 2**20
+
+    class NVMLError(Exception):
+        pass
+
+    def running(handle):
+        assert handle == "h0"
+        if isinstance(processes, Exception):
+            raise processes
+        return [SimpleNamespace(pid=pid, usedGpuMemory=None if m is None else m * mib) for pid, m in processes]
+
+    return SimpleNamespace(
+        NVMLError=NVMLError, nvmlInit=lambda: None, nvmlShutdown=lambda: None,
+        nvmlDeviceGetHandleByUUID=lambda uuid: "h0", nvmlDeviceGetHandleByIndex=lambda i: "h0",
+        nvmlDeviceGetMemoryInfo=lambda h: SimpleNamespace(used=1000 * mib, total=80000 * mib),
+        nvmlDeviceGetComputeRunningProcesses=running,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("processes", "expected"), [
+    ([(1, 100), (os.getpid(), 700), (2, 200)], 700.0),  # ours among others
+    ([(1, 100), (2, 200)], None),  # container: NVML lists host pids, ours is not among them
+    ([(os.getpid(), None)], None),  # WDDM: no per-process figure
+    (RuntimeError("NVML_ERROR_NOT_SUPPORTED"), None),  # process query unsupported
+])  # fmt: skip
+def test_nvml_process_memory(monkeypatch: pytest.MonkeyPatch, processes, expected) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", _fake_pynvml(processes))
+    got = env.nvml_process_memory(0, "GPU-abc")
+    # the device-wide figure is always there, and labelled as such; never passed off as ours
+    assert got == env.NvmlMemory(process_used_mb=expected, device_used_mb=1000.0, total_mb=80000.0)
+
+
+def test_nvml_process_memory_without_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    assert env.nvml_process_memory(0) == env.NvmlMemory(None, None, None)

@@ -1,9 +1,11 @@
 """Model efficiency: parameter count, MACs, throughput, latency and memory.
 
-Timing follows timm's benchmark.py (synthetic input already on the device,
-inference_mode, warm-up, synchronised timing) but reports the median and spread over
-repeats instead of a single figure, adds batch-1 latency percentiles, and backs off the
-batch size on CUDA OOM instead of failing the whole run.
+Timing follows timm's benchmark.py (synthetic input already on the device, inference_mode,
+synchronised timing) under a time budget (`timing.Budget`): warm-up until step times settle,
+then repeats of a minimum length, with the median and spread reported and the budget used
+recorded. Batch-1 latency percentiles come from single calls under the same rule. Memory is the
+steady state's (peaks are reset after warm-up; warm-up's peak is its own figure), and the batch
+size backs off on CUDA OOM instead of failing the whole run.
 """
 
 from __future__ import annotations
@@ -16,15 +18,28 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch import nn
 
-from . import env
 from ..errors import ConfigError
+from . import env
+from .timing import (
+    Budget,
+    Repeats,
+    Timer,
+    Warmup,
+    cuda_event_timer,
+    default_budget,
+    latency_samples,
+    percentiles,
+    time_repeats,
+    wall_timer,
+    warm_up,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +48,10 @@ T = TypeVar("T")
 _MIB = 1024**2
 _PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
-
-@dataclass(frozen=True)
-class _Settings:
-    """Fully resolved run settings (no None left)."""
-
-    batch_size: int
-    warmup: int
-    iters: int
-    repeats: int
-    latency_iters: int
-
-
-# CPU defaults are small on purpose: `bench profile --models alexnet,resnet50` must stay
-# well under a minute on 2 cores (resnet50 runs ~15 img/s there, so one batch of 32 is
-# ~2 s), and CPU timings are steady after a couple of warm-up batches (no autotuning,
-# no GPU clock ramp-up).
-_GPU_DEFAULTS = _Settings(batch_size=256, warmup=10, iters=50, repeats=3, latency_iters=100)
-_CPU_DEFAULTS = _Settings(batch_size=32, warmup=2, iters=2, repeats=3, latency_iters=20)
+# Batch 8 on CPU: a step of vgg16 or vit_b_16 then takes ~1 s on 2 cores (4 s at batch 32), which
+# is what lets `bench profile` of six classic models finish within its 150 s budget; 256 on
+# CUDA/MPS as in timm's benchmark.py.
+_CPU_BATCH, _GPU_BATCH = 8, 256
 
 
 @dataclass
@@ -58,34 +59,27 @@ class EfficiencyConfig:
     """How to run `measure`; None fields get device-dependent defaults."""
 
     device: str = "cpu"  # "cpu" | "cuda" | "cuda:N" | "mps"
-    batch_size: int | None = None  # None -> 256 on CUDA/MPS, 32 on CPU
+    batch_size: int | None = None  # None -> 256 on CUDA/MPS, 8 on CPU
     precision: str = "fp32"  # fp32 | fp16 | bf16 (autocast; weights stay fp32)
     channels_last: bool = False
     compile: bool = False  # torch.compile
-    warmup: int | None = None  # None -> 10 on CUDA/MPS, 2 on CPU (also before latency)
-    iters: int | None = None  # timed batches per repeat; None -> 50 CUDA/MPS, 2 CPU
-    repeats: int = 3
-    latency_iters: int | None = None  # timed batch-1 calls; None -> 100 CUDA/MPS, 20 CPU
+    budget: Budget | None = None  # None -> timing.CPU_BUDGET on CPU, GPU_BUDGET elsewhere
 
-    def settings(self) -> _Settings:
-        """Validated settings with device defaults filled in."""
-        if self.precision not in _PRECISIONS:
-            raise ConfigError(f"precision must be one of {sorted(_PRECISIONS)}, got {self.precision!r}")
+    def device_type(self) -> str:
         try:
-            device_type = torch.device(self.device).type
+            return torch.device(self.device).type
         except RuntimeError as err:
             raise ConfigError(f"invalid device {self.device!r}: {err}") from None
-        d = _CPU_DEFAULTS if device_type == "cpu" else _GPU_DEFAULTS
-        s = _Settings(
-            batch_size=d.batch_size if self.batch_size is None else self.batch_size,
-            warmup=d.warmup if self.warmup is None else self.warmup,
-            iters=d.iters if self.iters is None else self.iters,
-            repeats=self.repeats,
-            latency_iters=d.latency_iters if self.latency_iters is None else self.latency_iters,
-        )
-        if min(s.batch_size, s.iters, s.repeats, s.latency_iters) < 1 or s.warmup < 0:
-            raise ConfigError(f"batch_size, iters, repeats, latency_iters must be >= 1 and warmup >= 0: {s}")
-        return s
+
+    def resolved(self) -> tuple[int, Budget]:
+        """Validated (batch size, budget) with device defaults filled in."""
+        if self.precision not in _PRECISIONS:
+            raise ConfigError(f"precision must be one of {sorted(_PRECISIONS)}, got {self.precision!r}")
+        device_type = self.device_type()
+        batch = (_CPU_BATCH if device_type == "cpu" else _GPU_BATCH) if self.batch_size is None else self.batch_size
+        if batch < 1:
+            raise ConfigError(f"batch size must be >= 1, got {batch}")
+        return batch, (self.budget or default_budget(device_type)).validate()
 
 
 # --- static cost --------------------------------------------------------------------
@@ -196,39 +190,13 @@ def count_gmacs(model: nn.Module, input_size: tuple[int, int, int]) -> float:
 # --- timing helpers -----------------------------------------------------------------
 
 
-def _sync(device: torch.device) -> None:
+def _timer_for(device: torch.device) -> Timer:
+    """CUDA events on CUDA; elsewhere wall time around a synchronize (none needed on CPU)."""
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def _time_ms(fn: Callable[[], None], device: torch.device) -> float:
-    """Milliseconds for fn() including all device work it queued."""
-    if device.type == "cuda":
-        stream = torch.cuda.current_stream(device)
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        torch.cuda.synchronize(device)
-        start.record(stream)
-        fn()
-        end.record(stream)
-        end.synchronize()
-        return start.elapsed_time(end)
-    _sync(device)
-    t0 = time.perf_counter()
-    fn()
-    _sync(device)
-    return (time.perf_counter() - t0) * 1e3
-
-
-def _percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile (numpy's default), without needing numpy."""
-    s = sorted(values)
-    pos = (len(s) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+        return cuda_event_timer(device)
+    if device.type == "mps":
+        return wall_timer(torch.mps.synchronize)
+    return wall_timer()
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
@@ -244,6 +212,40 @@ def _make_input(batch: int, input_size: tuple[int, int, int], device: torch.devi
 
 
 # --- memory probes ------------------------------------------------------------------
+# A probe is told when the block starts, when warm-up ends (it records warm-up's peak and resets
+# the peak, so that what follows is the steady state's) and when the block ends.
+
+
+@dataclass
+class _Memory:
+    gpu_max_allocated_mb: float | None = None  # steady state (after warm-up)
+    gpu_max_reserved_mb: float | None = None
+    gpu_warmup_max_allocated_mb: float | None = None  # warm-up: cuDNN autotune workspaces, compile transients
+    gpu_warmup_max_reserved_mb: float | None = None
+    nvml_process_used_mb: float | None = None  # this process, as NVML sees it
+    nvml_device_used_mb: float | None = None  # the whole device, every process
+    nvml_total_mb: float | None = None
+    cpu_rss_growth_mb: float | None = None  # steady state, over the RSS before the block
+    cpu_warmup_rss_growth_mb: float | None = None
+
+
+class _Probe(Protocol):
+    def start(self) -> None: ...
+    def after_warmup(self) -> None: ...
+    def finish(self) -> _Memory: ...
+
+
+class _NoProbe:
+    """MPS: no peak statistics to read."""
+
+    def start(self) -> None:
+        pass
+
+    def after_warmup(self) -> None:
+        pass
+
+    def finish(self) -> _Memory:
+        return _Memory()
 
 
 def _proc_status_mb(field_name: str) -> float | None:
@@ -262,7 +264,7 @@ def _maxrss_mb() -> float:
 
 
 def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux >= 4.0); False where unsupported."""
+    """Reset the kernel's peak-RSS mark to the current RSS (Linux >= 4.0); False where unsupported."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
         return True
@@ -272,15 +274,17 @@ def _reset_peak_rss() -> bool:
 
 @dataclass
 class _RssProbe:
-    """Peak RSS growth over a block of work.
+    """Peak RSS growth over the RSS before the block (CPU).
 
-    With a resettable peak (Linux) this is exact: VmHWM after minus VmRSS before.
-    Elsewhere ru_maxrss only ever grows, so the growth of the lifetime peak is used:
-    a lower bound that reads 0 when an earlier peak was higher.
+    With a resettable peak (Linux) this is exact: VmHWM minus VmRSS before, and the steady figure
+    starts from a peak reset after warm-up. Elsewhere ru_maxrss only ever grows, so both figures
+    are the growth of the lifetime peak: a lower bound that reads 0 when an earlier peak was higher,
+    and the steady figure includes warm-up.
     """
 
     exact: bool = False
     before_mb: float = 0.0
+    mem: _Memory = field(default_factory=_Memory)
 
     def start(self) -> None:
         gc.collect()
@@ -288,69 +292,95 @@ class _RssProbe:
         self.exact = current is not None and _reset_peak_rss()
         self.before_mb = current if self.exact else _maxrss_mb()
 
-    def growth_mb(self) -> float:
+    def _growth_mb(self) -> float:
         peak = _proc_status_mb("VmHWM") if self.exact else None
         return max(0.0, (peak if peak is not None else _maxrss_mb()) - self.before_mb)
 
+    def after_warmup(self) -> None:
+        self.mem.cpu_warmup_rss_growth_mb = self._growth_mb()
+        if self.exact:
+            _reset_peak_rss()
 
-@dataclass
-class _Memory:
-    gpu_max_allocated_mb: float | None = None
-    gpu_max_reserved_mb: float | None = None
-    nvml_used_mb: float | None = None
-    nvml_total_mb: float | None = None
-    cpu_rss_growth_mb: float | None = None
-
-
-def _cuda_index(device: torch.device) -> int:
-    return device.index if device.index is not None else torch.cuda.current_device()
+    def finish(self) -> _Memory:
+        self.mem.cpu_rss_growth_mb = self._growth_mb()
+        return self.mem
 
 
-def _nvml_uuid(index: int) -> str | None:
+def _cuda_index(device: torch.device, cuda: Any = torch.cuda) -> int:
+    return device.index if device.index is not None else cuda.current_device()
+
+
+def _nvml_uuid(index: int, cuda: Any = torch.cuda) -> str | None:
     try:
-        uuid = str(torch.cuda.get_device_properties(index).uuid)
+        uuid = str(cuda.get_device_properties(index).uuid)
     except Exception:
         return None
     return uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}"
 
 
-@contextlib.contextmanager
-def _memory_probe(device: torch.device) -> Iterator[_Memory]:
-    """Fills a _Memory with the peak usage of the enclosed block (on normal exit)."""
-    mem = _Memory()
-    rss = _RssProbe()
-    if device.type == "cuda":
-        # Drop cached blocks of earlier work (e.g. the accuracy pass) so that the
-        # reserved peak describes this batch, not the process history.
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-    elif device.type == "cpu":
-        rss.start()
-    yield mem
-    if device.type == "cuda":
-        mem.gpu_max_allocated_mb = torch.cuda.max_memory_allocated(device) / _MIB
-        mem.gpu_max_reserved_mb = torch.cuda.max_memory_reserved(device) / _MIB
+@dataclass
+class _CudaProbe:
+    """torch's peak statistics, and NVML's view at the end; `cuda` and `nvml` are injectable for tests."""
+
+    device: torch.device
+    cuda: Any = torch.cuda
+    nvml: Callable[[int, str | None], env.NvmlMemory] = env.nvml_process_memory
+    mem: _Memory = field(default_factory=_Memory)
+
+    def _reset(self) -> None:
+        # Cached blocks would otherwise stay in the reserved figure: earlier work's (e.g. the
+        # accuracy pass) at start, warm-up's (autotune workspaces, compile transients) after it.
+        self.cuda.empty_cache()
+        self.cuda.reset_peak_memory_stats(self.device)
+
+    def _peaks(self) -> tuple[float, float]:
+        return self.cuda.max_memory_allocated(self.device) / _MIB, self.cuda.max_memory_reserved(self.device) / _MIB
+
+    def start(self) -> None:
+        self._reset()
+
+    def after_warmup(self) -> None:
+        self.mem.gpu_warmup_max_allocated_mb, self.mem.gpu_warmup_max_reserved_mb = self._peaks()
+        self._reset()
+
+    def finish(self) -> _Memory:
+        self.mem.gpu_max_allocated_mb, self.mem.gpu_max_reserved_mb = self._peaks()
         # Read while the batch's memory is still held by the caching allocator.
-        index = _cuda_index(device)
-        mem.nvml_used_mb, mem.nvml_total_mb = env.nvml_memory(index, _nvml_uuid(index))
-    elif device.type == "cpu":
-        mem.cpu_rss_growth_mb = rss.growth_mb()
+        index = _cuda_index(self.device, self.cuda)
+        nv = self.nvml(index, _nvml_uuid(index, self.cuda))
+        self.mem.nvml_process_used_mb, self.mem.nvml_device_used_mb, self.mem.nvml_total_mb = (
+            nv.process_used_mb, nv.device_used_mb, nv.total_mb)  # fmt: skip
+        return self.mem
+
+
+def _probe_for(device: torch.device) -> _Probe:
+    if device.type == "cuda":
+        return _CudaProbe(device)
+    if device.type == "cpu":
+        return _RssProbe()
+    return _NoProbe()
 
 
 # --- OOM back-off -------------------------------------------------------------------
 
 
-def run_with_oom_backoff(
-    fn: Callable[[int], T], batch_size: int, on_oom: Callable[[], None] = lambda: None
-) -> tuple[T, int]:
-    """Call fn(batch), halving batch on torch.cuda.OutOfMemoryError down to 1.
+def empty_cuda_cache() -> None:
+    """Release the CUDA caching allocator's free blocks; a no-op in a process that never used CUDA."""
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
-    Returns (result, batch that succeeded). Device-agnostic: only `on_oom` (e.g.
-    emptying the CUDA cache) knows about the device.
+
+def run_with_oom_backoff(
+    fn: Callable[[int], T], batch_size: int, on_retry: Callable[[int], None] | None = None
+) -> tuple[T, int]:
+    """Call fn(batch), halving batch after each torch.cuda.OutOfMemoryError, down to 1.
+
+    Returns (result, the batch that succeeded); fn must start from scratch for each batch. After
+    an OOM the failed attempt's tensors are released (its traceback dropped, garbage collected) and
+    the CUDA cache is emptied; then `on_retry(next_batch)` runs (e.g. to tell the user).
     """
     batch = batch_size
     while True:
-        failed = False
         try:
             return fn(batch), batch
         except torch.cuda.OutOfMemoryError as err:
@@ -360,13 +390,14 @@ def run_with_oom_backoff(
                     "the model does not fit on this device"
                 ) from err
             log.warning("OOM at batch size %d; retrying with %d", batch, batch // 2)
-            failed = True
-        # Clean up outside the except block: the live traceback still references the
-        # frames holding the failed batch's activations, so they can only be freed now.
-        if failed:
-            gc.collect()
-            on_oom()
-            batch //= 2
+        # Only reached after an OOM, and outside the except block on purpose: until it ends, the
+        # traceback references the frames holding the failed batch's activations. gc breaks
+        # cycles through it (an exception stored in one of those frames).
+        batch //= 2
+        gc.collect()
+        empty_cuda_cache()
+        if on_retry is not None:
+            on_retry(batch)
 
 
 # --- measurement --------------------------------------------------------------------
@@ -374,47 +405,52 @@ def run_with_oom_backoff(
 
 @dataclass
 class _Throughput:
-    img_s: list[float] = field(default_factory=list)
-    memory: _Memory = field(default_factory=_Memory)
+    batch: int
+    warmup: Warmup
+    repeats: Repeats
+    memory: _Memory
 
 
 def _throughput(
     forward: Callable[[torch.Tensor], Any],
     input_size: tuple[int, int, int],
-    s: _Settings,
+    budget: Budget,
     channels_last: bool,
     device: torch.device,
     batch: int,
+    timer: Timer,
+    probe: _Probe,
 ) -> _Throughput:
-    result = _Throughput()
-    with _memory_probe(device) as mem:
-        x = _make_input(batch, input_size, device, channels_last)
+    """Warm-up, peak reset, timed repeats: the memory probe sees warm-up and steady state apart."""
+    probe.start()
+    x = _make_input(batch, input_size, device, channels_last)
 
-        def run() -> None:
-            for _ in range(s.iters):
-                forward(x)  # noqa: F821 - x is alive while run() is; output dropped at once
+    def step() -> None:
+        forward(x)  # noqa: F821 - x is alive while step() is used; output dropped at once
 
-        for _ in range(s.warmup):
-            forward(x)
-        for _ in range(s.repeats):
-            ms = _time_ms(run, device)
-            result.img_s.append(batch * s.iters / (ms / 1e3))
-        del x
-    result.memory = mem
-    return result
+    warmup = warm_up(step, timer, budget)
+    probe.after_warmup()
+    repeats = time_repeats(step, timer, budget, warmup.step_s(budget.settle_window))
+    del x  # the input is released before the probe's final reading; the peak stays recorded
+    return _Throughput(batch, warmup, repeats, probe.finish())
 
 
-def _latencies_ms(
+def _latencies(
     forward: Callable[[torch.Tensor], Any],
     input_size: tuple[int, int, int],
-    s: _Settings,
+    budget: Budget,
     channels_last: bool,
     device: torch.device,
-) -> list[float]:
+    timer: Timer,
+) -> tuple[Warmup, list[float]]:
+    """Batch-1 warm-up under the same rule, then single-call samples in seconds."""
     x = _make_input(1, input_size, device, channels_last)
-    for _ in range(s.warmup):
+
+    def step() -> None:
         forward(x)
-    return [_time_ms(lambda: forward(x), device) for _ in range(s.latency_iters)]
+
+    warmup = warm_up(step, timer, budget)
+    return warmup, latency_samples(step, timer, budget, warmup.step_s(budget.settle_window))
 
 
 def device_name(device: torch.device) -> str | None:
@@ -424,13 +460,40 @@ def device_name(device: torch.device) -> str | None:
     return env.cpu_name()
 
 
+def _timing_fields(thr: _Throughput, lat_warmup: Warmup, lat_s: list[float], budget: Budget) -> dict[str, Any]:
+    """Throughput median/spread, latency percentiles, and the budget actually spent."""
+    img_s = thr.repeats.rates(per_step=thr.batch)  # each step is one batch of images
+    p50, p95, p99 = percentiles([s * 1e3 for s in lat_s], [50, 95, 99])
+    return {
+        "throughput_img_s": statistics.median(img_s),
+        "throughput_img_s_min": min(img_s),
+        "throughput_img_s_max": max(img_s),
+        "repeats": len(img_s),
+        "repeat_iters": thr.repeats.iters,
+        "repeat_s": thr.repeats.seconds,
+        "first_call_s": thr.warmup.first_s,
+        "warmup_iters": thr.warmup.iters,
+        "warmup_s": thr.warmup.seconds,
+        "warmup_settled": thr.warmup.settled,
+        "throughput_timing_s": thr.warmup.seconds + sum(thr.repeats.seconds) + thr.repeats.discarded_s,
+        "latency_ms_p50": p50,
+        "latency_ms_p95": p95,
+        "latency_ms_p99": p99,
+        "latency_iters": len(lat_s),
+        "latency_warmup_iters": lat_warmup.iters,
+        "latency_timing_s": lat_warmup.seconds + sum(lat_s),
+        "budget": budget.to_dict(),
+    }
+
+
 def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyConfig) -> dict[str, Any]:
     """Params, GMACs, throughput, batch-1 latency and memory of `model`.
 
     The model is moved to cfg.device (and stays there); eval mode and channels_last
     are undone afterwards. Weights stay fp32: fp16/bf16 run under autocast.
     """
-    s = cfg.settings()
+    t0 = time.perf_counter()
+    batch, budget = cfg.resolved()
     device = torch.device(cfg.device)
     if device.type == "cpu" and cfg.precision == "fp16":
         # Not an error (it is a legitimate measurement), but surprising enough to say.
@@ -439,10 +502,7 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
     input_size = (int(c), int(h), int(w))
     params, trainable = count_params(model)
     macs = count_macs(model, input_size)
-
-    def on_oom() -> None:
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+    timer = _timer_for(device)
 
     was_training = model.training
     cudnn_benchmark = torch.backends.cudnn.benchmark
@@ -461,16 +521,15 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
         # Fixed input shapes: let cuDNN pick the fastest kernels, as timm's benchmark does.
         torch.backends.cudnn.benchmark = True
         thr, ran_batch = run_with_oom_backoff(
-            lambda b: _throughput(forward, input_size, s, cfg.channels_last, device, b), s.batch_size, on_oom
+            lambda b: _throughput(forward, input_size, budget, cfg.channels_last, device, b, timer, _probe_for(device)), batch
         )
-        lat = _latencies_ms(forward, input_size, s, cfg.channels_last, device)
+        lat_warmup, lat_s = _latencies(forward, input_size, budget, cfg.channels_last, device, timer)
     finally:
         torch.backends.cudnn.benchmark = cudnn_benchmark
         if cfg.channels_last:
             model.to(memory_format=torch.contiguous_format)
         model.train(was_training)
 
-    mem = thr.memory
     return {
         "params": params,
         "params_trainable": trainable,
@@ -483,19 +542,8 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
         "channels_last": cfg.channels_last,
         "compile": cfg.compile,
         "batch_size": ran_batch,
-        "batch_size_requested": s.batch_size,
-        "warmup": s.warmup,
-        "iters": s.iters,
-        "repeats": s.repeats,
-        "throughput_img_s": statistics.median(thr.img_s),
-        "throughput_img_s_min": min(thr.img_s),
-        "throughput_img_s_max": max(thr.img_s),
-        "latency_ms_p50": _percentile(lat, 50),
-        "latency_ms_p95": _percentile(lat, 95),
-        "latency_ms_p99": _percentile(lat, 99),
-        "gpu_max_allocated_mb": mem.gpu_max_allocated_mb,
-        "gpu_max_reserved_mb": mem.gpu_max_reserved_mb,
-        "nvml_used_mb": mem.nvml_used_mb,
-        "nvml_total_mb": mem.nvml_total_mb,
-        "cpu_rss_growth_mb": mem.cpu_rss_growth_mb,
+        "batch_size_requested": batch,
+        **_timing_fields(thr, lat_warmup, lat_s, budget),
+        **asdict(thr.memory),
+        "measure_s": time.perf_counter() - t0,
     }

@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -123,6 +124,44 @@ def nvml_memory(index: int = 0, uuid: str | None = None) -> tuple[float | None, 
             return info.used / _MIB, info.total / _MIB
     except Exception:
         return None, None
+
+
+@dataclass(frozen=True)
+class NvmlMemory:
+    """GPU memory in MiB as NVML sees it.
+
+    `process_used_mb` is this process's own (nvmlDeviceGetComputeRunningProcesses, matched by
+    pid); None where NVML cannot attribute memory to it: inside a container NVML lists host
+    pids, and WDDM reports no per-process figure. `device_used_mb` is the whole device's, every
+    process included, and is never a stand-in for the process figure.
+    """
+
+    process_used_mb: float | None = None
+    device_used_mb: float | None = None
+    total_mb: float | None = None
+
+
+def nvml_process_memory(index: int = 0, uuid: str | None = None, pid: int | None = None) -> NvmlMemory:
+    """This process's and the device's memory on one GPU (see `nvml_memory` for index/uuid)."""
+    pid = os.getpid() if pid is None else pid
+    try:
+        with _nvml_session() as nv:
+            handle = _nvml_handle(nv, index, uuid)
+            info = nv.nvmlDeviceGetMemoryInfo(handle)
+            return NvmlMemory(_process_used_mb(nv, handle, pid), info.used / _MIB, info.total / _MIB)
+    except Exception:
+        return NvmlMemory()
+
+
+def _process_used_mb(nv: ModuleType, handle: Any, pid: int) -> float | None:
+    try:
+        procs = nv.nvmlDeviceGetComputeRunningProcesses(handle)
+    except Exception:  # not supported (some vGPU/MIG setups) or no permission
+        return None
+    used = [p.usedGpuMemory for p in procs if p.pid == pid]
+    if not used or any(u is None for u in used):  # not listed (pid namespace) or not available (WDDM)
+        return None
+    return sum(used) / _MIB
 
 
 # --- CPU / git ----------------------------------------------------------------------

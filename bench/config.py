@@ -20,8 +20,8 @@ from typing import Any, Callable, Sequence
 from .data import datasets
 from .data.transforms import POLICIES
 from .errors import ConfigError, LabelSpaceError
+from .measure.device import PRECISIONS
 
-PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DATA_PATHS = ("auto", "cpu", "gpu")
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
@@ -320,4 +320,6 @@ class RunConfig:
         return self.device
 
     def eval_batch_size(self, device: str) -> int:
-        return self.batch_size or (256 if device.startswith("cuda") else 32)
+        from .measure.device import default_batch_size
+
+        return self.batch_size or default_batch_size(device, "eval")

@@ -396,7 +396,8 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan, ctx: Context, info:
         projection = L.project(images.label_space, head)
         if not projection.mapped:
             raise BenchError(f"{spec.id} ({head.name}) predicts none of the {len(images.label_space)} {images.label_space.name} classes")
-        evaluation = _evaluate_sharded(cfg, model, images, indices, ts, projection, device=ctx.device, info=info, channels_last=channels_last)
+        job = EvalJob(model, images, indices, ts, projection, ctx.device, channels_last)
+        evaluation = _evaluate_sharded(cfg, job, info)
         samples = evaluation.samples
         ids = images.ids()
         if images.name == "imagenet-1k" and images.split == "validation":
@@ -429,13 +430,28 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan, ctx: Context, info:
     return record, samples
 
 
-def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info: dist.DistInfo, channels_last: bool):
+@dataclass
+class EvalJob:
+    """One model's accuracy evaluation: what is evaluated on which samples, and how."""
+
+    model: Any
+    images: Any  # D.ImageSet or a streamed set
+    indices: list[int]
+    ts: T.TransformSpec
+    projection: L.Projection
+    device: str
+    channels_last: bool
+
+
+def _evaluate_sharded(cfg: RunConfig, job: EvalJob, info: dist.DistInfo):
     """Evaluate this rank's shard, then gather every rank's records (errors too, so no rank hangs)."""
+    from dataclasses import replace
+
     from .measure.evaluate import merge
 
     try:
-        share = indices if _streamed(images) else dist.shard(indices, info)  # a stream shards itself, by position
-        part, error = _evaluate_with_backoff(cfg, model, images, share, ts, projection, device, channels_last), None
+        share = job.indices if _streamed(job.images) else dist.shard(job.indices, info)  # a stream shards itself, by position
+        part, error = _evaluate_with_backoff(cfg, replace(job, indices=share)), None
     except Exception as e:  # noqa: BLE001 - re-raised below on every rank
         part, error = None, e
     gathered = dist.all_gather((part, None if error is None else f"{type(error).__name__}: {error}"), info)
@@ -444,31 +460,34 @@ def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info:
     errors = [f"rank {r}: {err}" for r, (_, err) in enumerate(gathered) if err]
     if errors:
         raise BenchError("evaluation failed on " + "; ".join(errors))
-    return merge([p for p, _ in gathered], projection)
+    return merge([p for p, _ in gathered], job.projection)
 
 
-def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device, channels_last: bool):
-    """Evaluate; on CUDA out-of-memory halve the batch and start over (partial batches are not kept)."""
+def _evaluate_with_backoff(cfg: RunConfig, job: EvalJob):
+    """Evaluate; on CUDA out-of-memory halve the batch and start over (partial batches are not kept).
+
+    The back-off is efficiency's (one owner): it drops the failed attempt's traceback before emptying the cache.
+    """
     import torch
 
+    from .measure.efficiency import run_with_oom_backoff
     from .measure.evaluate import evaluate
 
-    batch = cfg.eval_batch_size(device)
-    while True:
-        pipe = (streaming.build if _streamed(images) else loaders.build)(images, indices, ts, device, batch, cfg.workers, cfg.data_path)
-        try:
-            ev = evaluate(model, pipe.batches, projection, device, cfg.precision, channels_last,
-                          total=len(indices), progress=cfg.progress, finish=pipe.finish)
-            ev.summary["data_path"] = pipe.data_path
-            ev.summary["workers"] = pipe.workers
-            ev.summary["batch_size"] = batch
-            return ev
-        except torch.cuda.OutOfMemoryError:
-            if batch == 1:
-                raise BenchError("out of GPU memory even at batch size 1: use a smaller model or --device cpu") from None
-            batch //= 2
-            torch.cuda.empty_cache()
-            _log(f"   out of GPU memory: retrying with --batch-size {batch}")
+    build = streaming.build if _streamed(job.images) else loaders.build
+
+    def attempt(batch: int):
+        pipe = build(job.images, job.indices, job.ts, job.device, batch, cfg.workers, cfg.data_path)
+        ev = evaluate(job.model, pipe.batches, job.projection, job.device, cfg.precision, job.channels_last,
+                      total=len(job.indices), progress=cfg.progress, finish=pipe.finish)
+        ev.summary.update(data_path=pipe.data_path, workers=pipe.workers, batch_size=batch)
+        return ev
+
+    try:
+        ev, _ = run_with_oom_backoff(attempt, cfg.eval_batch_size(job.device),
+                                     on_retry=lambda b: _log(f"   out of GPU memory: retrying with --batch-size {b}"))
+    except torch.cuda.OutOfMemoryError:
+        raise BenchError("out of GPU memory even at batch size 1: use a smaller model or --device cpu") from None
+    return ev
 
 
 def _streamed(images) -> bool:

@@ -19,7 +19,6 @@ from . import transforms as T
 from .datasets import ImageSet, SampleView, TorchView
 from .images import open_rgb
 
-DATA_PATHS = ("auto", "cpu", "gpu")
 JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
 
 

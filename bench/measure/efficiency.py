@@ -27,6 +27,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from . import env
+from .device import PRECISIONS, autocast, default_batch_size
 from .timing import (
     Budget,
     Repeats,
@@ -46,12 +47,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MIB = 1024**2
-_PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-# Batch 8 on CPU: a step of vgg16 or vit_b_16 then takes ~1 s on 2 cores (4 s at batch 32), which
-# is what lets `bench profile` of six classic models finish within its 150 s budget; 256 on
-# CUDA/MPS as in timm's benchmark.py.
-_CPU_BATCH, _GPU_BATCH = 8, 256
 
 
 @dataclass
@@ -59,7 +54,7 @@ class EfficiencyConfig:
     """How to run `measure`; None fields get device-dependent defaults."""
 
     device: str = "cpu"  # "cpu" | "cuda" | "cuda:N" | "mps"
-    batch_size: int | None = None  # None -> 256 on CUDA/MPS, 8 on CPU
+    batch_size: int | None = None  # None -> device.default_batch_size(device, "timing")
     precision: str = "fp32"  # fp32 | fp16 | bf16 (autocast; weights stay fp32)
     channels_last: bool = False
     compile: bool = False  # torch.compile
@@ -73,10 +68,10 @@ class EfficiencyConfig:
 
     def resolved(self) -> tuple[int, Budget]:
         """Validated (batch size, budget) with device defaults filled in."""
-        if self.precision not in _PRECISIONS:
-            raise ConfigError(f"precision must be one of {sorted(_PRECISIONS)}, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         device_type = self.device_type()
-        batch = (_CPU_BATCH if device_type == "cpu" else _GPU_BATCH) if self.batch_size is None else self.batch_size
+        batch = default_batch_size(device_type, "timing") if self.batch_size is None else self.batch_size
         if batch < 1:
             raise ConfigError(f"batch size must be >= 1, got {batch}")
         return batch, (self.budget or default_budget(device_type)).validate()
@@ -197,13 +192,6 @@ def _timer_for(device: torch.device) -> Timer:
     if device.type == "mps":
         return wall_timer(torch.mps.synchronize)
     return wall_timer()
-
-
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
-    dtype = _PRECISIONS[precision]
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def _make_input(batch: int, input_size: tuple[int, int, int], device: torch.device, channels_last: bool) -> torch.Tensor:
@@ -515,7 +503,7 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
         runner = torch.compile(model, dynamic=False) if cfg.compile else model
 
         def forward(x: torch.Tensor) -> Any:
-            with torch.inference_mode(), _autocast(device, cfg.precision):
+            with torch.inference_mode(), autocast(device, cfg.precision):
                 return runner(x)
 
         # Fixed input shapes: let cuDNN pick the fastest kernels, as timm's benchmark does.

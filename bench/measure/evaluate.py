@@ -12,9 +12,9 @@ from typing import Any, Callable, Iterable
 
 from ..errors import LabelSpaceError
 from ..data.labels import Projection
+from .device import autocast
 from .stats import wilson
 
-PROTOCOLS = ("restricted", "full")
 TOPK = 5
 
 
@@ -24,17 +24,6 @@ class Evaluation:
 
     summary: dict[str, Any]
     samples: dict[str, Any] = field(repr=False)
-
-
-def _autocast(device: str, precision: str):
-    import contextlib
-
-    import torch
-
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-    return torch.autocast(device_type=device.split(":")[0], dtype=dtype)
 
 
 def evaluate(model, batches: Iterable, projection: Projection, device: str = "cpu", precision: str = "fp32",
@@ -80,7 +69,7 @@ def evaluate(model, batches: Iterable, projection: Projection, device: str = "cp
                 x = finish(x)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, precision):
+            with autocast(device, precision):
                 logits = model(x)
             logits = logits.float().cpu()
             if logits.shape[1] != len(projection.model):

@@ -15,7 +15,6 @@ from typing import Any, Sequence
 
 from . import published as pub
 from ..models import reference, reported
-from .plots import pareto_front  # noqa: F401 - part of this module's API; plots imports matplotlib lazily
 
 DASH = "—"
 MINUS = "−"  # U+2212: a sign that does not look like a hyphen in a table

@@ -1,0 +1,43 @@
+"""Devices and precisions: the one owner of the precision names, autocast and default batch sizes.
+
+torch is imported inside the functions, so the config (and `bench --help`) can read the names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+PRECISIONS = ("fp32", "fp16", "bf16")  # fp16/bf16 are autocast: the weights stay fp32, as timm's validate.py --amp
+_AUTOCAST_DTYPES = {"fp16": "float16", "bf16": "bfloat16"}
+
+# Batch sizes when --batch-size is not given, per device kind and purpose. Evaluation streams the
+# data set, so larger is faster until memory runs out (the OOM back-off halves it). Timing repeats
+# one batch until the budget is spent: on 2 CPU cores a step of vgg16 or vit_b_16 at batch 32 takes
+# ~4 s, and batch 8 is what lets `bench profile` of six classic models finish in its 150 s budget.
+# MPS shares memory with the host, so it gets the GPU sizes only where they fit on small Macs.
+_DEFAULT_BATCH = {
+    "eval": {"cuda": 256, "mps": 64, "cpu": 32},
+    "timing": {"cuda": 256, "mps": 64, "cpu": 8},
+}
+
+
+def kind(device: Any) -> str:
+    """'cuda:1' / torch.device('cuda', 1) -> 'cuda'."""
+    return str(getattr(device, "type", device)).split(":")[0]
+
+
+def default_batch_size(device: Any, purpose: str = "eval") -> int:
+    """The batch size used when none is given: `purpose` is "eval" (accuracy) or "timing" (efficiency)."""
+    return _DEFAULT_BATCH[purpose].get(kind(device), _DEFAULT_BATCH[purpose]["cpu"])
+
+
+def autocast(device: Any, precision: str) -> contextlib.AbstractContextManager[Any]:
+    """The autocast context for a precision name (fp32: none)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast(device_type=kind(device), dtype=getattr(torch, _AUTOCAST_DTYPES[precision]))

@@ -195,18 +195,18 @@ def _dash(v) -> str:
 
 
 def cmd_labels(args) -> int:
-    from .data import labels as L
+    from .data import labels
     from .data.datasets import info_for
 
     dataset_space = info_for(args.dataset).label_space()
     if args.model:
-        from . import models as M
+        from . import models
 
-        spec = M.resolve(args.model)
-        head = L.for_head(spec.num_classes or 1000, args.label_space)
+        spec = models.resolve(args.model)
+        head = labels.for_head(spec.num_classes or 1000, args.label_space)
     else:
-        head = L.named(args.label_space) if args.label_space else L.imagenet_1k()
-    projection = L.project(dataset_space, head)
+        head = labels.named(args.label_space) if args.label_space else labels.imagenet_1k()
+    projection = labels.project(dataset_space, head)
     rows = projection.rows()
     if args.format == "json":
         print(json.dumps({"projection": projection.summary(), "classes": rows}, indent=1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import models as M
+from . import models
 from .errors import BenchError
 
 
@@ -18,7 +18,7 @@ def profile(names: list[str], device: str = "auto", batch_size: int | None = Non
     `budget` overrides fields of the device's default `timing.Budget` (e.g. {"repeats": 9}).
     """
     if not timing:
-        return [_row(spec, lambda s: static_cost(s, use_train_size)) for spec in M.expand(names)]
+        return [_row(spec, lambda s: static_cost(s, use_train_size)) for spec in models.expand(names)]
 
     from dataclasses import replace
 
@@ -31,22 +31,22 @@ def profile(names: list[str], device: str = "auto", batch_size: int | None = Non
     base.budget = replace(default_budget(base.device_type()), **(budget or {})).validate()
     base.resolved()  # bad settings: one error for the command, not one per model
 
-    def one(spec: M.ModelSpec) -> dict[str, Any]:
-        model, _ = M.build(spec, "random")
-        nhwc = M.prefers_channels_last(model) if channels_last is None else channels_last
+    def one(spec: models.ModelSpec) -> dict[str, Any]:
+        model, _ = models.build(spec, "random")
+        nhwc = models.prefers_channels_last(model) if channels_last is None else channels_last
         return measure(model, eval_size(spec, model, use_train_size), replace(base, channels_last=nhwc))
 
-    return [_row(spec, one) for spec in M.expand(names)]
+    return [_row(spec, one) for spec in models.expand(names)]
 
 
-def eval_size(spec: M.ModelSpec, model: Any = None, use_train_size: bool = False) -> tuple[int, int, int]:
+def eval_size(spec: models.ModelSpec, model: Any = None, use_train_size: bool = False) -> tuple[int, int, int]:
     """The input size accuracy is evaluated at (timm's test size unless --use-train-size): costs are quoted there."""
-    from .data import transforms as T
+    from .data import transforms
 
-    return T.resolve(spec, model, use_train_size=use_train_size).input_size
+    return transforms.resolve(spec, model, use_train_size=use_train_size).input_size
 
 
-def _row(spec: M.ModelSpec, fn: Callable[[M.ModelSpec], dict[str, Any]]) -> dict[str, Any]:
+def _row(spec: models.ModelSpec, fn: Callable[[models.ModelSpec], dict[str, Any]]) -> dict[str, Any]:
     try:
         return {"model": spec.id, **fn(spec)}
     except BenchError as e:
@@ -55,7 +55,7 @@ def _row(spec: M.ModelSpec, fn: Callable[[M.ModelSpec], dict[str, Any]]) -> dict
         return {"model": spec.id, "error": f"{type(e).__name__}: {e}"}
 
 
-def static_cost(spec: M.ModelSpec, use_train_size: bool = False) -> dict[str, Any]:
+def static_cost(spec: models.ModelSpec, use_train_size: bool = False) -> dict[str, Any]:
     """Params and GMACs of a random-init model built on the meta device (bench.models.weights.empty_weights).
 
     Architectures that need real parameter values to build or to run the FLOP count are built on
@@ -65,10 +65,10 @@ def static_cost(spec: M.ModelSpec, use_train_size: bool = False) -> dict[str, An
 
     size = eval_size(spec, None, use_train_size)
     try:
-        model, _ = M.build(spec, "random", meta=True)
+        model, _ = models.build(spec, "random", meta=True)
         macs, built_on = count_macs(model, size), "meta"
     except Exception:  # noqa: BLE001 - meta support is best-effort across arbitrary architectures
-        model, _ = M.build(spec, "random")
+        model, _ = models.build(spec, "random")
         macs, built_on = count_macs(model, size), "cpu"
     params, trainable = count_params(model)
     return {"params": params, "params_trainable": trainable, "gmacs": macs.gmacs, "macs_counter": macs.counter,

@@ -17,14 +17,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .data import datasets as D
+from .data import datasets
 from .data import streaming
 from .measure import distributed as dist
-from .data import labels as L
-from . import models as M
-from .store import results as R
+from .data import labels
+from . import models
+from .store import results
 from .data import loaders
-from .data import transforms as T
+from .data import transforms
 from .config import RunConfig
 from .errors import BenchError, DatasetUnavailableError
 from .sweep import plan
@@ -48,7 +48,7 @@ class Outcome:
     exit_code: int = 0
 
     @classmethod
-    def of(cls, model: str, status: str, why: str, record: R.Record | None = None, paths=(), exit_code: int = 0) -> Outcome:
+    def of(cls, model: str, status: str, why: str, record: results.Record | None = None, paths=(), exit_code: int = 0) -> Outcome:
         out = cls(model, status, why, [str(p) for p in paths], exit_code=exit_code)
         if record is not None:
             acc, eff = record.accuracy, record.efficiency
@@ -171,7 +171,7 @@ class Context:
     split: str
     device: str
     device_id: str  # kind:name, part of the key
-    images: D.ImageSet | None = None
+    images: datasets.ImageSet | None = None
     indices: list[int] | None = None
     samples: str | None = None  # digest of the exact samples
     data_path: str | None = None  # cpu | gpu, resolved
@@ -182,11 +182,11 @@ class Decision:
     """Rank 0's verdict on one model, broadcast so that every rank evaluates the same list."""
 
     status: str  # todo | skipped | failed
-    plan: R.Plan | None = None
+    plan: results.Plan | None = None
     outcome: Outcome | None = None
 
 
-def _run(cfg: RunConfig, specs: list[M.ModelSpec], info: dist.DistInfo, device: str) -> RunReport:
+def _run(cfg: RunConfig, specs: list[models.ModelSpec], info: dist.DistInfo, device: str) -> RunReport:
     report = RunReport(is_main=info.is_main)
     ctx = _context(cfg, specs, device)
     for spec in specs:
@@ -217,15 +217,15 @@ def _run(cfg: RunConfig, specs: list[M.ModelSpec], info: dist.DistInfo, device: 
     return report
 
 
-def _context(cfg: RunConfig, specs: list[M.ModelSpec], device: str) -> Context:
+def _context(cfg: RunConfig, specs: list[models.ModelSpec], device: str) -> Context:
     """Load the data (the exact samples are part of every key) once for all models."""
-    split = D.canonical_split(cfg.dataset, cfg.split)
+    split = datasets.canonical_split(cfg.dataset, cfg.split)
     requested = tuple(s for s, on in (("accuracy", cfg.accuracy), ("efficiency", cfg.efficiency)) if on)
     ctx = Context(requested, split, device, _device_id(device))
     if cfg.accuracy:
         ctx.images = _load_images(cfg, split, specs)
-        ctx.indices = D.stratified(ctx.images.labels, cfg.limit)
-        ctx.samples = R.samples_digest(ctx.indices, ctx.images.labels)
+        ctx.indices = datasets.stratified(ctx.images.labels, cfg.limit)
+        ctx.samples = results.samples_digest(ctx.indices, ctx.images.labels)
         ctx.data_path = loaders.choose(cfg.data_path, device, ctx.images)
     return ctx
 
@@ -243,13 +243,13 @@ def _device_id(device: str) -> str:
     return f"{kind}:{cpu_name()}"
 
 
-def _decide(cfg: RunConfig, spec: M.ModelSpec, ctx: Context):
+def _decide(cfg: RunConfig, spec: models.ModelSpec, ctx: Context):
     """(Decision, the entry's lock when there is work, the model when it had to be built to know its weights)."""
     prebuilt = None
     try:
         digest = _weights_digest(cfg, spec)
         if digest is _UNKNOWN:  # pretrained weights not cached yet: building fetches them, then the file is known
-            prebuilt = M.build(spec, cfg.weights)
+            prebuilt = models.build(spec, cfg.weights)
             digest = _weights_digest(cfg, spec)
             if digest is _UNKNOWN:
                 digest = f"state:{prebuilt[1].sha256}"
@@ -261,13 +261,13 @@ def _decide(cfg: RunConfig, spec: M.ModelSpec, ctx: Context):
             why = f"locked: another bench run (pid {lock.holder}) is computing it; rerun when it is done"
             return Decision("skipped", outcome=Outcome.of(spec.id, "skipped", why, paths=[key.path(cfg.results_dir)])), None, None
         try:
-            plan = R.lookup(key, cfg.results_dir, ctx.requested, cfg.force, warn=_warn)
+            plan = results.lookup(key, cfg.results_dir, ctx.requested, cfg.force, warn=_warn)
         except BaseException:
             lock.release()
             raise
         if plan.done:
             lock.release()
-            stored = plan.existing if plan.stored_in in (None, plan.path) else R.read(plan.stored_in)
+            stored = plan.existing if plan.stored_in in (None, plan.path) else results.read(plan.stored_in)
             return Decision("skipped", outcome=Outcome.of(spec.id, "skipped", plan.why_done(), stored, paths=[plan.stored_in or plan.path])), None, None
         return Decision("todo", plan=plan), lock, prebuilt
     except BenchError as e:
@@ -279,13 +279,13 @@ def _decide(cfg: RunConfig, spec: M.ModelSpec, ctx: Context):
 _UNKNOWN = object()
 
 
-def _weights_digest(cfg: RunConfig, spec: M.ModelSpec):
+def _weights_digest(cfg: RunConfig, spec: models.ModelSpec):
     """file:<sha256> of the weights file, None for random weights, _UNKNOWN when the file is not on this machine."""
     from .store.checksums import file_sha256
 
     if cfg.weights == "random":
         return None
-    path = M.weights_file(spec, cfg.weights)
+    path = models.weights_file(spec, cfg.weights)
     if path is None or not path.is_file():
         return _UNKNOWN
     return f"file:{file_sha256(path)}"
@@ -310,9 +310,9 @@ def _weights_label(weights: str) -> str:
     return weights if weights in ("pretrained", "random") else f"file-{Path(weights).stem}"
 
 
-def _identity(cfg: RunConfig, spec: M.ModelSpec, ctx: Context, digest: str | None) -> R.Identity:
-    ts = T.resolve(spec, None, cfg.transform, cfg.transform_overrides, use_train_size=cfg.use_train_size)
-    return R.Identity(
+def _identity(cfg: RunConfig, spec: models.ModelSpec, ctx: Context, digest: str | None) -> results.Identity:
+    ts = transforms.resolve(spec, None, cfg.transform, cfg.transform_overrides, use_train_size=cfg.use_train_size)
+    return results.Identity(
         model=spec.id, weights=_weights_label(cfg.weights), weights_digest=digest, dataset=cfg.dataset_key, split=ctx.split,
         samples=ctx.samples, transform=ts.to_dict(), precision=cfg.precision, label_space=_file_or_name(cfg.label_space),
         classes=_file_or_name(cfg.classes), data_path=ctx.data_path, batch_size=cfg.batch_size,
@@ -324,7 +324,7 @@ def _warn(msg: str) -> None:
     _log(f"   warning: {msg}")
 
 
-def _measure_and_store(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan, ctx: Context, info: dist.DistInfo, prebuilt,
+def _measure_and_store(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Context, info: dist.DistInfo, prebuilt,
                        report: RunReport) -> Outcome:
     """Measure what the plan says on every rank; rank 0 merges it into the store."""
     _log(f"== {spec.id} on {plan.key.dataset}/{ctx.split}: {'+'.join(plan.measure) or 'merge'} "
@@ -337,63 +337,63 @@ def _measure_and_store(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan, ctx: Con
         return Outcome.of(spec.id, "written", "")
     if record.key != plan.key:  # the built model resolved another transform than its config: store it under its own key
         _warn(f"{spec.id}: the model's transform differs from its pretrained config; stored under key {record.key.hash}")
-        plan = R.lookup(record.key, cfg.results_dir, plan.measure, force=True, warn=_warn)
-    paths = R.save(plan, record, samples, warn=_warn)
+        plan = results.lookup(record.key, cfg.results_dir, plan.measure, force=True, warn=_warn)
+    paths = results.save(plan, record, samples, warn=_warn)
     if record.accuracy is not None and record.accuracy.failed:
         report.unreadable_samples[spec.id] = [f"{f.get('id', f['index'])} ({f['error']})" for f in record.accuracy.failed]
     what = f"measured {'+'.join(plan.measure)}" if plan.measure else ""
     kept = [s for s in (plan.existing.sections() if plan.existing else ()) if s not in plan.measure]
     notes = [w for w in (what, f"kept stored {'+'.join(kept)}" if kept else "",
                          f"efficiency taken over from run {plan.adopt.key.hash}" if plan.adopt else "") if w]
-    return Outcome.of(spec.id, "written", "; ".join(notes), R.read(paths[0]) if paths else None, paths)
+    return Outcome.of(spec.id, "written", "; ".join(notes), results.read(paths[0]) if paths else None, paths)
 
 
-def _bare_record(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan) -> R.Record:
-    from .store import schema as S
+def _bare_record(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan) -> results.Record:
+    from .store import schema
 
-    return S.Record(key=plan.key, transform=dict(plan.key.transform), run=S.RunRecord(
+    return schema.Record(key=plan.key, transform=dict(plan.key.transform), run=schema.RunRecord(
         started=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), precision=cfg.precision,
         transform_overrides=cfg.transform_overrides or None))
 
 
-def _load_images(cfg: RunConfig, split: str, specs) -> D.ImageSet:
+def _load_images(cfg: RunConfig, split: str, specs) -> datasets.ImageSet:
     try:
-        images = (streaming.load if cfg.streaming else D.load)(cfg.dataset, split, cfg.data_dir)
+        images = (streaming.load if cfg.streaming else datasets.load)(cfg.dataset, split, cfg.data_dir)
     except DatasetUnavailableError as e:
-        hints = [h for spec in specs if cfg.weights == "pretrained" and (h := M.uncached_weights_hint(spec))]
+        hints = [h for spec in specs if cfg.weights == "pretrained" and (h := models.uncached_weights_hint(spec))]
         if hints:
             raise DatasetUnavailableError(f"{e}\nand the weights are not cached either:\n  " + "\n  ".join(hints)) from e
         raise
     if cfg.classes:
-        images = images.restrict_classes(L.named(cfg.classes))
+        images = images.restrict_classes(labels.named(cfg.classes))
     _log(f"{cfg.dataset}/{split}: {len(images)} images from {images.source}")
     return images
 
 
-def run_one(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan, ctx: Context, info: dist.DistInfo = dist.DistInfo(), prebuilt=None):
+def run_one(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Context, info: dist.DistInfo = dist.DistInfo(), prebuilt=None):
     """One model, the sections of `plan.measure`: returns (Record, per-sample arrays or None); the same on every
     rank but for efficiency, which rank 0 alone measures."""
     from .measure import env
-    from .store import schema as S
+    from .store import schema
 
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
-    model, winfo = prebuilt or M.build(spec, cfg.weights)
-    channels_last = M.prefers_channels_last(model) if cfg.channels_last is None else cfg.channels_last
-    head = L.for_head(winfo.num_classes, cfg.label_space)
-    ts = T.resolve(spec, model, cfg.transform, cfg.transform_overrides, use_train_size=cfg.use_train_size)
+    model, winfo = prebuilt or models.build(spec, cfg.weights)
+    channels_last = models.prefers_channels_last(model) if cfg.channels_last is None else cfg.channels_last
+    head = labels.for_head(winfo.num_classes, cfg.label_space)
+    ts = transforms.resolve(spec, model, cfg.transform, cfg.transform_overrides, use_train_size=cfg.use_train_size)
     key = plan.key if ts.to_dict() == plan.key.transform else plan.key.replace(transform=ts.to_dict())
-    record = S.Record(
+    record = schema.Record(
         key=key,
-        model=S.ModelRecord(id=spec.id, source=spec.source, arch=spec.arch, tag=spec.tag, num_classes=winfo.num_classes,
-                            label_space=head.name, weights=S.WeightsRecord(winfo.kind, winfo.origin, winfo.sha256),
+        model=schema.ModelRecord(id=spec.id, source=spec.source, arch=spec.arch, tag=spec.tag, num_classes=winfo.num_classes,
+                            label_space=head.name, weights=schema.WeightsRecord(winfo.kind, winfo.origin, winfo.sha256),
                             reference=spec.reference),
         transform=ts.to_dict(),
     )
     samples = None
     if "accuracy" in plan.measure:
         images, indices = ctx.images, ctx.indices
-        projection = L.project(images.label_space, head)
+        projection = labels.project(images.label_space, head)
         if not projection.mapped:
             raise BenchError(f"{spec.id} ({head.name}) predicts none of the {len(images.label_space)} {images.label_space.name} classes")
         job = EvalJob(model, images, indices, ts, projection, ctx.device, channels_last)
@@ -406,23 +406,23 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, plan: R.Plan, ctx: Context, info:
             evaluation.summary["real"] = real_accuracy(samples, ids, projection)
         for f in evaluation.summary["failed"]:
             f["id"] = ids[f["index"]]
-        record.accuracy = S.Accuracy.from_json(evaluation.summary)
-        record.labels = S.LabelsRecord.from_json(projection.summary())
-        record.dataset = S.DatasetRecord(name=images.name, split=images.split, source=images.source, size=len(images),
+        record.accuracy = schema.Accuracy.from_json(evaluation.summary)
+        record.labels = schema.LabelsRecord.from_json(projection.summary())
+        record.dataset = schema.DatasetRecord(name=images.name, split=images.split, source=images.source, size=len(images),
                                          limit=cfg.limit, classes=cfg.classes, label_space=images.label_space.name,
                                          num_classes=len(images.label_space), streaming=cfg.streaming)
-        record.protocol = S.Protocol(dataset=key.dataset, split=images.split, n=len(indices), indices=R.indices_hash(indices),
+        record.protocol = schema.Protocol(dataset=key.dataset, split=images.split, n=len(indices), indices=results.indices_hash(indices),
                                      label_protocols=["restricted", "full"], transform_policy=cfg.transform,
                                      dataset_space=images.label_space.name, model_space=head.name)
         record.protocol_hash = record.protocol.hash
     if "efficiency" in plan.measure and info.is_main:  # measured once, on rank 0, and labelled with the world size
-        record.efficiency = S.Efficiency.from_json({**_efficiency(cfg, model, ts, ctx.device, channels_last), "world_size": info.world_size})
+        record.efficiency = schema.Efficiency.from_json({**_efficiency(cfg, model, ts, ctx.device, channels_last), "world_size": info.world_size})
     environment = env.collect(ctx.device)
     wall = round(time.perf_counter() - t0, 3)
-    measured = S.SectionRun(started=started.isoformat(timespec="seconds"), wall_s=wall, device=ctx.device, world_size=info.world_size,
+    measured = schema.SectionRun(started=started.isoformat(timespec="seconds"), wall_s=wall, device=ctx.device, world_size=info.world_size,
                             bench_version=environment.get("bench_version"), git_sha=environment.get("git_sha"))
-    record.env = S.Env.from_json(environment)
-    record.run = S.RunRecord(started=measured.started, wall_s=wall, device=ctx.device, world_size=info.world_size,
+    record.env = schema.Env.from_json(environment)
+    record.run = schema.RunRecord(started=measured.started, wall_s=wall, device=ctx.device, world_size=info.world_size,
                              batch_size=cfg.eval_batch_size(ctx.device), data_path=ctx.data_path or loaders.choose(cfg.data_path, ctx.device),
                              precision=cfg.precision,
                              channels_last=channels_last, transform_overrides=cfg.transform_overrides or None,
@@ -437,8 +437,8 @@ class EvalJob:
     model: Any
     images: Any  # D.ImageSet or a streamed set
     indices: list[int]
-    ts: T.TransformSpec
-    projection: L.Projection
+    ts: transforms.TransformSpec
+    projection: labels.Projection
     device: str
     channels_last: bool
 
@@ -494,7 +494,7 @@ def _streamed(images) -> bool:
     return getattr(images, "streamed", False)
 
 
-def _efficiency(cfg: RunConfig, model, ts: T.TransformSpec, device: str, channels_last: bool) -> dict[str, Any]:
+def _efficiency(cfg: RunConfig, model, ts: transforms.TransformSpec, device: str, channels_last: bool) -> dict[str, Any]:
     from .measure.efficiency import EfficiencyConfig, measure
 
     ecfg = EfficiencyConfig(device=device, batch_size=cfg.batch_size, precision=cfg.precision,

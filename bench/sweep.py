@@ -118,9 +118,9 @@ def select(specs: list, shard: Shard | None, cost: Mapping[str, float] | None = 
 
 def plan(cfg) -> list:
     """The expanded model list of `cfg`, cut to its shard; says on stderr which shard this is."""
-    from . import models as M
+    from . import models
 
-    specs = M.expand(cfg.models)  # unknown names fail here, before any work (exit 2)
+    specs = models.expand(cfg.models)  # unknown names fail here, before any work (exit 2)
     shard = resolve_shard(getattr(cfg, "shard", None))
     if shard is None:
         return specs

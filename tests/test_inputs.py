@@ -271,7 +271,7 @@ def test_a_new_field_with_its_flag_is_one_declaration():
 def test_dataset_choices_come_from_the_registry(monkeypatch):
     """The CLI's dataset list is the registry's: a new DatasetInfo shows up in `run` and `labels` with no other edit."""
     assert _run_parser()._option_string_actions["--dataset"].choices == tuple(D.KNOWN)
-    extra = D.DatasetInfo("imagenet-x", "val", {"val": "val"}, D.L.imagenet_1k, (D.WNID_FOLDERS,))
+    extra = D.DatasetInfo("imagenet-x", "val", {"val": "val"}, D.label_spaces.imagenet_1k, (D.WNID_FOLDERS,))
     monkeypatch.setitem(D.KNOWN, "imagenet-x", extra)
     assert "imagenet-x" in _run_parser()._option_string_actions["--dataset"].choices
     assert RunConfig(models=["alexnet"], dataset="imagenet-x").dataset == "imagenet-x"

@@ -74,7 +74,7 @@ def test_static_cost_falls_back_to_a_real_build(monkeypatch: pytest.MonkeyPatch)
         with torch.device("meta") if meta else contextlib.nullcontext():
             return _NeedsRealValues(), None  # on meta its forward cannot read a value: the count must rebuild on the CPU
 
-    monkeypatch.setattr(profiling.M, "build", build)
+    monkeypatch.setattr(profiling.models, "build", build)
     monkeypatch.setattr(profiling, "eval_size", lambda spec, model=None, use_train_size=False: (3, 8, 8))
     spec = M.ModelSpec(source="torchvision", arch="fake", tag=None, pretrained_cfg={"input_size": (3, 8, 8)})
     row = profiling.static_cost(spec)

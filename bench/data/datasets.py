@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from . import labels as L
+from . import labels as label_spaces
 from ..errors import DatasetUnavailableError
 
 if TYPE_CHECKING:  # PIL stays out of `bench --help`, which reads the registry for its choices
@@ -56,7 +56,7 @@ class DatasetInfo:
     name: str
     default_split: str
     splits: dict[str, str]  # alias -> canonical split name
-    label_space: Callable[[], L.LabelSpace]
+    label_space: Callable[[], label_spaces.LabelSpace]
     layouts: tuple[Layout, ...]
     hf_id: str | None = None  # loadable without --data-dir through `datasets.load_dataset`
     bundled: Callable[[], Path] | None = None  # a copy shipped with the package, used without --data-dir
@@ -144,7 +144,7 @@ class ImageSet:
 
     name: str
     split: str
-    label_space: L.LabelSpace
+    label_space: label_spaces.LabelSpace
     labels: list[int]
     source: str
     items: Sequence[Any] = field(repr=False)  # paths, bytes, or an HF dataset with an undecoded image column
@@ -168,9 +168,9 @@ class ImageSet:
             return [Path(p).name if not isinstance(p, bytes) else f"#{i}" for i, p in enumerate(self.items)]
         return [f"#{i}" for i in range(len(self))]
 
-    def restrict_classes(self, space: L.LabelSpace) -> "ImageSet":
+    def restrict_classes(self, space: label_spaces.LabelSpace) -> "ImageSet":
         """Only the samples whose class is in `space` (e.g. ImageNet-1k val on Tiny's 200 classes)."""
-        keep_space = L.subset(self.label_space, set(space.wnids), f"{self.label_space.name}∩{space.name}")
+        keep_space = label_spaces.subset(self.label_space, set(space.wnids), f"{self.label_space.name}∩{space.name}")
         if not len(keep_space):
             raise DatasetUnavailableError(f"{self.name} has none of the {len(space)} {space.name} classes")
         new_index = keep_space.index
@@ -182,7 +182,7 @@ class ImageSet:
         return ImageSet(self.name, self.split, keep_space, labels, f"{self.source} (classes of {space.name})", items, self.hf_column, names)
 
 
-def _label_of(wnid: str, space: L.LabelSpace, where: Path | str) -> int:
+def _label_of(wnid: str, space: label_spaces.LabelSpace, where: Path | str) -> int:
     try:
         return space.index[wnid]
     except KeyError:
@@ -386,7 +386,7 @@ def _load_flat_val(info: DatasetInfo, split: str, flat: Path) -> ImageSet:
         if not token.isdigit():
             raise DatasetUnavailableError(f"{gt} entry {n}: {token[:40]!r} is not an ILSVRC2012_ID (1..1000): use the devkit's file")
         ids.append(int(token))
-    order = L.ilsvrc2012_id_order()
+    order = label_spaces.ilsvrc2012_id_order()
     space = info.label_space()
     paths, labels = [], []
     for p in sorted(flat.iterdir()):
@@ -490,16 +490,16 @@ _VAL = {"val": "val", "valid": "val", "validation": "val", "test": "val"}
 
 KNOWN: dict[str, DatasetInfo] = {
     "tiny-imagenet": DatasetInfo("tiny-imagenet", "valid", {"valid": "valid", "val": "valid", "validation": "valid", "train": "train"},
-                                 L.tiny_imagenet, (*HF_LAYOUTS, STANFORD, WNID_FOLDERS), HF_TINY),
+                                 label_spaces.tiny_imagenet, (*HF_LAYOUTS, STANFORD, WNID_FOLDERS), HF_TINY),
     "imagenet-1k": DatasetInfo("imagenet-1k", "validation",
                                {"validation": "validation", "val": "validation", "valid": "validation", "train": "train"},
-                               L.imagenet_1k, (*HF_LAYOUTS, FLAT_VAL, WNID_FOLDERS), HF_IMAGENET, names_in_space_order=True),
-    "imagenet-v2": DatasetInfo("imagenet-v2", "val", _VAL, L.imagenet_1k, (INDEX_FOLDERS,)),
-    "imagenet-a": DatasetInfo("imagenet-a", "val", _VAL, L.imagenet_a, (WNID_FOLDERS,)),
-    "imagenet-r": DatasetInfo("imagenet-r", "val", _VAL, L.imagenet_r, (WNID_FOLDERS,)),
-    "imagenet-sketch": DatasetInfo("imagenet-sketch", "val", _VAL, L.imagenet_1k, (WNID_FOLDERS,)),
-    "imagenette": DatasetInfo("imagenette", "val", {**_VAL, "train": "train"}, L.imagenette, (WNID_FOLDERS,)),
-    "samples": DatasetInfo("samples", "val", _VAL, L.imagenet_1k, (SAMPLES_TSV,), bundled=samples_dir),
+                               label_spaces.imagenet_1k, (*HF_LAYOUTS, FLAT_VAL, WNID_FOLDERS), HF_IMAGENET, names_in_space_order=True),
+    "imagenet-v2": DatasetInfo("imagenet-v2", "val", _VAL, label_spaces.imagenet_1k, (INDEX_FOLDERS,)),
+    "imagenet-a": DatasetInfo("imagenet-a", "val", _VAL, label_spaces.imagenet_a, (WNID_FOLDERS,)),
+    "imagenet-r": DatasetInfo("imagenet-r", "val", _VAL, label_spaces.imagenet_r, (WNID_FOLDERS,)),
+    "imagenet-sketch": DatasetInfo("imagenet-sketch", "val", _VAL, label_spaces.imagenet_1k, (WNID_FOLDERS,)),
+    "imagenette": DatasetInfo("imagenette", "val", {**_VAL, "train": "train"}, label_spaces.imagenette, (WNID_FOLDERS,)),
+    "samples": DatasetInfo("samples", "val", _VAL, label_spaces.imagenet_1k, (SAMPLES_TSV,), bundled=samples_dir),
 }
 
 
@@ -556,7 +556,7 @@ def _from_hf(info: DatasetInfo, split: str, ds, source: str) -> ImageSet:
     return ImageSet(info.name, split, space, labels, source, ds, hf_column=image_col, names=names)
 
 
-def _class_label_order(info: DatasetInfo, names: list[str], space: L.LabelSpace, source: str) -> list[int]:
+def _class_label_order(info: DatasetInfo, names: list[str], space: label_spaces.LabelSpace, source: str) -> list[int]:
     """ClassLabel index -> label-space index. The ClassLabel names decide: wnids map by wnid; other names
     only where the dataset declares their order (ILSVRC/imagenet-1k's descriptions are in sorted-wnid order)."""
     if names and all(_is_wnid(n) for n in names):

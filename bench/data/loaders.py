@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from . import transforms as T
+from . import transforms
 from .datasets import ImageSet, SampleView, TorchView
 from .images import open_rgb
 
@@ -67,7 +67,7 @@ class Pipeline:
     workers: int
 
 
-def build(images: ImageSet, indices: Sequence[int], ts: T.TransformSpec, device: str, batch_size: int,
+def build(images: ImageSet, indices: Sequence[int], ts: transforms.TransformSpec, device: str, batch_size: int,
           workers: int | None = None, data_path: str = "auto") -> Pipeline:
     from torch.utils.data import DataLoader
 
@@ -79,8 +79,8 @@ def build(images: ImageSet, indices: Sequence[int], ts: T.TransformSpec, device:
         loader = DataLoader(RawView(images, indices), collate_fn=collate_raw, **common)
         decoder = GpuDecoder(ts, device)
         return Pipeline(decoder.batches(loader), lambda x: x, "gpu", n_workers)
-    view = TorchView(images, indices, T.build(ts, normalize=False), ts.input_size)
-    return Pipeline(DataLoader(view, **common), T.BatchNormalizer(ts), "cpu", n_workers)
+    view = TorchView(images, indices, transforms.build(ts, normalize=False), ts.input_size)
+    return Pipeline(DataLoader(view, **common), transforms.BatchNormalizer(ts), "cpu", n_workers)
 
 
 class RawView(SampleView):
@@ -111,11 +111,11 @@ class GpuDecoder:
     """Batched JPEG decode on `device`, then the spec's own resize/crop steps (crop mode, per-axis sizes) on
     each decoded tensor, then the batched normalise: the CPU path's transform applied to tensors."""
 
-    def __init__(self, ts: T.TransformSpec, device: str):
+    def __init__(self, ts: transforms.TransformSpec, device: str):
         self.ts = ts
         self.device = device
-        self.spatial = T.build_for_tensors(ts)  # the CPU path's steps, on tensors
-        self.normalize = T.BatchNormalizer(ts)
+        self.spatial = transforms.build_for_tensors(ts)  # the CPU path's steps, on tensors
+        self.normalize = transforms.BatchNormalizer(ts)
 
     def batches(self, loader: Iterable) -> Iterator[tuple[Any, Any, Any, list[str]]]:
         for data, labels, idx, errs in loader:

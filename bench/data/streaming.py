@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import BenchError, DatasetUnavailableError
 from . import hub_files
-from . import labels as L
+from . import labels as label_spaces
 
 PREFETCH_BATCHES = 2
 
@@ -35,7 +35,7 @@ class StreamedImageSet:
 
     name: str
     split: str
-    label_space: L.LabelSpace
+    label_space: label_spaces.LabelSpace
     labels: list[int]
     source: str
     files: list[str]  # hf:// URLs or local paths, in sample order
@@ -64,9 +64,9 @@ class StreamedImageSet:
             raise DatasetUnavailableError(f"sample {i} is not in flight: a streamed dataset is read in order, once") from None
         return cell["bytes"] if cell.get("bytes") else cell["path"]
 
-    def restrict_classes(self, space: L.LabelSpace) -> StreamedImageSet:
+    def restrict_classes(self, space: label_spaces.LabelSpace) -> StreamedImageSet:
         """Only the samples whose class is in `space` (as ImageSet.restrict_classes, keeping stream positions)."""
-        keep_space = L.subset(self.label_space, set(space.wnids), f"{self.label_space.name}∩{space.name}")
+        keep_space = label_spaces.subset(self.label_space, set(space.wnids), f"{self.label_space.name}∩{space.name}")
         if not len(keep_space):
             raise DatasetUnavailableError(f"{self.name} has none of the {len(space)} {space.name} classes")
         index = keep_space.index
@@ -200,7 +200,7 @@ def build(images: StreamedImageSet, indices: Sequence[int], ts, device: str, bat
     `indices` are ALL the samples to evaluate (not this rank's shard): the stream decides the shard.
     """
     from . import loaders
-    from . import transforms as T
+    from . import transforms
     from .datasets import TorchView
 
     images._inflight.clear()  # a retry (out of memory) starts the stream over
@@ -220,8 +220,8 @@ def build(images: StreamedImageSet, indices: Sequence[int], ts, device: str, bat
         return loaders.Pipeline(loaders.GpuDecoder(ts, device).batches(raw), lambda x: x, "gpu", n_threads)
     from torch.utils.data import default_collate
 
-    view = TorchView(images, everything, T.build(ts, normalize=False), ts.input_size)
-    return loaders.Pipeline(_batches(images, view, examples, batch_size, n_threads, default_collate), T.BatchNormalizer(ts), "cpu", n_threads)
+    view = TorchView(images, everything, transforms.build(ts, normalize=False), ts.input_size)
+    return loaders.Pipeline(_batches(images, view, examples, batch_size, n_threads, default_collate), transforms.BatchNormalizer(ts), "cpu", n_threads)
 
 
 def _batches(images: StreamedImageSet, view, examples: Iterator[tuple[int, Any]], batch_size: int, threads: int, collate):

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store import results as R
-from ..store import schema as S
+from ..store import results
+from ..store import schema
 from ..errors import ConfigError
 from ..measure.stats import mcnemar_exact
 
@@ -52,8 +52,8 @@ class Figures:
         return cls(int(acc["n"]), r.get("top1"), r.get("top5"), r.get("nll"), f.get("top1"), f.get("top5"), f.get("nll"))
 
     @classmethod
-    def from_record(cls, acc: S.Accuracy) -> Figures:
-        r, f = acc.restricted or S.Figures(), acc.full or S.Figures()
+    def from_record(cls, acc: schema.Accuracy) -> Figures:
+        r, f = acc.restricted or schema.Figures(), acc.full or schema.Figures()
         return cls(int(acc.n), r.top1, r.top5, r.nll, f.top1, f.top5, f.nll)
 
     def as_accuracy(self) -> dict[str, Any]:
@@ -90,12 +90,12 @@ class Entry:
         return (k["model"], k["weights"], k["transform"])
 
     @classmethod
-    def from_result(cls, record: S.Record) -> Entry:
+    def from_result(cls, record: schema.Record) -> Entry:
         """A stored record (read through bench.store.schema) as the check sees it."""
-        env, run = record.env or S.Env(), record.run or S.RunRecord()
+        env, run = record.env or schema.Env(), record.run or schema.RunRecord()
         device = run.device
         device_name = env.gpu_name if (device or "").startswith("cuda") else env.cpu
-        weights = (record.model.weights if record.model else None) or S.WeightsRecord()
+        weights = (record.model.weights if record.model else None) or schema.WeightsRecord()
         return cls(
             key=record.key.group_dict(),
             figures=Figures.from_record(record.accuracy),
@@ -107,7 +107,7 @@ class Entry:
             device=device,
             device_name=device_name,
             precision=run.precision or record.key.precision,
-            samples=_top1_samples(R.read_samples(record)),
+            samples=_top1_samples(results.read_samples(record)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -174,8 +174,8 @@ def _entries_from_results(results_dir: str | Path) -> list[Entry]:
     root = Path(results_dir)
     if not root.is_dir():
         raise ConfigError(f"results directory {root} does not exist: run `bench run ... --results-dir {root}` first or pass --results-dir")
-    with_accuracy = [r for r in R.read_all(root) if r.accuracy is not None and r.accuracy.n is not None]
-    entries = [Entry.from_result(best) for best, _ in R.choose(with_accuracy)]
+    with_accuracy = [r for r in results.read_all(root) if r.accuracy is not None and r.accuracy.n is not None]
+    entries = [Entry.from_result(best) for best, _ in results.choose(with_accuracy)]
     if not entries:
         raise ConfigError(f"no accuracy results under {root}: run `bench run ... --results-dir {root}` first or pass --results-dir")
     return sorted(entries, key=lambda e: e.ident)

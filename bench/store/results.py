@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import ResultsError, SchemaVersionError
-from . import schema as S
+from . import schema
 from .schema import SCHEMA_VERSION, Identity, Record  # noqa: F401 - the store's types, re-exported
 
 SAMPLES_SUFFIX = ".samples.npz"
@@ -41,7 +41,7 @@ def indices_hash(indices) -> str:
 
 
 def protocol_hash(protocol: dict[str, Any]) -> str:
-    return S.Protocol.from_json(protocol).hash
+    return schema.Protocol.from_json(protocol).hash
 
 
 def samples_digest(indices: Sequence[int], labels: Sequence[int]) -> str:
@@ -90,7 +90,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def _as_record(record: Record | dict[str, Any]) -> Record:
-    return record if isinstance(record, Record) else S.from_json(record, default_version=1)
+    return record if isinstance(record, Record) else schema.from_json(record, default_version=1)
 
 
 def write(record: Record | dict[str, Any], samples: dict[str, Any] | None, results_dir: str | Path) -> Path:
@@ -108,7 +108,7 @@ def _write_at(path: Path, record: Record, samples: dict[str, Any] | None) -> Pat
         np.savez_compressed(buf, **samples)
         atomic_write_bytes(path.with_name(path.stem + SAMPLES_SUFFIX), buf.getvalue())
         record = replace(record, samples_file=path.stem + SAMPLES_SUFFIX)
-    atomic_write_bytes(path, S.dumps(record).encode())
+    atomic_write_bytes(path, schema.dumps(record).encode())
     return path
 
 
@@ -123,7 +123,7 @@ def read(path: str | Path) -> Record:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ResultsError(f"cannot read result {path} ({e}): delete it and rerun that model") from e
-    return S.loads(text, path)
+    return schema.loads(text, path)
 
 
 def read_samples(record: Record) -> dict[str, Any] | None:
@@ -230,7 +230,7 @@ def _siblings(key: Identity, results_dir: str | Path) -> list[Record]:
     folder = key.path(results_dir).parent
     out = []
     for p in sorted(folder.glob(f"{key.prefix}__*.json")) if folder.is_dir() else []:
-        if len(p.stem) != len(key.prefix) + 2 + S.KEY_HASH_LEN:
+        if len(p.stem) != len(key.prefix) + 2 + schema.KEY_HASH_LEN:
             continue
         try:
             r = read(p)
@@ -246,7 +246,7 @@ def merge(base: Record | None, new: Record, measured: Sequence[str]) -> Record:
     if base is None:
         return new
     out = replace(base, key=new.key, model=new.model or base.model, transform=new.transform or base.transform,
-                  env=new.env or base.env, run=_merge_run(base.run, new.run), schema_version=S.SCHEMA_VERSION,
+                  env=new.env or base.env, run=_merge_run(base.run, new.run), schema_version=schema.SCHEMA_VERSION,
                   extra={**base.extra, **new.extra})
     for section in measured:
         if hasattr(out, section):
@@ -258,7 +258,7 @@ def merge(base: Record | None, new: Record, measured: Sequence[str]) -> Record:
     return out
 
 
-def _merge_run(base: S.RunRecord | None, new: S.RunRecord | None) -> S.RunRecord | None:
+def _merge_run(base: schema.RunRecord | None, new: schema.RunRecord | None) -> schema.RunRecord | None:
     if new is None:
         return base
     sections = {**((base.sections if base else None) or {}), **(new.sections or {})}
@@ -352,12 +352,12 @@ def describe(record: Record) -> str:
 def flatten(record: Record | dict[str, Any]) -> dict[str, Any]:
     """One record -> one flat row (the columns of `load`)."""
     r = _as_record(record)
-    acc = r.accuracy or S.Accuracy()
-    restricted, full = acc.restricted or S.Figures(), acc.full or S.Figures()
-    eff = r.efficiency or S.Efficiency()
-    model = r.model or S.ModelRecord()
+    acc = r.accuracy or schema.Accuracy()
+    restricted, full = acc.restricted or schema.Figures(), acc.full or schema.Figures()
+    eff = r.efficiency or schema.Efficiency()
+    model = r.model or schema.ModelRecord()
     ref = model.reference or {}
-    run = r.run or S.RunRecord()
+    run = r.run or schema.RunRecord()
     ci = restricted.top1_ci95 or [None, None]
     dataset_key = r.key.group_dict()
     return {
@@ -365,7 +365,7 @@ def flatten(record: Record | dict[str, Any]) -> dict[str, Any]:
         "source": model.source,
         "arch": model.arch,
         "tag": model.tag,
-        "weights_sha256": (model.weights or S.WeightsRecord()).sha256,
+        "weights_sha256": (model.weights or schema.WeightsRecord()).sha256,
         "n": acc.n,
         "n_failed": acc.n_failed,
         "top1": restricted.top1,
@@ -376,7 +376,7 @@ def flatten(record: Record | dict[str, Any]) -> dict[str, Any]:
         "top1_full": full.top1,
         "top5_full": full.top5,
         "nll_full": full.nll,
-        "coverage": (r.labels or S.LabelsRecord()).coverage,
+        "coverage": (r.labels or schema.LabelsRecord()).coverage,
         "params": eff.params,
         "gmacs": eff.gmacs,
         "img_s": eff.throughput_img_s,

@@ -225,22 +225,19 @@ def _timm_pretrained(spec: ModelSpec):
 
 
 def read_checkpoint(path: Path) -> dict:
-    """A state dict from .safetensors or a torch file, refusing pickled code (weights_only)."""
+    """A state dict from .safetensors or a torch file, read by timm's own `load_state_dict` (EMA weights
+    first, `state_dict`/`model` unwrapped, DDP and torch.compile prefixes removed, weights_only=True),
+    with every way a user's file can be unusable turned into one line that names the fix."""
     import pickle
 
-    import torch
+    from timm.models import load_state_dict
 
     if not path.is_file():
         raise WeightsUnavailableError(f"weights file {path} does not exist: pass --weights with a .pth/.pt/.safetensors file")
     if path.stat().st_size == 0:
         raise WeightsUnavailableError(f"weights file {path} is empty: re-download or re-export it")
     try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_state_dict(str(path), use_ema=True, device="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise WeightsUnavailableError(
             f"refused to load {path}: it holds Python objects other than tensors, which weights_only loading does not "
@@ -248,13 +245,9 @@ def read_checkpoint(path: Path) -> dict:
         ) from e
     except Exception as e:  # noqa: BLE001 - truncated zip, bad header, ...
         raise WeightsUnavailableError(f"cannot read weights file {path} ({type(e).__name__}: {e}): it is corrupt or truncated") from e
-    for key in ("state_dict_ema", "model_ema", "state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-            break
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
         raise WeightsUnavailableError(f"{path} is not a state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in state.items()}
+    return state
 
 
 def _head_key(model) -> str | None:

@@ -45,7 +45,7 @@ def _no_locks_left(results: Path) -> bool:
 @pytest.mark.slow
 def test_limit_then_full_run_is_a_new_entry_with_top1_printed(capsys, tmp_path):
     code, out, _ = _run(capsys, tmp_path, "--no-efficiency", "--limit", "3")
-    assert code == 0 and _row(out)[1:4] == ["0.00", "100.00", "3"]  # 3 of the 5 photos: top-1 0%
+    assert code == 0 and _row(out)[1:4] == ["33.33", "100.00", "3"]  # coffee, rocket, grace_hopper: only coffee right
     code, out, _ = _run(capsys, tmp_path, "--no-efficiency")
     row = _row(out)
     assert code == 0 and row[1:4] == ["40.00", "100.00", "5"] and row[7].startswith("written")

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--classes", help="evaluate only the samples of these classes, e.g. imagenet-1k val on tiny-imagenet's 200")
     r.add_argument("--no-accuracy", dest="accuracy", action="store_false", help="efficiency only (no data needed)")
     r.add_argument("--no-efficiency", dest="efficiency", action="store_false", help="accuracy only")
+    r.add_argument("--corruptions", metavar="all|NAME[:SEVERITY],...",
+                   help="also evaluate under ImageNet-C corruptions (applied to the centre crop, seeded per image): error per "
+                        "corruption and severity, mCE and relative mCE against AlexNet, e.g. all or gaussian_noise:3,fog")
     r.add_argument("--results-dir", default="results")
     r.add_argument("--force", action="store_true", help="rerun results that already exist")
     r.add_argument("--no-progress", dest="progress", action="store_false")
@@ -117,7 +120,8 @@ def cmd_run(args) -> int:
                     batch_size=args.batch_size, workers=args.workers, data_path=args.data_path, device=args.device, precision=args.precision,
                     channels_last=args.channels_last, compile=args.compile, weights=args.weights, transform=args.transform,
                     transform_overrides=overrides, label_space=args.label_space, classes=args.classes, accuracy=args.accuracy,
-                    efficiency=args.efficiency, results_dir=args.results_dir, force=args.force, progress=args.progress)
+                    efficiency=args.efficiency, results_dir=args.results_dir, force=args.force, progress=args.progress,
+                    corruptions=args.corruptions)
     report = run(cfg)
     if report.is_main:
         print(report.format())

@@ -35,6 +35,7 @@ class RunConfig:
     classes: str | None = None  # evaluate only the samples of these classes (a label space name or file)
     accuracy: bool = True
     efficiency: bool = True
+    corruptions: str | None = None  # ImageNet-C: all | NAME[:SEVERITY],...; canonical spelling after validate()
     results_dir: str = "results"
     force: bool = False
     progress: bool = True
@@ -63,6 +64,12 @@ class RunConfig:
             raise ConfigError(f"--weights {self.weights!r} is neither pretrained, random nor an existing file")
         if not self.accuracy and not self.efficiency:
             raise ConfigError("--no-accuracy and --no-efficiency together leave nothing to measure")
+        if self.corruptions is not None:
+            from .measure.corruptions import canonical
+
+            if not self.accuracy:
+                raise ConfigError("--corruptions measures accuracy under corruption: drop --no-accuracy")
+            self.corruptions = canonical(self.corruptions)  # one spelling per set: it is part of the result's identity
 
     @property
     def dataset_key(self) -> str:

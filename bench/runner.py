@@ -144,7 +144,7 @@ def _load_images(cfg: RunConfig, split: str, todo) -> D.ImageSet:
 
 
 def _key(cfg: RunConfig, spec: M.ModelSpec, split: str) -> R.ResultKey:
-    return R.ResultKey(cfg.dataset_key, split, spec.id, R.weights_label(cfg.weights), cfg.transform)
+    return R.ResultKey(cfg.dataset_key, split, spec.id, R.weights_label(cfg.weights), cfg.transform, cfg.corruptions or "")
 
 
 def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.ImageSet | None, device: str,
@@ -176,6 +176,11 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
             raise BenchError(f"{spec.id} ({head.name}) predicts none of the {len(images.label_space)} {images.label_space.name} classes")
         indices = D.stratified(images.labels, cfg.limit)
         evaluation = _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info, channels_last)
+        if cfg.corruptions:  # same model, images and transform; each corruption and severity is one more pass
+            from .measure import corruptions as C
+
+            C.evaluate_all(evaluation, cfg.corruptions, lambda c: _evaluate_sharded(
+                cfg, model, images, indices, ts, projection, device, info, channels_last, corrupt=c), _log)
         samples = evaluation.samples
         ids = images.ids()
         if images.name == "imagenet-1k" and images.split == "validation":
@@ -192,6 +197,8 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
         protocol = {"dataset": key.dataset, "split": images.split, "n": len(indices), "indices": R.indices_hash(indices),
                     "label_protocols": ["restricted", "full"], "transform_policy": cfg.transform,
                     "dataset_space": images.label_space.name, "model_space": head.name}
+        if cfg.corruptions:
+            protocol["corruptions"] = cfg.corruptions
         result["protocol"] = protocol
         result["protocol_hash"] = R.protocol_hash(protocol)
     result["efficiency"] = None
@@ -211,12 +218,13 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
     return result, samples
 
 
-def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info: dist.DistInfo, channels_last: bool):
+def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info: dist.DistInfo, channels_last: bool, corrupt=None):
     """Evaluate this rank's shard, then gather every rank's records (errors too, so no rank hangs)."""
     from .measure.evaluate import merge
 
     try:
-        part, error = _evaluate_with_backoff(cfg, model, images, dist.shard(indices, info), ts, projection, device, channels_last), None
+        part, error = _evaluate_with_backoff(cfg, model, images, dist.shard(indices, info), ts, projection, device, channels_last,
+                                             corrupt), None
     except Exception as e:  # noqa: BLE001 - re-raised below on every rank
         part, error = None, e
     gathered = dist.all_gather((part, None if error is None else f"{type(error).__name__}: {error}"), info)
@@ -228,7 +236,7 @@ def _evaluate_sharded(cfg, model, images, indices, ts, projection, device, info:
     return merge([p for p, _ in gathered], projection)
 
 
-def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device, channels_last: bool):
+def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device, channels_last: bool, corrupt=None):
     """Evaluate; on CUDA out-of-memory halve the batch and start over (partial batches are not kept)."""
     import torch
 
@@ -237,7 +245,7 @@ def _evaluate_with_backoff(cfg, model, images, indices, ts, projection, device, 
 
     batch = cfg.eval_batch_size(device)
     while True:
-        pipe = loaders.build(images, indices, ts, device, batch, cfg.workers, cfg.data_path)
+        pipe = loaders.build(images, indices, ts, device, batch, cfg.workers, cfg.data_path, corrupt=corrupt)
         try:
             ev = evaluate(model, pipe.batches, projection, device, cfg.precision, channels_last,
                           total=len(indices), progress=cfg.progress, finish=pipe.finish)

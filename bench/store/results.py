@@ -29,17 +29,26 @@ class ResultKey:
     model: str  # ModelSpec.id, e.g. tv:resnet50.IMAGENET1K_V2
     weights: str  # pretrained | random | file-<stem>
     transform: str  # model | fixed
+    corruptions: str = ""  # canonical --corruptions set ("" = none): a run with another set is another entry
 
     @property
     def stem(self) -> str:
         safe = re.sub(r"[^A-Za-z0-9_.+-]", "-", self.model)
-        return f"{safe}__{self.weights}__{self.transform}"
+        return f"{safe}__{self.weights}__{self.transform}" + (f"__c-{corruptions_label(self.corruptions)}" if self.corruptions else "")
 
     def path(self, results_dir: str | Path) -> Path:
         return Path(results_dir) / self.dataset / self.split / f"{self.stem}.json"
 
     def as_dict(self) -> dict[str, str]:
-        return {"dataset": self.dataset, "split": self.split, "model": self.model, "weights": self.weights, "transform": self.transform}
+        d = {"dataset": self.dataset, "split": self.split, "model": self.model, "weights": self.weights, "transform": self.transform}
+        return {**d, "corruptions": self.corruptions} if self.corruptions else d
+
+
+def corruptions_label(canonical: str) -> str:
+    """File-name part for a corruption set: readable when short, a hash of the canonical spelling when long."""
+    if len(canonical) <= 40:
+        return canonical.replace(":", "-").replace(",", "+")
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 def weights_label(weights: str) -> str:
@@ -165,6 +174,7 @@ def flatten(r: dict[str, Any]) -> dict[str, Any]:
         "model": r["key"]["model"],
         "weights": r["key"]["weights"],
         "transform": r["key"]["transform"],
+        "corruptions": r["key"].get("corruptions") or None,
         "source": _get(r, "model", "source"),
         "arch": _get(r, "model", "arch"),
         "tag": _get(r, "model", "tag"),
@@ -179,6 +189,11 @@ def flatten(r: dict[str, Any]) -> dict[str, Any]:
         "top1_full": _get(acc, "full", "top1"),
         "top5_full": _get(acc, "full", "top5"),
         "nll_full": _get(acc, "full", "nll"),
+        "ece": _get(acc, "calibration", "ece"),
+        "ece_adaptive": _get(acc, "calibration", "ece_adaptive"),
+        "brier": _get(acc, "calibration", "brier"),
+        "mce": _get(acc, "corruptions", "mce"),
+        "relative_mce": _get(acc, "corruptions", "relative_mce"),
         "coverage": _get(r, "labels", "coverage"),
         "params": eff.get("params"),
         "gmacs": eff.get("gmacs"),

@@ -76,6 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--compile", action="store_true")
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    se = sub.add_parser("sensitivity", help="Δtop-1 of each model under preprocessing variants (resize backend, interpolation, "
+                                            "crop_pct, train/test size) with McNemar p; writes <out>/sensitivity.md")
+    se.add_argument("--models", required=True, type=_models)
+    se.add_argument("--dataset", default="samples", choices=DATASETS)
+    se.add_argument("--data-dir")
+    se.add_argument("--split")
+    se.add_argument("--limit", type=int)
+    se.add_argument("--device", default="auto")
+    se.add_argument("--batch-size", type=int)
+    se.add_argument("--workers", type=int)
+    se.add_argument("--weights", default="pretrained")
+    se.add_argument("--out", default="leaderboards", help="where sensitivity.json / .md / .png go")
+    se.add_argument("--json", action="store_true", help="print the reports as JSON")
+    se.add_argument("--no-progress", dest="progress", action="store_false")
+
     le = sub.add_parser("leaderboard", help="regenerate the markdown leaderboards from results")
     le.add_argument("--results-dir", default="results")
     le.add_argument("--out", default="leaderboards")
@@ -187,6 +202,24 @@ def cmd_profile(args) -> int:
     return EXIT_FAIL if any(r.get("error") for r in rows) else EXIT_OK
 
 
+def cmd_sensitivity(args) -> int:
+    from .sensitivity import run
+
+    reports = run(args.models, dataset=args.dataset, split=args.split, data_dir=args.data_dir, limit=args.limit, device=args.device,
+                  batch_size=args.batch_size, workers=args.workers, weights=args.weights, out=args.out, progress=args.progress)
+    if args.json:
+        print(json.dumps(reports, indent=1))
+    else:
+        for r in reports:
+            print(f"{r['model']} on {r['dataset']}/{r['split']} (n={r['n']}): own protocol top-1 {r['top1']}")
+            for v in r["variants"]:
+                figures = (f"top-1 {v['top1']}  Δ {v['delta_top1']:+.2f}  flips -{v['flips_lost']}/+{v['flips_gained']}  McNemar p {v['mcnemar_p']:.4g}"
+                           if v.get("top1") is not None else f"n/a: {v['note']}")
+                print(f"  {v['axis']:<15} {v['variant']:<45} {figures}")
+        print(f"wrote {args.out}/sensitivity.md")
+    return EXIT_OK
+
+
 def cmd_leaderboard(args) -> int:
     from .report.leaderboard import regenerate
 
@@ -215,7 +248,7 @@ def cmd_env(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "labels": cmd_labels, "profile": cmd_profile,
-            "leaderboard": cmd_leaderboard, "check": cmd_check, "env": cmd_env}
+            "leaderboard": cmd_leaderboard, "check": cmd_check, "env": cmd_env, "sensitivity": cmd_sensitivity}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -197,8 +197,6 @@ def run_one(cfg: RunConfig, spec: M.ModelSpec, key: R.ResultKey, images: D.Image
         protocol = {"dataset": key.dataset, "split": images.split, "n": len(indices), "indices": R.indices_hash(indices),
                     "label_protocols": ["restricted", "full"], "transform_policy": cfg.transform,
                     "dataset_space": images.label_space.name, "model_space": head.name}
-        if cfg.corruptions:
-            protocol["corruptions"] = cfg.corruptions
         result["protocol"] = protocol
         result["protocol_hash"] = R.protocol_hash(protocol)
     result["efficiency"] = None

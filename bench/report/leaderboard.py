@@ -32,6 +32,7 @@ MEASURED_COLUMNS = [
     "params_m", "gmacs", "img_s", "img_s_device", "img_s_precision", "img_s_batch",
     "latency_p50_ms", "gpu_peak_mb", "ref_top1", "ref_top5", "ref_source", "delta_top1",
     "date", "protocol_hash",
+    "nll", "path",  # the calibration section reads each result's per-sample record
 ]
 _NUMERIC = ["top1", "top5", "top1_full", "top1_ci_low", "top1_ci_high", "n", "params", "gmacs", "img_s",
             "img_s_batch", "latency_p50_ms", "gpu_peak_mb", "ref_top1", "ref_top5"]
@@ -184,6 +185,8 @@ def measured_table(df):
         t[col] = pd.to_numeric(t[col], errors="coerce").astype(float)
     t["model_id"] = t["model"]
     t["model"] = [model_label(m, w, tf) for m, w, tf in zip(t["model_id"], t["weights"], t["transform"])]
+    if "corruptions" in t:  # a run with --corruptions is its own entry: say so beside the clean one
+        t["model"] = [m if _missing(c) else f"{m} (+ corruptions {c})" for m, c in zip(t["model"], t["corruptions"])]
     t["params_m"] = t["params"] / 1e6
     # Reported figures are ImageNet-1k validation numbers of the pretrained weights: a difference
     # means something only on that data and with those weights (not random or a fine-tuned file).
@@ -261,13 +264,19 @@ def render_dataset_page(df, dataset: str, split: str) -> str:
     parts.append(_table(MEASURED_HEADERS, _measured_rows(table), right))
     if _pareto_points(table):
         parts.append(f"![top-1 vs throughput, Pareto front dashed]({name}-pareto.png)")
+    from .calibration import section as calibration_section
+
+    calibration = calibration_section(table, name)  # only when some result stores the calibration record
+    if calibration:
+        parts.append(calibration)
     parts += ["## Models", _table(["model", "paper", "year", "extra training data", "code"], _models_rows(table), {"year"})]
     parts += ["## Columns", COLUMN_NOTES]
     return "\n\n".join(parts) + "\n"
 
 
-def render_index(df) -> str:
-    """leaderboards/README.md: one line per dataset page, and the published-results page."""
+def render_index(df, extra_pages: Sequence[tuple[str, str]] = ()) -> str:
+    """leaderboards/README.md: one line per dataset page, the published-results page, and `extra_pages`
+    ((file, what it shows): robustness, sensitivity) when they were generated."""
     table = measured_table(df)
     parts = [
         "# Leaderboards",
@@ -288,6 +297,7 @@ def render_index(df) -> str:
     else:
         parts.append("No results yet: run `bench run` (or `make bench`), then `bench leaderboard`.")
     parts.append(f"Published ImageNet-1k results (papers, torchvision and timm reference accuracies): [{PUBLISHED}]({PUBLISHED}).")
+    parts += [f"{what}: [{page}]({page})." for page, what in extra_pages]
     return "\n\n".join(parts) + "\n"
 
 
@@ -364,17 +374,23 @@ def regenerate(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     from ..store import results
     from .plots import plot_pareto, plot_years
 
+    from . import calibration, robustness, sensitivity
+
     df = results.load(results_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = [_write(out / INDEX, render_index(df))]
+    beyond = robustness.regenerate(results.read_all(results_dir), out) + sensitivity.regenerate(out)
+    extra = [(p.name, what) for p in beyond for page, what in (robustness.INDEX_LINE, sensitivity.INDEX_LINE) if p.name == page]
+    written = [_write(out / INDEX, render_index(df, extra)), *beyond]
     table = measured_table(df)
     for dataset, split in _pages(df):
         name = page_name(dataset, split)
         written.append(_write(out / f"{name}.md", render_dataset_page(df, dataset, split)))
-        points = _pareto_points(table[(table["dataset"] == dataset) & (table["split"] == split)])
+        page_rows = table[(table["dataset"] == dataset) & (table["split"] == split)]
+        points = _pareto_points(page_rows)
         if points:
             written.append(plot_pareto(points, out / f"{name}-pareto.png", f"{dataset} ({split}): top-1 vs throughput"))
+        written += calibration.write_diagrams(page_rows, out, name, dataset, split)
     published = pub.published()
     written.append(_write(out / PUBLISHED, _render_published(published, pub.torchvision_version())))
     written.append(plot_years(_year_points(published), _winner_points(), out / YEARS_PLOT, "ImageNet over the years"))

@@ -135,8 +135,11 @@ def measure_model(spec: M.ModelSpec, images, indices, device: str, weights: str 
     head = L.for_head(winfo.num_classes, None)
     projection = L.project(images.label_space, head)
     ts = T.resolve(spec, model, "model")
-    run = lambda t, fn: _evaluate(model, images, indices, t, fn, projection, device, batch, workers, progress)  # noqa: E731
-    own = run(ts, T.build(ts, normalize=False))
+
+    def evaluate_with(t: T.TransformSpec, fn: Callable):
+        return _evaluate(model, images, indices, t, fn, projection, device, batch, workers, progress)
+
+    own = evaluate_with(ts, T.build(ts, normalize=False))
     own_correct = _correct(own)
     rows = []
     for v in variants(spec, model, ts):
@@ -146,7 +149,7 @@ def measure_model(spec: M.ModelSpec, images, indices, device: str, weights: str 
                                "transform": None if v.ts is None else {**v.ts.to_dict(), "resize_backend": v.backend}}
         if v.ts is not None:
             fn = TensorResize(v.ts) if v.backend == "tensor" else T.build(v.ts, normalize=False)
-            ev = run(v.ts, fn)
+            ev = evaluate_with(v.ts, fn)
             row.update({"top1": _top1(ev), **compare(own_correct, _correct(ev))})
         rows.append(row)
     return {

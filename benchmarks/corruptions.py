@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import forward_only, make_dataset, sync  # noqa: E402
+from pipeline import forward_only, make_dataset, sync
 
 
 def end_to_end(model, images, ts, device, channels_last, batch, workers, corrupt) -> float:

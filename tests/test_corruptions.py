@@ -89,7 +89,7 @@ def test_worker_step_equals_the_library_called_directly(photos, name, severity):
     images, ts = photos
     i = [p.rsplit("/", 1)[-1] for p in images.items].index("chelsea.jpg")
     crop = T.build(ts, normalize=False)(Image.open(images.items[i]).convert("RGB"))
-    x, idx = _loader_batch(images, ts, [i], C.Corruptor(name, severity))
+    x, _ = _loader_batch(images, ts, [i], C.Corruptor(name, severity))
     expected = _by_the_library(crop, i, name, severity)
     assert x.dtype == torch.uint8 and tuple(x.shape[1:]) == tuple(ts.input_size)
     np.testing.assert_array_equal(x[0].permute(1, 2, 0).numpy(), expected)

@@ -46,9 +46,9 @@ def merge(old: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]]) -> list[
 
 
 def render(reports: Sequence[dict[str, Any]]) -> str:
-    parts = ["# Preprocessing sensitivity", GENERATED,
-             "How much each model's top-1 depends on preprocessing details, measured on the same images "
-             "(`bench sensitivity --models ...`). [All leaderboards](README.md)"]
+    intro = ("How much each model's top-1 depends on preprocessing details, measured on the same images "
+             "(`bench sensitivity --models ...`). [All leaderboards](README.md)")
+    parts = ["# Preprocessing sensitivity", GENERATED, intro]
     if reports:
         parts.append(f"![Δ top-1 per preprocessing variant]({PLOT})")
     for (dataset, split) in sorted({(r["dataset"], r["split"]) for r in reports}):

@@ -62,6 +62,7 @@ def from_args(cls: type, args: argparse.Namespace, **fixed: Any):
 
 
 PROFILE_FIELDS = ("models", "device", "batch_size", "precision", "channels_last", "compile", "use_train_size")
+SENSITIVITY_FIELDS = ("models", "dataset", "data_dir", "split", "limit", "device", "batch_size", "workers", "weights", "progress")
 TOLERANCE = Flag(("--tolerance",), parse=number, check=non_negative, help="allowed top-1/top-5 drop in percentage points (default: 0.1)")
 NLL_TOLERANCE = Flag(("--nll-tolerance",), parse=number, check=non_negative,
                      help="allowed relative rise of the mean NLL (default: 0.01 = 1%%)")
@@ -102,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     for dest, fl in BUDGET_FLAGS.items():
         add_flag(pr, fl, dest, default=None)
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    se = sub.add_parser("sensitivity", help="Δtop-1 of each model under preprocessing variants (resize backend, interpolation, "
+                                            "crop_pct, train/test size) with McNemar p; writes <out>/sensitivity.md")
+    add_flags(se, RunConfig, only=SENSITIVITY_FIELDS)
+    se.set_defaults(dataset="samples")
+    se.add_argument("--out", default="leaderboards", help="where sensitivity.json / .md / .png go")
+    se.add_argument("--json", action="store_true", help="print the reports as JSON")
 
     le = sub.add_parser("leaderboard", help="regenerate the markdown leaderboards from results")
     le.add_argument("--results-dir", default="results")
@@ -242,6 +250,25 @@ def _results_dir(path: str) -> str:
     return path
 
 
+def cmd_sensitivity(args) -> int:
+    from .sensitivity import run
+
+    cfg = from_args(RunConfig, args, efficiency=False)  # the same flags and checks as `run`
+    reports = run(cfg.models, dataset=cfg.dataset, split=cfg.split, data_dir=cfg.data_dir, limit=cfg.limit, device=cfg.device,
+                  batch_size=cfg.batch_size, workers=cfg.workers, weights=cfg.weights, out=args.out, progress=cfg.progress)
+    if args.json:
+        print(json.dumps(reports, indent=1))
+    else:
+        for r in reports:
+            print(f"{r['model']} on {r['dataset']}/{r['split']} (n={r['n']}): own protocol top-1 {r['top1']}")
+            for v in r["variants"]:
+                figures = (f"top-1 {v['top1']}  Δ {v['delta_top1']:+.2f}  flips -{v['flips_lost']}/+{v['flips_gained']}  McNemar p {v['mcnemar_p']:.4g}"
+                           if v.get("top1") is not None else f"n/a: {v['note']}")
+                print(f"  {v['axis']:<15} {v['variant']:<45} {figures}")
+        print(f"wrote {args.out}/sensitivity.md")
+    return EXIT_OK
+
+
 def cmd_leaderboard(args) -> int:
     from .report.leaderboard import regenerate
 
@@ -270,7 +297,7 @@ def cmd_env(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "labels": cmd_labels, "profile": cmd_profile,
-            "leaderboard": cmd_leaderboard, "check": cmd_check, "env": cmd_env}
+            "leaderboard": cmd_leaderboard, "check": cmd_check, "env": cmd_env, "sensitivity": cmd_sensitivity}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -265,6 +265,10 @@ class RunConfig:
         "--classes", check=label_space_ref, help="evaluate only the samples of these classes, e.g. imagenet-1k val on tiny-imagenet's 200"))
     accuracy: bool = field(default=True, metadata=flag("--no-accuracy", action="store_false", help="efficiency only (no data needed)"))
     efficiency: bool = field(default=True, metadata=flag("--no-efficiency", action="store_false", help="accuracy only"))
+    corruptions: str | None = field(default=None, metadata=flag(
+        "--corruptions", metavar="all|NAME[:SEVERITY],...",
+        help="also evaluate under ImageNet-C corruptions (applied to the centre crop, seeded per image): error per corruption "
+             "and severity, mCE and relative mCE against AlexNet, e.g. all or gaussian_noise:3,fog"))
     results_dir: str = field(default="results", metadata=flag("--results-dir", check=not_a_file, metavar="DIR"))
     force: bool = field(default=False, metadata=flag("--force", action="store_true", help="rerun results that already exist"))
     progress: bool = field(default=True, metadata=flag("--no-progress", action="store_false", help="no progress bar"))
@@ -296,6 +300,14 @@ class RunConfig:
             raise ConfigError("--data-path gpu needs a CUDA device: use --device cuda, or --data-path cpu")
         if not self.accuracy and not self.efficiency:
             raise ConfigError("--no-accuracy and --no-efficiency together leave nothing to measure")
+        if self.corruptions is not None:
+            from .measure.corruptions import canonical
+
+            if not self.accuracy:
+                raise ConfigError("--corruptions measures accuracy under corruption: drop --no-accuracy")
+            if self.streaming:
+                raise ConfigError("--corruptions runs on the materialised data path: drop --streaming for a corruption run")
+            self.corruptions = canonical(self.corruptions)  # one spelling per set: it is part of the result's identity
 
     @property
     def dataset_key(self) -> str:

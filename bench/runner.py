@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .data import datasets
 from .data import streaming
@@ -316,7 +316,7 @@ def _identity(cfg: RunConfig, spec: models.ModelSpec, ctx: Context, digest: str 
         model=spec.id, weights=_weights_label(cfg.weights), weights_digest=digest, dataset=cfg.dataset_key, split=ctx.split,
         samples=ctx.samples, transform=ts.to_dict(), precision=cfg.precision, label_space=_file_or_name(cfg.label_space),
         classes=_file_or_name(cfg.classes), data_path=ctx.data_path, batch_size=cfg.batch_size,
-        channels_last=cfg.channels_last, compile=cfg.compile, device=ctx.device_id,
+        channels_last=cfg.channels_last, compile=cfg.compile, device=ctx.device_id, corruptions=cfg.corruptions,
     )
 
 
@@ -398,6 +398,12 @@ def run_one(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Con
             raise BenchError(f"{spec.id} ({head.name}) predicts none of the {len(images.label_space)} {images.label_space.name} classes")
         job = EvalJob(model, images, indices, ts, projection, ctx.device, channels_last)
         evaluation = _evaluate_sharded(cfg, job, info)
+        if cfg.corruptions:  # same model, images and transform; each corruption and severity is one more pass
+            from dataclasses import replace
+
+            from .measure import corruptions
+
+            corruptions.evaluate_all(evaluation, cfg.corruptions, lambda c: _evaluate_sharded(cfg, replace(job, corrupt=c), info), _log)
         samples = evaluation.samples
         ids = images.ids()
         if images.name == "imagenet-1k" and images.split == "validation":
@@ -441,6 +447,7 @@ class EvalJob:
     projection: labels.Projection
     device: str
     channels_last: bool
+    corrupt: Callable | None = None  # ImageNet-C in the loader workers (bench.measure.corruptions)
 
 
 def _evaluate_sharded(cfg: RunConfig, job: EvalJob, info: dist.DistInfo):
@@ -476,7 +483,8 @@ def _evaluate_with_backoff(cfg: RunConfig, job: EvalJob):
     build = streaming.build if _streamed(job.images) else loaders.build
 
     def attempt(batch: int):
-        pipe = build(job.images, job.indices, job.ts, job.device, batch, cfg.workers, cfg.data_path)
+        extra = {"corrupt": job.corrupt} if job.corrupt is not None else {}
+        pipe = build(job.images, job.indices, job.ts, job.device, batch, cfg.workers, cfg.data_path, **extra)
         ev = evaluate(job.model, pipe.batches, job.projection, job.device, cfg.precision, job.channels_last,
                       total=len(job.indices), progress=cfg.progress, finish=pipe.finish)
         ev.summary.update(data_path=pipe.data_path, workers=pipe.workers, batch_size=batch)

@@ -76,12 +76,12 @@ def test_key_hash_is_sha256_of_the_canonical_key_without_nones():
 
 def test_unknown_keys_survive_a_round_trip_and_a_new_optional_field_keeps_old_keys():
     raw = json.loads(S.dumps(_record()))
-    raw["accuracy"]["calibration"] = {"ece": 0.031}  # a field a later build adds
+    raw["accuracy"]["sharpness"] = {"ece": 0.031}  # a field a later build adds
     raw["corruptions"] = {"gaussian_noise": {"1": 50.0}}
     record = S.from_json(raw)
-    assert record.accuracy.extra == {"calibration": {"ece": 0.031}} and record.extra == {"corruptions": {"gaussian_noise": {"1": 50.0}}}
+    assert record.accuracy.extra == {"sharpness": {"ece": 0.031}} and record.extra == {"corruptions": {"gaussian_noise": {"1": 50.0}}}
     again = json.loads(S.dumps(record))
-    assert again["accuracy"]["calibration"] == {"ece": 0.031} and again["corruptions"] == raw["corruptions"]
+    assert again["accuracy"]["sharpness"] == {"ece": 0.031} and again["corruptions"] == raw["corruptions"]
     key_json = raw["key"]
     assert S.Identity.from_json({**key_json, "streaming": None}).hash == record.key.hash  # None: not part of the hash
     assert S.Identity.from_json({**key_json, "streaming": True}).hash != record.key.hash

@@ -68,10 +68,12 @@ class Pipeline:
 
 
 def build(images: ImageSet, indices: Sequence[int], ts: transforms.TransformSpec, device: str, batch_size: int,
-          workers: int | None = None, data_path: str = "auto") -> Pipeline:
+          workers: int | None = None, data_path: str = "auto", corrupt: Callable | None = None) -> Pipeline:
+    """`corrupt(uint8 CxHxW crop, sample index)` runs in the CPU workers before normalisation (ImageNet-C
+    corruptions); it takes the CPU path whatever `data_path` says, since the corruptions are numpy code."""
     from torch.utils.data import DataLoader
 
-    path = choose(data_path, device, images)
+    path = "cpu" if corrupt is not None else choose(data_path, device, images)
     n_workers = min(default_workers(workers), max(0, (len(indices) + batch_size - 1) // batch_size - 1))
     common = dict(batch_size=batch_size, shuffle=False, num_workers=n_workers, pin_memory=device.startswith("cuda"),
                   persistent_workers=n_workers > 0, prefetch_factor=4 if n_workers else None)
@@ -79,8 +81,27 @@ def build(images: ImageSet, indices: Sequence[int], ts: transforms.TransformSpec
         loader = DataLoader(RawView(images, indices), collate_fn=collate_raw, **common)
         decoder = GpuDecoder(ts, device)
         return Pipeline(decoder.batches(loader), lambda x: x, "gpu", n_workers)
-    view = TorchView(images, indices, transforms.build(ts, normalize=False), ts.input_size)
+    if corrupt is not None:
+        view = CorruptedView(images, indices, transforms.build(ts, normalize=False), ts.input_size, corrupt)
+    else:
+        view = TorchView(images, indices, transforms.build(ts, normalize=False), ts.input_size)
     return Pipeline(DataLoader(view, **common), transforms.BatchNormalizer(ts), "cpu", n_workers)
+
+
+class CorruptedView(TorchView):
+    """The CPU path's uint8 crop, then `corrupt(crop, dataset index)` in the same worker: the index seeds it."""
+
+    def __init__(self, images: ImageSet, indices: Sequence[int], transform: Callable, input_size, corrupt: Callable):
+        super().__init__(images, indices, transform, input_size)
+        self.corrupt = corrupt
+        self._index = -1
+
+    def __getitem__(self, j: int):
+        self._index = self.indices[j]  # one sample at a time per worker process
+        return super().__getitem__(j)
+
+    def load(self, raw):
+        return self.corrupt(super().load(raw), self._index)
 
 
 class RawView(SampleView):

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable
 
 from ..errors import LabelSpaceError
 from ..data.labels import Projection
+from . import calibration
 from .device import autocast
 from .stats import wilson
 
@@ -46,6 +47,7 @@ def evaluate(model, batches: Iterable, projection: Projection, device: str = "cp
     mapped_t = torch.tensor(mapped, dtype=torch.long)
 
     rec: dict[str, list] = {k: [] for k in ("index", "target", "full_top5", "restricted_top5", "nll_full", "nll_restricted")}
+    rec.update({k: [] for k in calibration.KEYS})  # what ECE / Brier need, so stored runs can be rescored
     failed: list[dict[str, Any]] = []
     seen = 0
     model = model.to(device)
@@ -94,6 +96,8 @@ def evaluate(model, batches: Iterable, projection: Projection, device: str = "cp
             rec["restricted_top5"].append(_pad(r_top))
             rec["nll_full"].append(nll_full)
             rec["nll_restricted"].append(nll_r)
+            for k, v in calibration.per_sample(r_logp, t_r).items():
+                rec[k].append(v)
     bar.close()
     wall = time.perf_counter() - start
     samples = {k: (torch.cat(v).numpy() if v else np.zeros((0, TOPK) if "top5" in k else (0,))) for k, v in rec.items()}
@@ -103,6 +107,8 @@ def evaluate(model, batches: Iterable, projection: Projection, device: str = "cp
     samples["restricted_top5"] = samples["restricted_top5"].astype("int32")
     samples["nll_full"] = samples["nll_full"].astype("float32")
     samples["nll_restricted"] = samples["nll_restricted"].astype("float32")
+    for k in calibration.KEYS:
+        samples[k] = samples[k].astype("float32")
     summary = summarize(samples, projection)
     summary["failed"] = failed
     summary["n_failed"] = len(failed)
@@ -160,6 +166,7 @@ def summarize(samples: dict[str, Any], projection: Projection) -> dict[str, Any]
             "nll": round(float(nll.mean()), 6) if n and not nonfinite else None,
             "nll_nonfinite": nonfinite,
         }
+    out["calibration"] = calibration.summarize(samples)
     return out
 
 

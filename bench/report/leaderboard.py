@@ -30,6 +30,7 @@ MEASURED_COLUMNS = [
     "params_m", "gmacs", "img_s", "img_s_device", "img_s_precision", "img_s_batch",
     "latency_p50_ms", "gpu_peak_mb", "ref_top1", "ref_top5", "ref_source", "ref_protocol", "delta_top1", "delta_note",
     "real_top1", "real_n", "ref_real_top1", "delta_real", "delta_real_note", "date", "protocol_hash", "run", "limit", "shown_instead_of",
+    "nll", "path",  # the calibration section reads each result's per-sample record
 ]
 _NUMERIC = ["top1", "top5", "top1_full", "top1_ci_low", "top1_ci_high", "n", "params", "gmacs", "img_s",
             "img_s_batch", "latency_p50_ms", "gpu_peak_mb", "real_top1", "real_n"]
@@ -199,6 +200,8 @@ def measured_table(df):
         t[col] = pd.to_numeric(t[col], errors="coerce").astype(float)
     t["model_id"] = t["model"]
     t["model"] = [model_label(m, w, tf, lim) for m, w, tf, lim in zip(t["model_id"], t["weights"], t["transform"], t["limit"])]
+    if "corruptions" in t:  # a run with --corruptions is its own entry: say so beside the clean one
+        t["model"] = [m if _missing(c) else f"{m} (+ corruptions {c})" for m, c in zip(t["model"], t["corruptions"])]
     t["params_m"] = t["params"] / 1e6
     refs = [_reported(r) for r in t.to_dict("records")]
     for col in REF_COLUMNS:
@@ -368,13 +371,19 @@ def render_dataset_page(df, dataset: str, split: str) -> str:
                                        "Δ under the same rule."),
                   _table(["model", "ReaL top-1", "n", "reported ReaL top-1", "Δ ReaL top-1"], real,
                          {"ReaL top-1", "n", "reported ReaL top-1", "Δ ReaL top-1"})]
+    from .calibration import section as calibration_section
+
+    calibration = calibration_section(table, name)  # only when some result stores the calibration record
+    if calibration:
+        parts.append(calibration)
     parts += ["## Models", _table(["model", "paper", "year", "extra training data", "code"], _models_rows(table), {"year"})]
     parts += ["## Columns", COLUMN_NOTES]
     return "\n\n".join(parts) + "\n"
 
 
-def render_index(df) -> str:
-    """leaderboards/README.md: one line per dataset page, and the published-results page."""
+def render_index(df, extra_pages: Sequence[tuple[str, str]] = ()) -> str:
+    """leaderboards/README.md: one line per dataset page, the published-results page, and `extra_pages`
+    ((file, what it shows): robustness, sensitivity) when they were generated."""
     table = measured_table(df)
     parts = [
         "# Leaderboards",
@@ -395,6 +404,7 @@ def render_index(df) -> str:
     else:
         parts.append("No results yet: run `bench run` (or `make bench`), then `bench leaderboard`.")
     parts.append(f"Published ImageNet-1k results (papers, torchvision and timm reference accuracies): [{PUBLISHED}]({PUBLISHED}).")
+    parts += [f"{what}: [{page}]({page})." for page, what in extra_pages]
     return "\n\n".join(parts) + "\n"
 
 
@@ -480,17 +490,23 @@ def regenerate(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     from ..store import results
     from .plots import plot_pareto, plot_years
 
+    from . import calibration, robustness, sensitivity
+
     df = results.load(results_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = [_write(out / INDEX, render_index(df))]
+    beyond = robustness.regenerate([r.to_json() for r in results.read_all(results_dir)], out) + sensitivity.regenerate(out)
+    extra = [(p.name, what) for p in beyond for page, what in (robustness.INDEX_LINE, sensitivity.INDEX_LINE) if p.name == page]
+    written = [_write(out / INDEX, render_index(df, extra)), *beyond]
     table = measured_table(df)
     for dataset, split in _pages(df):
         name = page_name(dataset, split)
         written.append(_write(out / f"{name}.md", render_dataset_page(df, dataset, split)))
-        points = _pareto_points(table[(table["dataset"] == dataset) & (table["split"] == split)])
+        page_rows = table[(table["dataset"] == dataset) & (table["split"] == split)]
+        points = _pareto_points(page_rows)
         if points:
             written.append(plot_pareto(points, out / f"{name}-pareto.png", f"{dataset} ({split}): top-1 vs throughput"))
+        written += calibration.write_diagrams(page_rows, out, name, dataset, split)
     published = pub.published()
     written.append(_write(out / PUBLISHED, _render_published(published, pub.torchvision_version())))
     written.append(plot_years(_year_points(published), _winner_points(), out / YEARS_PLOT, "ImageNet over the years"))

@@ -170,3 +170,111 @@ def _plot_winners(ax, winners: Sequence[tuple[int, float]]) -> None:
     ax.set_ylabel("top-5 error on the test set (%)")
     ax.set_title("ILSVRC classification winners")
     ax.grid(True, axis="y", alpha=0.3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Beyond top-1: reliability diagrams, robustness (clean top-1 vs mCE), preprocessing sensitivity
+
+RELIABILITY_SIZE = (5.0, 6.0)
+ROBUSTNESS_SIZE = (9.0, 6.0)
+
+
+def plot_reliability(bins: Sequence[dict], path: str | Path, title: str, ece: float | None, n: int) -> Path:
+    """Guo et al.'s reliability diagram: accuracy per equal-width confidence bin against the diagonal, with the
+    gap to each bin's mean confidence shaded, and the number of samples per bin below."""
+    with _defaults():
+        fig = _figure(RELIABILITY_SIZE)
+        top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+        width = bins[0]["upper"] - bins[0]["lower"] if bins else 1.0
+        centres = [(b["lower"] + b["upper"]) / 2 for b in bins]
+        filled = [(c, b) for c, b in zip(centres, bins) if b["count"]]
+        top.bar([c for c, _ in filled], [b["accuracy"] for _, b in filled], width=width, color="#4c72b0",
+                edgecolor="black", linewidth=0.6, label="accuracy")
+        top.bar([c for c, _ in filled], [b["confidence"] - b["accuracy"] for _, b in filled], bottom=[b["accuracy"] for _, b in filled],
+                width=width, color="#dd8452", alpha=0.45, edgecolor="#dd8452", hatch="//", label="gap to mean confidence")
+        top.plot([0, 1], [0, 1], linestyle="--", color="0.3", linewidth=1, label="perfect calibration")
+        top.set_xlim(0, 1)
+        top.set_ylim(0, 1)
+        top.set_ylabel("accuracy (restricted top-1)")
+        top.set_title(title, fontsize=9)
+        ece_text = "—" if ece is None else f"{ece:.2f}%"
+        top.legend(fontsize=7, loc="upper left", title=f"ECE {ece_text}, n={n}", title_fontsize=8)
+        top.grid(True, alpha=0.3)
+        bottom.bar(centres, [b["count"] for b in bins], width=width, color="0.6", edgecolor="black", linewidth=0.6)
+        bottom.set_xlabel("top-1 confidence (15 equal-width bins)")
+        bottom.set_ylabel("samples")
+        bottom.grid(True, axis="y", alpha=0.3)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+@dataclass(frozen=True)
+class RobustPoint:
+    """One result with corruptions: clean top-1 and mCE (or the partial mCE over the corruptions it ran)."""
+
+    label: str
+    top1: float
+    mce: float
+    complete: bool
+
+
+def plot_robustness(points: Sequence[RobustPoint], path: str | Path, title: str) -> Path:
+    """Clean top-1 (x) against mCE (y, lower is more robust); hollow markers: mCE over fewer than 15 corruptions."""
+    with _defaults():
+        fig = _figure(ROBUSTNESS_SIZE)
+        ax = fig.add_subplot(1, 1, 1)
+        for complete, marker_face, label in ((True, "#4c72b0", "mCE over all 15 corruptions"),
+                                             (False, "none", "partial mCE (fewer corruptions)")):
+            pts = [p for p in points if p.complete == complete]
+            if pts:
+                ax.scatter([p.top1 for p in pts], [p.mce for p in pts], s=36, facecolors=marker_face, edgecolors="#4c72b0",
+                           label=label, zorder=3)
+        for p in points:
+            ax.annotate(p.label, (p.top1, p.mce), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        ax.axhline(100.0, color="0.4", linestyle=":", linewidth=1, label="AlexNet (mCE 100)")
+        if points:
+            xs, ys = [p.top1 for p in points], [p.mce for p in points] + [100.0]
+            xspan, yspan = max(5.0, max(xs) - min(xs)), max(10.0, max(ys) - min(ys))
+            ax.set_xlim(min(xs) - 0.15 * xspan, max(xs) + 0.45 * xspan)
+            ax.set_ylim(min(ys) - 0.15 * yspan, max(ys) + 0.15 * yspan)
+        ax.set_xlabel("clean top-1 (%, restricted)")
+        ax.set_ylabel("mCE (%, normalised by AlexNet; lower is more robust)")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def plot_sensitivity(rows: Sequence[tuple[str, str, float]], path: str | Path, title: str) -> Path:
+    """Δtop-1 of each preprocessing variant against the model's own protocol: one bar per (model, variant)."""
+    models = list(dict.fromkeys(m for m, _, _ in rows))
+    variants = list(dict.fromkeys(v for _, v, _ in rows))
+    with _defaults():
+        fig = _figure((9.0, max(3.0, 0.35 * len(rows) + 1.5)))
+        ax = fig.add_subplot(1, 1, 1)
+        colors = [c["color"] for c in _cycle()]
+        height = 0.8 / max(1, len(models))
+        for k, model in enumerate(models):
+            ys, xs = [], []
+            for j, variant in enumerate(variants):
+                for m, v, d in rows:
+                    if m == model and v == variant:
+                        ys.append(j + (k - (len(models) - 1) / 2) * height)
+                        xs.append(d)
+            ax.barh(ys, xs, height=height, color=colors[k % len(colors)], label=model)
+            for y, x in zip(ys, xs):
+                ax.annotate(f"{x:+.2f}", (x, y), textcoords="offset points", xytext=(4 if x >= 0 else -4, 0), fontsize=7,
+                            ha="left" if x >= 0 else "right", va="center")
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        span = max([abs(d) for _, _, d in rows] + [1.0])
+        ax.set_xlim(-1.3 * span, 1.3 * span)
+        ax.set_yticks(range(len(variants)))
+        ax.set_yticklabels(variants, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("Δ top-1 vs the model's own preprocessing (percentage points)")
+        ax.set_title(title)
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+        return _save(fig, path)

@@ -170,11 +170,12 @@ def _top1_samples(samples: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _entries_from_results(results_dir: str | Path) -> list[Entry]:
     """Per (dataset, split, model, weights, policy) the record a leaderboard shows (results.choose), among those
-    with accuracy (efficiency-only results have nothing to regress on)."""
+    with accuracy (efficiency-only results have nothing to regress on) and no corruptions."""
     root = Path(results_dir)
     if not root.is_dir():
         raise ConfigError(f"results directory {root} does not exist: run `bench run ... --results-dir {root}` first or pass --results-dir")
-    with_accuracy = [r for r in results.read_all(root) if r.accuracy is not None and r.accuracy.n is not None]
+    # Corruption runs are left out: their clean figures are the plain run's, and the gate judges clean accuracy.
+    with_accuracy = [r for r in results.read_all(root) if r.accuracy is not None and r.accuracy.n is not None and not r.key.corruptions]
     entries = [Entry.from_result(best) for best, _ in results.choose(with_accuracy)]
     if not entries:
         raise ConfigError(f"no accuracy results under {root}: run `bench run ... --results-dir {root}` first or pass --results-dir")

@@ -323,10 +323,11 @@ def _remove_adopted(donor: Record, warn: Warn) -> None:
 
 
 def choose(records: Sequence[Record]) -> list[tuple[Record, list[Record]]]:
-    """Per (dataset, split, model, weights, policy): the record to show (`Record.preference`), and the others."""
+    """Per (dataset, split, model, weights, policy), and corruption set: the record to show (`Record.preference`),
+    and the others. A --corruptions run is its own row: its clean figures equal the plain run's."""
     groups: dict[tuple, list[Record]] = {}
     for r in records:
-        groups.setdefault(r.key.group(), []).append(r)
+        groups.setdefault((*r.key.group(), r.key.corruptions or ""), []).append(r)
     out = []
     for g in sorted(groups):
         ranked = sorted(groups[g], key=lambda r: r.preference(), reverse=True)
@@ -376,6 +377,12 @@ def flatten(record: Record | dict[str, Any]) -> dict[str, Any]:
         "top1_full": full.top1,
         "top5_full": full.top5,
         "nll_full": full.nll,
+        "corruptions": r.key.corruptions,
+        "ece": (acc.calibration or {}).get("ece"),
+        "ece_adaptive": (acc.calibration or {}).get("ece_adaptive"),
+        "brier": (acc.calibration or {}).get("brier"),
+        "mce": (acc.corruptions or {}).get("mce"),
+        "relative_mce": (acc.corruptions or {}).get("relative_mce"),
         "coverage": (r.labels or schema.LabelsRecord()).coverage,
         "params": eff.params,
         "gmacs": eff.gmacs,

@@ -104,6 +104,7 @@ class Identity(Section):
     channels_last: bool | None = None  # as asked (None: the model's preference)
     compile: bool | None = None
     device: str | None = None  # kind:name, e.g. cuda:NVIDIA H100 80GB HBM3 or cpu:AMD EPYC
+    corruptions: str | None = None  # the canonical --corruptions set: a run with another set is another entry
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # What efficiency depends on: a record of the same model that differs only elsewhere (other samples,
@@ -235,6 +236,8 @@ class Accuracy(Section):
     workers: int | None = None
     batch_size: int | None = None
     real: dict[str, Any] | None = None  # ImageNet-ReaL top-1 on imagenet-1k validation
+    calibration: dict[str, Any] | None = None  # ECE, adaptive ECE, Brier, reliability bins (bench.measure.calibration)
+    corruptions: dict[str, Any] | None = None  # ImageNet-C errors, mCE, relative mCE (bench.measure.corruptions)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Collection, Sequence
 from dataclasses import MISSING, replace
 from pathlib import Path
-from typing import Any, Collection, Sequence
+from typing import Any
 
 from .config import Flag, RunConfig, at_least, declared_flags, integer, label_space_ref, non_negative, number, positive
 from .data import datasets  # the registry only: cheap to import, and the one list of dataset names
@@ -63,20 +64,33 @@ def from_args(cls: type, args: argparse.Namespace, **fixed: Any):
 
 PROFILE_FIELDS = ("models", "device", "batch_size", "precision", "channels_last", "compile", "use_train_size")
 SENSITIVITY_FIELDS = ("models", "dataset", "data_dir", "split", "limit", "device", "batch_size", "workers", "weights", "progress")
-TOLERANCE = Flag(("--tolerance",), parse=number, check=non_negative, help="allowed top-1/top-5 drop in percentage points (default: 0.1)")
-NLL_TOLERANCE = Flag(("--nll-tolerance",), parse=number, check=non_negative,
-                     help="allowed relative rise of the mean NLL (default: 0.01 = 1%%)")
+TOLERANCE = Flag(
+    ("--tolerance",), parse=number, check=non_negative, help="allowed top-1/top-5 drop in percentage points (default: 0.1)"
+)
+NLL_TOLERANCE = Flag(
+    ("--nll-tolerance",), parse=number, check=non_negative, help="allowed relative rise of the mean NLL (default: 0.01 = 1%%)"
+)
 # `bench profile`'s time budget (bench.measure.timing.Budget fields; unset: the device's defaults).
 BUDGET_FLAGS = {
     "repeats": Flag(("--repeats",), parse=integer, check=at_least(1), help="timed repeats per model (default 5)"),
-    "min_repeat_s": Flag(("--min-repeat-s",), parse=number, check=positive, help="seconds each repeat lasts at least (default 1.0)"),
-    "warmup_max_s": Flag(("--warmup-max-s",), parse=number, check=positive,
-                         help="cap on warm-up seconds when timings do not settle (default 8 CPU, 20 GPU)"),
-    "latency_budget_s": Flag(("--latency-budget-s",), parse=number, check=positive,
-                             help="seconds of batch-1 latency samples (default 2 CPU, 3 GPU)"),
+    "min_repeat_s": Flag(
+        ("--min-repeat-s",), parse=number, check=positive, help="seconds each repeat lasts at least (default 1.0)"
+    ),
+    "warmup_max_s": Flag(
+        ("--warmup-max-s",),
+        parse=number,
+        check=positive,
+        help="cap on warm-up seconds when timings do not settle (default 8 CPU, 20 GPU)",
+    ),
+    "latency_budget_s": Flag(
+        ("--latency-budget-s",), parse=number, check=positive, help="seconds of batch-1 latency samples (default 2 CPU, 3 GPU)"
+    ),
 }
-LABEL_SPACE = Flag(("--label-space",), check=label_space_ref,
-                   help="the head's label space when it is not ImageNet-1k (a name or a file of wnids)")
+LABEL_SPACE = Flag(
+    ("--label-space",),
+    check=label_space_ref,
+    help="the head's label space when it is not ImageNet-1k (a name or a file of wnids)",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(r, RunConfig)  # every option of `run` is a RunConfig field (bench/config.py declares it)
 
     ls = sub.add_parser("list", help="models the harness can run, with source and reference top-1")
-    ls.add_argument("pattern", nargs="?", help="name or glob, as `run --models` expands it: 'resnet*', 'timm:resnet5*', '*.a1_in1k'")
+    ls.add_argument(
+        "pattern", nargs="?", help="name or glob, as `run --models` expands it: 'resnet*', 'timm:resnet5*', '*.a1_in1k'"
+    )
     ls.add_argument("--format", choices=["table", "tsv", "json"], default="table")
 
     lb = sub.add_parser("labels", help="how a dataset's classes map onto a model head (by wnid)")
@@ -98,14 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("profile", help="efficiency only: params, GMACs, img/s, latency, memory (random weights, no data)")
     add_flags(pr, RunConfig, only=PROFILE_FIELDS)
-    pr.add_argument("--no-timing", dest="timing", action="store_false",
-                    help="params and GMACs only: no timing, no memory (parameters on the meta device; seconds for 'tv:*')")
+    pr.add_argument(
+        "--no-timing",
+        dest="timing",
+        action="store_false",
+        help="params and GMACs only: no timing, no memory (parameters on the meta device; seconds for 'tv:*')",
+    )
     for dest, fl in BUDGET_FLAGS.items():
         add_flag(pr, fl, dest, default=None)
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    se = sub.add_parser("sensitivity", help="Δtop-1 of each model under preprocessing variants (resize backend, interpolation, "
-                                            "crop_pct, train/test size) with McNemar p; writes <out>/sensitivity.md")
+    se = sub.add_parser(
+        "sensitivity",
+        help="Δtop-1 of each model under preprocessing variants (resize backend, interpolation, "
+        "crop_pct, train/test size) with McNemar p; writes <out>/sensitivity.md",
+    )
     add_flags(se, RunConfig, only=SENSITIVITY_FIELDS)
     se.set_defaults(dataset="samples")
     se.add_argument("--out", default="leaderboards", help="where sensitivity.json / .md / .png go")
@@ -173,12 +196,29 @@ def cmd_list(args) -> int:
         for r in kept:
             print("\t".join(_dash(r.get(c)) for c in columns))
     else:
-        print(tabulate([[r["model"], r["source"], _reported(r), _dash(r["params_m"]), _short(r["paper"]), _dash(r["year"]),
-                         _dash(r["extra_data"])] for r in kept],
-                       headers=["model", "source", "reported top-1 (input, crop)", "params (M)", "paper", "year", "extra data"],
-                       tablefmt="simple", disable_numparse=True))
+        print(
+            tabulate(
+                [
+                    [
+                        r["model"],
+                        r["source"],
+                        _reported(r),
+                        _dash(r["params_m"]),
+                        _short(r["paper"]),
+                        _dash(r["year"]),
+                        _dash(r["extra_data"]),
+                    ]
+                    for r in kept
+                ],
+                headers=["model", "source", "reported top-1 (input, crop)", "params (M)", "paper", "year", "extra data"],
+                tablefmt="simple",
+                disable_numparse=True,
+            )
+        )
     if skipped and args.format != "json":
-        print(f"{len(skipped)} weight(s) left out: not ImageNet classifiers (name one exactly to run it anyway):", file=sys.stderr)
+        print(
+            f"{len(skipped)} weight(s) left out: not ImageNet classifiers (name one exactly to run it anyway):", file=sys.stderr
+        )
         for r in skipped:
             print(f"  {r['model']}: {r['skipped']}", file=sys.stderr)
     return EXIT_OK
@@ -195,7 +235,7 @@ def _reported(r) -> str:
 
 
 def _short(text, width: int = 60) -> str:
-    return "—" if not text else text if len(text) <= width else text[:width - 1] + "…"
+    return "—" if not text else text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _dash(v) -> str:
@@ -232,9 +272,17 @@ def cmd_profile(args) -> int:
 
     cfg = from_args(RunConfig, args, accuracy=False)  # the same flags and checks as `run`
     budget = {k: getattr(args, k) for k in BUDGET_FLAGS if getattr(args, k) is not None}
-    rows = profile(cfg.models, device=cfg.device, batch_size=cfg.batch_size, precision=cfg.precision,
-                   channels_last=cfg.channels_last, compile=cfg.compile, use_train_size=cfg.use_train_size,
-                   timing=args.timing, budget=budget)
+    rows = profile(
+        cfg.models,
+        device=cfg.device,
+        batch_size=cfg.batch_size,
+        precision=cfg.precision,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
+        use_train_size=cfg.use_train_size,
+        timing=args.timing,
+        budget=budget,
+    )
     print(json.dumps(rows, indent=1) if args.json else format_table(rows))
     return EXIT_FAIL if any(r.get("error") for r in rows) else EXIT_OK
 
@@ -254,16 +302,30 @@ def cmd_sensitivity(args) -> int:
     from .sensitivity import run
 
     cfg = from_args(RunConfig, args, efficiency=False)  # the same flags and checks as `run`
-    reports = run(cfg.models, dataset=cfg.dataset, split=cfg.split, data_dir=cfg.data_dir, limit=cfg.limit, device=cfg.device,
-                  batch_size=cfg.batch_size, workers=cfg.workers, weights=cfg.weights, out=args.out, progress=cfg.progress)
+    reports = run(
+        cfg.models,
+        dataset=cfg.dataset,
+        split=cfg.split,
+        data_dir=cfg.data_dir,
+        limit=cfg.limit,
+        device=cfg.device,
+        batch_size=cfg.batch_size,
+        workers=cfg.workers,
+        weights=cfg.weights,
+        out=args.out,
+        progress=cfg.progress,
+    )
     if args.json:
         print(json.dumps(reports, indent=1))
     else:
         for r in reports:
             print(f"{r['model']} on {r['dataset']}/{r['split']} (n={r['n']}): own protocol top-1 {r['top1']}")
             for v in r["variants"]:
-                figures = (f"top-1 {v['top1']}  Δ {v['delta_top1']:+.2f}  flips -{v['flips_lost']}/+{v['flips_gained']}  McNemar p {v['mcnemar_p']:.4g}"
-                           if v.get("top1") is not None else f"n/a: {v['note']}")
+                figures = (
+                    f"top-1 {v['top1']}  Δ {v['delta_top1']:+.2f}  flips -{v['flips_lost']}/+{v['flips_gained']}  McNemar p {v['mcnemar_p']:.4g}"
+                    if v.get("top1") is not None
+                    else f"n/a: {v['note']}"
+                )
                 print(f"  {v['axis']:<15} {v['variant']:<45} {figures}")
         print(f"wrote {args.out}/sensitivity.md")
     return EXIT_OK
@@ -284,7 +346,9 @@ def cmd_check(args) -> int:
         path = regress.write_baseline(_results_dir(args.results_dir), args.baseline)
         print(f"wrote baseline {path}")
         return EXIT_OK
-    report = regress.check(args.baseline, _results_dir(args.results_dir), tolerance=args.tolerance, nll_tolerance=args.nll_tolerance)
+    report = regress.check(
+        args.baseline, _results_dir(args.results_dir), tolerance=args.tolerance, nll_tolerance=args.nll_tolerance
+    )
     print(report.to_json() if args.json else report.format())
     return report.exit_code
 
@@ -296,8 +360,16 @@ def cmd_env(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "labels": cmd_labels, "profile": cmd_profile,
-            "leaderboard": cmd_leaderboard, "check": cmd_check, "env": cmd_env, "sensitivity": cmd_sensitivity}
+COMMANDS = {
+    "run": cmd_run,
+    "list": cmd_list,
+    "labels": cmd_labels,
+    "profile": cmd_profile,
+    "leaderboard": cmd_leaderboard,
+    "check": cmd_check,
+    "env": cmd_env,
+    "sensitivity": cmd_sensitivity,
+}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .data import datasets
 from .data.transforms import POLICIES
@@ -219,68 +220,183 @@ def shard_spec(value: Any) -> None:
 class RunConfig:
     """One run: models x one dataset split, with how to evaluate and measure them."""
 
-    models: list[str] = field(metadata=flag(
-        "--models", required=True, parse=names_list, check=non_empty, metavar="NAMES",
-        help="comma-separated names or globs: alexnet, tv:resnet50.IMAGENET1K_V2, timm:resnet50.a1_in1k, 'resnet*' (see `bench list`)"))
+    models: list[str] = field(
+        metadata=flag(
+            "--models",
+            required=True,
+            parse=names_list,
+            check=non_empty,
+            metavar="NAMES",
+            help="comma-separated names or globs: alexnet, tv:resnet50.IMAGENET1K_V2, timm:resnet50.a1_in1k, 'resnet*' (see `bench list`)",
+        )
+    )
     dataset: str = field(default="tiny-imagenet", metadata=flag("--dataset", choices=datasets.names, help="which dataset"))
-    split: str | None = field(default=None, metadata=flag(
-        "--split", help="dataset split (default: the dataset's valid / validation / val); a copy without it exits 2 listing its splits"))
-    data_dir: str | None = field(default=None, metadata=flag(
-        "--data-dir", metavar="DIR",
-        help="local copy: HF parquet shards (with or without README.md), a save_to_disk folder, Stanford tiny-imagenet-200/, "
-             "or <split>/<wnid>/ folders"))
-    limit: int | None = field(default=None, metadata=flag(
-        "--limit", parse=integer, check=at_least(1), metavar="N",
-        help="evaluate a seeded class-stratified sample of N images (round-robin over classes; the same on every machine)"))
-    batch_size: int | None = field(default=None, metadata=flag(
-        "--batch-size", parse=integer, check=at_least(1), metavar="B", help="default 256 on CUDA, 32 on CPU (halved on out-of-memory)"))
-    workers: int | None = field(default=None, metadata=flag(
-        "--workers", parse=integer, check=at_least(0), metavar="W", help="data loader workers (default from the core count)"))
-    data_path: str = field(default="auto", metadata=flag(
-        "--data-path", choices=DATA_PATHS,
-        help="decode + resize in CPU workers as the libraries do (auto), or JPEG decode on the GPU (opt-in, faster, not bit-exact)"))
+    split: str | None = field(
+        default=None,
+        metadata=flag(
+            "--split",
+            help="dataset split (default: the dataset's valid / validation / val); a copy without it exits 2 listing its splits",
+        ),
+    )
+    data_dir: str | None = field(
+        default=None,
+        metadata=flag(
+            "--data-dir",
+            metavar="DIR",
+            help="local copy: HF parquet shards (with or without README.md), a save_to_disk folder, Stanford tiny-imagenet-200/, "
+            "or <split>/<wnid>/ folders",
+        ),
+    )
+    limit: int | None = field(
+        default=None,
+        metadata=flag(
+            "--limit",
+            parse=integer,
+            check=at_least(1),
+            metavar="N",
+            help="evaluate a seeded class-stratified sample of N images (round-robin over classes; the same on every machine)",
+        ),
+    )
+    batch_size: int | None = field(
+        default=None,
+        metadata=flag(
+            "--batch-size",
+            parse=integer,
+            check=at_least(1),
+            metavar="B",
+            help="default 256 on CUDA, 32 on CPU (halved on out-of-memory)",
+        ),
+    )
+    workers: int | None = field(
+        default=None,
+        metadata=flag(
+            "--workers", parse=integer, check=at_least(0), metavar="W", help="data loader workers (default from the core count)"
+        ),
+    )
+    data_path: str = field(
+        default="auto",
+        metadata=flag(
+            "--data-path",
+            choices=DATA_PATHS,
+            help="decode + resize in CPU workers as the libraries do (auto), or JPEG decode on the GPU (opt-in, faster, not bit-exact)",
+        ),
+    )
     device: str = field(default="auto", metadata=flag("--device", check=device_name, help="auto|cpu|cuda|cuda:N|mps"))
     precision: str = field(default="fp32", metadata=flag("--precision", choices=PRECISIONS))
-    channels_last: bool | None = field(default=None, metadata=flag(
-        "--channels-last", action="bool", help="NHWC memory format (default: on for convolutional networks, off otherwise)"))
-    compile: bool = field(default=False, metadata=flag(
-        "--compile", action="store_true", help="torch.compile the model for the throughput measurement"))
-    weights: str = field(default="pretrained", metadata=flag(
-        "--weights", check=weights_source, help="pretrained (hub or cache) | random | PATH (.pth/.pt/.safetensors)"))
-    transform: str = field(default="model", metadata=flag(
-        "--protocol", choices=POLICIES,
-        help="preprocessing: the model's own eval transform, or fixed Resize 256 / CenterCrop 224 / ImageNet mean-std"))
-    transform_overrides: dict[str, Any] = field(default_factory=dict, metadata=flags(
-        Flag(("--mean",), key="mean", parse=triple, check=finite_triple, help="override the normalisation mean, e.g. 0.485,0.456,0.406"),
-        Flag(("--std",), key="std", parse=triple, check=positive_triple, help="override the normalisation std, e.g. 0.229,0.224,0.225"),
-        Flag(("--crop-pct",), key="crop_pct", parse=number, check=fraction, help="override the centre-crop fraction, in (0, 1]"),
-        Flag(("--interpolation",), key="interpolation", choices=INTERPOLATIONS, help="override the resize interpolation")))
-    use_train_size: bool = field(default=False, metadata=flag(
-        "--use-train-size", action="store_true",
-        help="timm: evaluate at the train input size, not the test size its reported figure was measured at (as validate.py)"))
-    label_space: str | None = field(default=None, metadata=flag(
-        "--label-space", check=label_space_ref,
-        help="classes of a head that is not ImageNet-1k: tiny-imagenet, imagenet-22k, ... or a file with one wnid per line"))
-    classes: str | None = field(default=None, metadata=flag(
-        "--classes", check=label_space_ref, help="evaluate only the samples of these classes, e.g. imagenet-1k val on tiny-imagenet's 200"))
-    accuracy: bool = field(default=True, metadata=flag("--no-accuracy", action="store_false", help="efficiency only (no data needed)"))
+    channels_last: bool | None = field(
+        default=None,
+        metadata=flag(
+            "--channels-last", action="bool", help="NHWC memory format (default: on for convolutional networks, off otherwise)"
+        ),
+    )
+    compile: bool = field(
+        default=False,
+        metadata=flag("--compile", action="store_true", help="torch.compile the model for the throughput measurement"),
+    )
+    weights: str = field(
+        default="pretrained",
+        metadata=flag(
+            "--weights", check=weights_source, help="pretrained (hub or cache) | random | PATH (.pth/.pt/.safetensors)"
+        ),
+    )
+    transform: str = field(
+        default="model",
+        metadata=flag(
+            "--protocol",
+            choices=POLICIES,
+            help="preprocessing: the model's own eval transform, or fixed Resize 256 / CenterCrop 224 / ImageNet mean-std",
+        ),
+    )
+    transform_overrides: dict[str, Any] = field(
+        default_factory=dict,
+        metadata=flags(
+            Flag(
+                ("--mean",),
+                key="mean",
+                parse=triple,
+                check=finite_triple,
+                help="override the normalisation mean, e.g. 0.485,0.456,0.406",
+            ),
+            Flag(
+                ("--std",),
+                key="std",
+                parse=triple,
+                check=positive_triple,
+                help="override the normalisation std, e.g. 0.229,0.224,0.225",
+            ),
+            Flag(
+                ("--crop-pct",), key="crop_pct", parse=number, check=fraction, help="override the centre-crop fraction, in (0, 1]"
+            ),
+            Flag(("--interpolation",), key="interpolation", choices=INTERPOLATIONS, help="override the resize interpolation"),
+        ),
+    )
+    use_train_size: bool = field(
+        default=False,
+        metadata=flag(
+            "--use-train-size",
+            action="store_true",
+            help="timm: evaluate at the train input size, not the test size its reported figure was measured at (as validate.py)",
+        ),
+    )
+    label_space: str | None = field(
+        default=None,
+        metadata=flag(
+            "--label-space",
+            check=label_space_ref,
+            help="classes of a head that is not ImageNet-1k: tiny-imagenet, imagenet-22k, ... or a file with one wnid per line",
+        ),
+    )
+    classes: str | None = field(
+        default=None,
+        metadata=flag(
+            "--classes",
+            check=label_space_ref,
+            help="evaluate only the samples of these classes, e.g. imagenet-1k val on tiny-imagenet's 200",
+        ),
+    )
+    accuracy: bool = field(
+        default=True, metadata=flag("--no-accuracy", action="store_false", help="efficiency only (no data needed)")
+    )
     efficiency: bool = field(default=True, metadata=flag("--no-efficiency", action="store_false", help="accuracy only"))
-    corruptions: str | None = field(default=None, metadata=flag(
-        "--corruptions", metavar="all|NAME[:SEVERITY],...",
-        help="also evaluate under ImageNet-C corruptions (applied to the centre crop, seeded per image): error per corruption "
-             "and severity, mCE and relative mCE against AlexNet, e.g. all or gaussian_noise:3,fog"))
+    corruptions: str | None = field(
+        default=None,
+        metadata=flag(
+            "--corruptions",
+            metavar="all|NAME[:SEVERITY],...",
+            help="also evaluate under ImageNet-C corruptions (applied to the centre crop, seeded per image): error per corruption "
+            "and severity, mCE and relative mCE against AlexNet, e.g. all or gaussian_noise:3,fog",
+        ),
+    )
     results_dir: str = field(default="results", metadata=flag("--results-dir", check=not_a_file, metavar="DIR"))
     force: bool = field(default=False, metadata=flag("--force", action="store_true", help="rerun results that already exist"))
     progress: bool = field(default=True, metadata=flag("--no-progress", action="store_false", help="no progress bar"))
-    streaming: bool = field(default=False, metadata=flag(
-        "--streaming", action="store_true", help="evaluate from an HF IterableDataset: no local copy of the split (bench.data.streaming)"))
-    shard: str | None = field(default=None, metadata=flag(
-        "--shard", check=shard_spec, metavar="I/N",
-        help="run part I of N of the model list (default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; bench.sweep)"))
-    dry_run: bool = field(default=False, metadata=flag(
-        "--dry-run", action="store_true", help="print the models this shard would run, one per line, and exit"))
-    json: bool = field(default=False, metadata=flag(
-        "--json", action="store_true", help="print the end-of-run summary as JSON on stdout (progress stays on stderr)"))
+    streaming: bool = field(
+        default=False,
+        metadata=flag(
+            "--streaming",
+            action="store_true",
+            help="evaluate from an HF IterableDataset: no local copy of the split (bench.data.streaming)",
+        ),
+    )
+    shard: str | None = field(
+        default=None,
+        metadata=flag(
+            "--shard",
+            check=shard_spec,
+            metavar="I/N",
+            help="run part I of N of the model list (default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; bench.sweep)",
+        ),
+    )
+    dry_run: bool = field(
+        default=False,
+        metadata=flag("--dry-run", action="store_true", help="print the models this shard would run, one per line, and exit"),
+    )
+    json: bool = field(
+        default=False,
+        metadata=flag(
+            "--json", action="store_true", help="print the end-of-run summary as JSON on stdout (progress stays on stderr)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -326,7 +442,9 @@ class RunConfig:
                 raise ConfigError("--device cuda but CUDA is not available here: use --device cpu or auto")
             index = int(self.device.partition(":")[2] or 0)
             if index >= torch.cuda.device_count():
-                raise ConfigError(f"--device {self.device}: this machine has {torch.cuda.device_count()} CUDA device(s): use cuda:0..")
+                raise ConfigError(
+                    f"--device {self.device}: this machine has {torch.cuda.device_count()} CUDA device(s): use cuda:0.."
+                )
         if self.device == "mps" and not mps:
             raise ConfigError("--device mps but MPS is not available here: use --device cpu or auto")
         return self.device

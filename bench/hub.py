@@ -55,8 +55,11 @@ def ensure_offline_if_unreachable() -> bool:
     os.environ["HF_DATASETS_OFFLINE"] = "1"
     late = [m for m in ("huggingface_hub", "datasets") if m in sys.modules]
     if late:
-        print(f"bench: {HF_HOST} is unreachable, but {' and '.join(late)} were imported before bench could switch them "
-              "to offline mode: set HF_HUB_OFFLINE=1 before starting to skip their retries", file=sys.stderr)
+        print(
+            f"bench: {HF_HOST} is unreachable, but {' and '.join(late)} were imported before bench could switch them "
+            "to offline mode: set HF_HUB_OFFLINE=1 before starting to skip their retries",
+            file=sys.stderr,
+        )
     return True
 
 

@@ -9,9 +9,17 @@ from . import models
 from .errors import BenchError
 
 
-def profile(names: list[str], device: str = "auto", batch_size: int | None = None, precision: str = "fp32",
-            channels_last: bool | None = None, compile: bool = False, use_train_size: bool = False, timing: bool = True,
-            budget: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def profile(
+    names: list[str],
+    device: str = "auto",
+    batch_size: int | None = None,
+    precision: str = "fp32",
+    channels_last: bool | None = None,
+    compile: bool = False,
+    use_train_size: bool = False,
+    timing: bool = True,
+    budget: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """One row per model: the efficiency figures of `efficiency.measure` at the eval input size, or an error.
 
     timing=False gives params and GMACs only, without a device or memory (see `static_cost`).
@@ -51,7 +59,7 @@ def _row(spec: models.ModelSpec, fn: Callable[[models.ModelSpec], dict[str, Any]
         return {"model": spec.id, **fn(spec)}
     except BenchError as e:
         return {"model": spec.id, "error": str(e)}
-    except Exception as e:  # noqa: BLE001 - e.g. out of memory even at batch 1: one row, not the table
+    except Exception as e:
         return {"model": spec.id, "error": f"{type(e).__name__}: {e}"}
 
 
@@ -67,12 +75,18 @@ def static_cost(spec: models.ModelSpec, use_train_size: bool = False) -> dict[st
     try:
         model, _ = models.build(spec, "random", meta=True)
         macs, built_on = count_macs(model, size), "meta"
-    except Exception:  # noqa: BLE001 - meta support is best-effort across arbitrary architectures
+    except Exception:
         model, _ = models.build(spec, "random")
         macs, built_on = count_macs(model, size), "cpu"
     params, trainable = count_params(model)
-    return {"params": params, "params_trainable": trainable, "gmacs": macs.gmacs, "macs_counter": macs.counter,
-            "input_size": list(size), "built_on": built_on}
+    return {
+        "params": params,
+        "params_trainable": trainable,
+        "gmacs": macs.gmacs,
+        "macs_counter": macs.counter,
+        "input_size": list(size),
+        "built_on": built_on,
+    }
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -85,8 +99,25 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         lo, mid, hi = r.get("throughput_img_s_min"), r.get("throughput_img_s"), r.get("throughput_img_s_max")
         return None if None in (lo, mid, hi) else (hi - lo) / mid * 100
 
-    table = [[r["model"], f(r.get("params"), ","), f(r.get("gmacs"), ".3f"), f(r.get("throughput_img_s"), ".1f"),
-              f(spread(r), ".1f"), r.get("batch_size", "—"), f(r.get("latency_ms_p50"), ".2f"), f(r.get("latency_ms_p95"), ".2f"),
-              f(r.get("gpu_max_allocated_mb"), ".0f"), f(r.get("measure_s"), ".1f"), r.get("error", "")] for r in rows]
-    return tabulate(table, headers=["model", "params", "GMACs", "img/s", "± %", "batch", "p50 ms", "p95 ms", "GPU MB", "s", "error"],
-                    tablefmt="simple", disable_numparse=True)
+    table = [
+        [
+            r["model"],
+            f(r.get("params"), ","),
+            f(r.get("gmacs"), ".3f"),
+            f(r.get("throughput_img_s"), ".1f"),
+            f(spread(r), ".1f"),
+            r.get("batch_size", "—"),
+            f(r.get("latency_ms_p50"), ".2f"),
+            f(r.get("latency_ms_p95"), ".2f"),
+            f(r.get("gpu_max_allocated_mb"), ".0f"),
+            f(r.get("measure_s"), ".1f"),
+            r.get("error", ""),
+        ]
+        for r in rows
+    ]
+    return tabulate(
+        table,
+        headers=["model", "params", "GMACs", "img/s", "± %", "batch", "p50 ms", "p95 ms", "GPU MB", "s", "error"],
+        tablefmt="simple",
+        disable_numparse=True,
+    )

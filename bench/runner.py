@@ -14,19 +14,16 @@ import datetime as dt
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from .data import datasets
-from .data import streaming
-from .measure import distributed as dist
-from .data import labels
 from . import models
-from .store import results
-from .data import loaders
-from .data import transforms
 from .config import RunConfig
+from .data import datasets, labels, loaders, streaming, transforms
 from .errors import BenchError, DatasetUnavailableError
+from .measure import distributed as dist
+from .store import results
 from .sweep import plan
 
 
@@ -68,9 +65,17 @@ class Outcome:
 
         status = f"{self.status} ({self.why})" if self.why else self.status
         where = self.paths[0] + (f" (+{len(self.paths) - 1} more)" if len(self.paths) > 1 else "") if self.paths else ""
-        return [self.model, num(self.top1, "{:.2f}"), num(self.top5, "{:.2f}"), num(self.n, "{}"),
-                num(None if self.params is None else self.params / 1e6, "{:.2f}"), num(self.gmacs, "{:.3f}"),
-                num(self.img_s, "{:.1f}"), status.replace("\n", " "), where]
+        return [
+            self.model,
+            num(self.top1, "{:.2f}"),
+            num(self.top5, "{:.2f}"),
+            num(self.n, "{}"),
+            num(None if self.params is None else self.params / 1e6, "{:.2f}"),
+            num(self.gmacs, "{:.3f}"),
+            num(self.img_s, "{:.1f}"),
+            status.replace("\n", " "),
+            where,
+        ]
 
 
 HEADERS = ["model", "top-1", "top-5", "n", "params (M)", "GMACs", "img/s", "status", "file"]
@@ -114,21 +119,39 @@ class RunReport:
     def format(self) -> str:
         from tabulate import tabulate
 
-        lines = [tabulate([r.cells() for r in self.rows], headers=HEADERS, tablefmt="simple", disable_numparse=True,
-                          colalign=("left",) + ("right",) * 6 + ("left", "left"))] if self.rows else []
+        lines = (
+            [
+                tabulate(
+                    [r.cells() for r in self.rows],
+                    headers=HEADERS,
+                    tablefmt="simple",
+                    disable_numparse=True,
+                    colalign=("left",) + ("right",) * 6 + ("left", "left"),
+                )
+            ]
+            if self.rows
+            else []
+        )
         lines.append(self.counts())
         for m, bad in self.unreadable_samples.items():
             shown = ", ".join(bad[:5]) + (f", ... ({len(bad) - 5} more)" if len(bad) > 5 else "")
             lines.append(f"  {m}: {len(bad)} image(s) could not be read and were left out: {shown} (see accuracy.failed)")
         if self.interrupted:
-            lines.append(f"  INTERRUPTED during {self.interrupted}: nothing of it was written; rerun the same command to continue")
+            lines.append(
+                f"  INTERRUPTED during {self.interrupted}: nothing of it was written; rerun the same command to continue"
+            )
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
         from dataclasses import asdict
 
-        return {"models": [asdict(r) for r in self.rows], "summary": self.counts(), "unreadable_samples": self.unreadable_samples,
-                "interrupted": self.interrupted, "exit_code": self.exit_code}
+        return {
+            "models": [asdict(r) for r in self.rows],
+            "summary": self.counts(),
+            "unreadable_samples": self.unreadable_samples,
+            "interrupted": self.interrupted,
+            "exit_code": self.exit_code,
+        }
 
 
 def _log(msg: str) -> None:
@@ -139,7 +162,7 @@ class Interrupted(KeyboardInterrupt):
     """SIGTERM, turned into the same unwinding as Ctrl-C so that nothing half-done is written."""
 
 
-def _on_sigterm(signum, frame):  # noqa: ARG001
+def _on_sigterm(signum, frame):
     raise Interrupted()
 
 
@@ -208,7 +231,7 @@ def _run(cfg: RunConfig, specs: list[models.ModelSpec], info: dist.DistInfo, dev
             report.interrupted = spec.id
             _log(f"   interrupted: finished results are kept; rerun to continue from {spec.id}")
             break
-        except Exception as e:  # noqa: BLE001 - one model's crash must not lose the others
+        except Exception as e:
             report.rows.append(Outcome.of(spec.id, "failed", f"{type(e).__name__}: {e}", exit_code=1))
             _log(f"   failed: {type(e).__name__}: {e}")
         finally:
@@ -268,11 +291,18 @@ def _decide(cfg: RunConfig, spec: models.ModelSpec, ctx: Context):
         if plan.done:
             lock.release()
             stored = plan.existing if plan.stored_in in (None, plan.path) else results.read(plan.stored_in)
-            return Decision("skipped", outcome=Outcome.of(spec.id, "skipped", plan.why_done(), stored, paths=[plan.stored_in or plan.path])), None, None
+            return (
+                Decision(
+                    "skipped",
+                    outcome=Outcome.of(spec.id, "skipped", plan.why_done(), stored, paths=[plan.stored_in or plan.path]),
+                ),
+                None,
+                None,
+            )
         return Decision("todo", plan=plan), lock, prebuilt
     except BenchError as e:
         return Decision("failed", outcome=Outcome.of(spec.id, "failed", str(e), exit_code=e.exit_code)), None, None
-    except Exception as e:  # noqa: BLE001 - the other ranks wait for this decision: never leave them hanging
+    except Exception as e:
         return Decision("failed", outcome=Outcome.of(spec.id, "failed", f"{type(e).__name__}: {e}", exit_code=1)), None, None
 
 
@@ -313,10 +343,22 @@ def _weights_label(weights: str) -> str:
 def _identity(cfg: RunConfig, spec: models.ModelSpec, ctx: Context, digest: str | None) -> results.Identity:
     ts = transforms.resolve(spec, None, cfg.transform, cfg.transform_overrides, use_train_size=cfg.use_train_size)
     return results.Identity(
-        model=spec.id, weights=_weights_label(cfg.weights), weights_digest=digest, dataset=cfg.dataset_key, split=ctx.split,
-        samples=ctx.samples, transform=ts.to_dict(), precision=cfg.precision, label_space=_file_or_name(cfg.label_space),
-        classes=_file_or_name(cfg.classes), data_path=ctx.data_path, batch_size=cfg.batch_size,
-        channels_last=cfg.channels_last, compile=cfg.compile, device=ctx.device_id, corruptions=cfg.corruptions,
+        model=spec.id,
+        weights=_weights_label(cfg.weights),
+        weights_digest=digest,
+        dataset=cfg.dataset_key,
+        split=ctx.split,
+        samples=ctx.samples,
+        transform=ts.to_dict(),
+        precision=cfg.precision,
+        label_space=_file_or_name(cfg.label_space),
+        classes=_file_or_name(cfg.classes),
+        data_path=ctx.data_path,
+        batch_size=cfg.batch_size,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
+        device=ctx.device_id,
+        corruptions=cfg.corruptions,
     )
 
 
@@ -324,11 +366,14 @@ def _warn(msg: str) -> None:
     _log(f"   warning: {msg}")
 
 
-def _measure_and_store(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Context, info: dist.DistInfo, prebuilt,
-                       report: RunReport) -> Outcome:
+def _measure_and_store(
+    cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Context, info: dist.DistInfo, prebuilt, report: RunReport
+) -> Outcome:
     """Measure what the plan says on every rank; rank 0 merges it into the store."""
-    _log(f"== {spec.id} on {plan.key.dataset}/{ctx.split}: {'+'.join(plan.measure) or 'merge'} "
-         f"({ctx.device}{f', rank {info.rank}/{info.world_size}' if info.active else ''})")
+    _log(
+        f"== {spec.id} on {plan.key.dataset}/{ctx.split}: {'+'.join(plan.measure) or 'merge'} "
+        f"({ctx.device}{f', rank {info.rank}/{info.world_size}' if info.active else ''})"
+    )
     if not plan.measure:  # only a stored efficiency to take over: no model needed
         record, samples = _bare_record(cfg, spec, plan), None
     else:
@@ -343,17 +388,30 @@ def _measure_and_store(cfg: RunConfig, spec: models.ModelSpec, plan: results.Pla
         report.unreadable_samples[spec.id] = [f"{f.get('id', f['index'])} ({f['error']})" for f in record.accuracy.failed]
     what = f"measured {'+'.join(plan.measure)}" if plan.measure else ""
     kept = [s for s in (plan.existing.sections() if plan.existing else ()) if s not in plan.measure]
-    notes = [w for w in (what, f"kept stored {'+'.join(kept)}" if kept else "",
-                         f"efficiency taken over from run {plan.adopt.key.hash}" if plan.adopt else "") if w]
+    notes = [
+        w
+        for w in (
+            what,
+            f"kept stored {'+'.join(kept)}" if kept else "",
+            f"efficiency taken over from run {plan.adopt.key.hash}" if plan.adopt else "",
+        )
+        if w
+    ]
     return Outcome.of(spec.id, "written", "; ".join(notes), results.read(paths[0]) if paths else None, paths)
 
 
 def _bare_record(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan) -> results.Record:
     from .store import schema
 
-    return schema.Record(key=plan.key, transform=dict(plan.key.transform), run=schema.RunRecord(
-        started=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), precision=cfg.precision,
-        transform_overrides=cfg.transform_overrides or None))
+    return schema.Record(
+        key=plan.key,
+        transform=dict(plan.key.transform),
+        run=schema.RunRecord(
+            started=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            precision=cfg.precision,
+            transform_overrides=cfg.transform_overrides or None,
+        ),
+    )
 
 
 def _load_images(cfg: RunConfig, split: str, specs) -> datasets.ImageSet:
@@ -370,13 +428,15 @@ def _load_images(cfg: RunConfig, split: str, specs) -> datasets.ImageSet:
     return images
 
 
-def run_one(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Context, info: dist.DistInfo = dist.DistInfo(), prebuilt=None):
+def run_one(
+    cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Context, info: dist.DistInfo = dist.DistInfo(), prebuilt=None
+):
     """One model, the sections of `plan.measure`: returns (Record, per-sample arrays or None); the same on every
     rank but for efficiency, which rank 0 alone measures."""
     from .measure import env
     from .store import schema
 
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     model, winfo = prebuilt or models.build(spec, cfg.weights)
     channels_last = models.prefers_channels_last(model) if cfg.channels_last is None else cfg.channels_last
@@ -385,9 +445,16 @@ def run_one(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Con
     key = plan.key if ts.to_dict() == plan.key.transform else plan.key.replace(transform=ts.to_dict())
     record = schema.Record(
         key=key,
-        model=schema.ModelRecord(id=spec.id, source=spec.source, arch=spec.arch, tag=spec.tag, num_classes=winfo.num_classes,
-                            label_space=head.name, weights=schema.WeightsRecord(winfo.kind, winfo.origin, winfo.sha256),
-                            reference=spec.reference),
+        model=schema.ModelRecord(
+            id=spec.id,
+            source=spec.source,
+            arch=spec.arch,
+            tag=spec.tag,
+            num_classes=winfo.num_classes,
+            label_space=head.name,
+            weights=schema.WeightsRecord(winfo.kind, winfo.origin, winfo.sha256),
+            reference=spec.reference,
+        ),
         transform=ts.to_dict(),
     )
     samples = None
@@ -395,7 +462,9 @@ def run_one(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Con
         images, indices = ctx.images, ctx.indices
         projection = labels.project(images.label_space, head)
         if not projection.mapped:
-            raise BenchError(f"{spec.id} ({head.name}) predicts none of the {len(images.label_space)} {images.label_space.name} classes")
+            raise BenchError(
+                f"{spec.id} ({head.name}) predicts none of the {len(images.label_space)} {images.label_space.name} classes"
+            )
         job = EvalJob(model, images, indices, ts, projection, ctx.device, channels_last)
         evaluation = _evaluate_sharded(cfg, job, info)
         if cfg.corruptions:  # same model, images and transform; each corruption and severity is one more pass
@@ -403,7 +472,9 @@ def run_one(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Con
 
             from .measure import corruptions
 
-            corruptions.evaluate_all(evaluation, cfg.corruptions, lambda c: _evaluate_sharded(cfg, replace(job, corrupt=c), info), _log)
+            corruptions.evaluate_all(
+                evaluation, cfg.corruptions, lambda c: _evaluate_sharded(cfg, replace(job, corrupt=c), info), _log
+            )
         samples = evaluation.samples
         ids = images.ids()
         if images.name == "imagenet-1k" and images.split == "validation":
@@ -414,25 +485,55 @@ def run_one(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Con
             f["id"] = ids[f["index"]]
         record.accuracy = schema.Accuracy.from_json(evaluation.summary)
         record.labels = schema.LabelsRecord.from_json(projection.summary())
-        record.dataset = schema.DatasetRecord(name=images.name, split=images.split, source=images.source, size=len(images),
-                                         limit=cfg.limit, classes=cfg.classes, label_space=images.label_space.name,
-                                         num_classes=len(images.label_space), streaming=cfg.streaming)
-        record.protocol = schema.Protocol(dataset=key.dataset, split=images.split, n=len(indices), indices=results.indices_hash(indices),
-                                     label_protocols=["restricted", "full"], transform_policy=cfg.transform,
-                                     dataset_space=images.label_space.name, model_space=head.name)
+        record.dataset = schema.DatasetRecord(
+            name=images.name,
+            split=images.split,
+            source=images.source,
+            size=len(images),
+            limit=cfg.limit,
+            classes=cfg.classes,
+            label_space=images.label_space.name,
+            num_classes=len(images.label_space),
+            streaming=cfg.streaming,
+        )
+        record.protocol = schema.Protocol(
+            dataset=key.dataset,
+            split=images.split,
+            n=len(indices),
+            indices=results.indices_hash(indices),
+            label_protocols=["restricted", "full"],
+            transform_policy=cfg.transform,
+            dataset_space=images.label_space.name,
+            model_space=head.name,
+        )
         record.protocol_hash = record.protocol.hash
     if "efficiency" in plan.measure and info.is_main:  # measured once, on rank 0, and labelled with the world size
-        record.efficiency = schema.Efficiency.from_json({**_efficiency(cfg, model, ts, ctx.device, channels_last), "world_size": info.world_size})
+        record.efficiency = schema.Efficiency.from_json(
+            {**_efficiency(cfg, model, ts, ctx.device, channels_last), "world_size": info.world_size}
+        )
     environment = env.collect(ctx.device)
     wall = round(time.perf_counter() - t0, 3)
-    measured = schema.SectionRun(started=started.isoformat(timespec="seconds"), wall_s=wall, device=ctx.device, world_size=info.world_size,
-                            bench_version=environment.get("bench_version"), git_sha=environment.get("git_sha"))
+    measured = schema.SectionRun(
+        started=started.isoformat(timespec="seconds"),
+        wall_s=wall,
+        device=ctx.device,
+        world_size=info.world_size,
+        bench_version=environment.get("bench_version"),
+        git_sha=environment.get("git_sha"),
+    )
     record.env = schema.Env.from_json(environment)
-    record.run = schema.RunRecord(started=measured.started, wall_s=wall, device=ctx.device, world_size=info.world_size,
-                             batch_size=cfg.eval_batch_size(ctx.device), data_path=ctx.data_path or loaders.choose(cfg.data_path, ctx.device),
-                             precision=cfg.precision,
-                             channels_last=channels_last, transform_overrides=cfg.transform_overrides or None,
-                             sections={s: measured for s in plan.measure})
+    record.run = schema.RunRecord(
+        started=measured.started,
+        wall_s=wall,
+        device=ctx.device,
+        world_size=info.world_size,
+        batch_size=cfg.eval_batch_size(ctx.device),
+        data_path=ctx.data_path or loaders.choose(cfg.data_path, ctx.device),
+        precision=cfg.precision,
+        channels_last=channels_last,
+        transform_overrides=cfg.transform_overrides or None,
+        sections={s: measured for s in plan.measure},
+    )
     return record, samples
 
 
@@ -459,7 +560,7 @@ def _evaluate_sharded(cfg: RunConfig, job: EvalJob, info: dist.DistInfo):
     try:
         share = job.indices if _streamed(job.images) else dist.shard(job.indices, info)  # a stream shards itself, by position
         part, error = _evaluate_with_backoff(cfg, replace(job, indices=share)), None
-    except Exception as e:  # noqa: BLE001 - re-raised below on every rank
+    except Exception as e:
         part, error = None, e
     gathered = dist.all_gather((part, None if error is None else f"{type(error).__name__}: {error}"), info)
     if error is not None:
@@ -485,14 +586,26 @@ def _evaluate_with_backoff(cfg: RunConfig, job: EvalJob):
     def attempt(batch: int):
         extra = {"corrupt": job.corrupt} if job.corrupt is not None else {}
         pipe = build(job.images, job.indices, job.ts, job.device, batch, cfg.workers, cfg.data_path, **extra)
-        ev = evaluate(job.model, pipe.batches, job.projection, job.device, cfg.precision, job.channels_last,
-                      total=len(job.indices), progress=cfg.progress, finish=pipe.finish)
+        ev = evaluate(
+            job.model,
+            pipe.batches,
+            job.projection,
+            job.device,
+            cfg.precision,
+            job.channels_last,
+            total=len(job.indices),
+            progress=cfg.progress,
+            finish=pipe.finish,
+        )
         ev.summary.update(data_path=pipe.data_path, workers=pipe.workers, batch_size=batch)
         return ev
 
     try:
-        ev, _ = run_with_oom_backoff(attempt, cfg.eval_batch_size(job.device),
-                                     on_retry=lambda b: _log(f"   out of GPU memory: retrying with --batch-size {b}"))
+        ev, _ = run_with_oom_backoff(
+            attempt,
+            cfg.eval_batch_size(job.device),
+            on_retry=lambda b: _log(f"   out of GPU memory: retrying with --batch-size {b}"),
+        )
     except torch.cuda.OutOfMemoryError:
         raise BenchError("out of GPU memory even at batch size 1: use a smaller model or --device cpu") from None
     return ev
@@ -505,6 +618,7 @@ def _streamed(images) -> bool:
 def _efficiency(cfg: RunConfig, model, ts: transforms.TransformSpec, device: str, channels_last: bool) -> dict[str, Any]:
     from .measure.efficiency import EfficiencyConfig, measure
 
-    ecfg = EfficiencyConfig(device=device, batch_size=cfg.batch_size, precision=cfg.precision,
-                            channels_last=channels_last, compile=cfg.compile)
+    ecfg = EfficiencyConfig(
+        device=device, batch_size=cfg.batch_size, precision=cfg.precision, channels_last=channels_last, compile=cfg.compile
+    )
     return measure(model, tuple(ts.input_size), ecfg)

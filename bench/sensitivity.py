@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from . import models as M
 from .data import datasets as D
@@ -52,6 +53,7 @@ class TensorResize:
 
 def variants(spec: M.ModelSpec, model, ts: T.TransformSpec) -> list[Variant]:
     """The variants of `ts` (the model's own protocol), each through the same override path as `bench run`."""
+
     def resolved(**overrides) -> T.TransformSpec:
         return T.resolve(spec, model, "model", overrides)
 
@@ -61,8 +63,11 @@ def variants(spec: M.ModelSpec, model, ts: T.TransformSpec) -> list[Variant]:
     for sign in (+1, -1):
         crop = round(ts.crop_pct + sign * SHIFT, 4)
         name = f"crop_pct {crop:.3f} ({'+' if sign > 0 else '−'}{SHIFT:.2f})"
-        out.append(Variant("crop_pct", name, resolved(crop_pct=crop)) if 0 < crop <= 1.0 else
-                   Variant("crop_pct", name, None, note="crop_pct would leave (0, 1]"))
+        out.append(
+            Variant("crop_pct", name, resolved(crop_pct=crop))
+            if 0 < crop <= 1.0
+            else Variant("crop_pct", name, None, note="crop_pct would leave (0, 1]")
+        )
     if spec.source != "timm":
         out.append(Variant("input size", "train vs test size", None, note="torchvision weights define one eval size"))
     else:
@@ -75,8 +80,18 @@ def variants(spec: M.ModelSpec, model, ts: T.TransformSpec) -> list[Variant]:
     return out
 
 
-def _evaluate(model, images, indices, ts: T.TransformSpec, transform: Callable, projection, device: str, batch: int,
-              workers: int | None, progress: bool):
+def _evaluate(
+    model,
+    images,
+    indices,
+    ts: T.TransformSpec,
+    transform: Callable,
+    projection,
+    device: str,
+    batch: int,
+    workers: int | None,
+    progress: bool,
+):
     """The harness's CPU data path (uint8 in workers, batched normalise on the device) with `transform`."""
     from torch.utils.data import DataLoader
 
@@ -103,16 +118,30 @@ def compare(own: dict[int, bool], other: dict[int, bool]) -> dict[str, Any]:
     n = len(common)
     lost = sum(1 for i in common if own[i] and not other[i])
     gained = sum(1 for i in common if other[i] and not own[i])
-    return {"n": n, "delta_top1": round(100.0 * (gained - lost) / n, 4) if n else None,
-            "flips_lost": lost, "flips_gained": gained, "mcnemar_p": round(stats.mcnemar_exact(lost, gained), 6)}
+    return {
+        "n": n,
+        "delta_top1": round(100.0 * (gained - lost) / n, 4) if n else None,
+        "flips_lost": lost,
+        "flips_gained": gained,
+        "mcnemar_p": round(stats.mcnemar_exact(lost, gained), 6),
+    }
 
 
 def _top1(ev) -> float | None:
     return ev.summary["restricted"]["top1"]
 
 
-def measure_model(spec: M.ModelSpec, images, indices, device: str, weights: str = "pretrained", batch: int = 32,
-                  workers: int | None = None, progress: bool = True, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def measure_model(
+    spec: M.ModelSpec,
+    images,
+    indices,
+    device: str,
+    weights: str = "pretrained",
+    batch: int = 32,
+    workers: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """One model's sensitivity report: its own protocol, then every variant against it."""
     from .store import results as R
 
@@ -130,38 +159,85 @@ def measure_model(spec: M.ModelSpec, images, indices, device: str, weights: str 
     for v in variants(spec, model, ts):
         if log:
             log(f"   {v.axis}: {v.name}")
-        row: dict[str, Any] = {"axis": v.axis, "variant": v.name, "note": v.note,
-                               "transform": None if v.ts is None else {**v.ts.to_dict(), "resize_backend": v.backend}}
+        row: dict[str, Any] = {
+            "axis": v.axis,
+            "variant": v.name,
+            "note": v.note,
+            "transform": None if v.ts is None else {**v.ts.to_dict(), "resize_backend": v.backend},
+        }
         if v.ts is not None:
             fn = TensorResize(v.ts) if v.backend == "tensor" else T.build(v.ts, normalize=False)
             ev = evaluate_with(v.ts, fn)
             row.update({"top1": _top1(ev), **compare(own_correct, _correct(ev))})
         rows.append(row)
     return {
-        "model": spec.id, "weights": {"kind": winfo.kind, "origin": winfo.origin, "sha256": winfo.sha256},
-        "dataset": images.name, "split": images.split, "n": len(indices), "indices": R.indices_hash(indices),
-        "protocol": {**ts.to_dict(), "resize_backend": "pil"}, "top1": _top1(own), "device": device,
-        "date": dt.datetime.now(dt.timezone.utc).date().isoformat(), "variants": rows,
+        "model": spec.id,
+        "weights": {"kind": winfo.kind, "origin": winfo.origin, "sha256": winfo.sha256},
+        "dataset": images.name,
+        "split": images.split,
+        "n": len(indices),
+        "indices": R.indices_hash(indices),
+        "protocol": {**ts.to_dict(), "resize_backend": "pil"},
+        "top1": _top1(own),
+        "device": device,
+        "date": dt.datetime.now(dt.UTC).date().isoformat(),
+        "variants": rows,
     }
 
 
-def run(models: Sequence[str], dataset: str = "samples", split: str | None = None, data_dir: str | None = None,
-        limit: int | None = None, device: str = "auto", batch_size: int | None = None, workers: int | None = None,
-        weights: str = "pretrained", out: str = "leaderboards", progress: bool = True) -> list[dict[str, Any]]:
+def run(
+    models: Sequence[str],
+    dataset: str = "samples",
+    split: str | None = None,
+    data_dir: str | None = None,
+    limit: int | None = None,
+    device: str = "auto",
+    batch_size: int | None = None,
+    workers: int | None = None,
+    weights: str = "pretrained",
+    out: str = "leaderboards",
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """Measure every model on one dataset split, merge the reports into <out>/sensitivity.json and re-render the page."""
     from .config import RunConfig
     from .report import sensitivity as page
 
     specs = M.expand(list(models))
-    cfg = RunConfig(models=list(models), dataset=dataset, split=split, data_dir=data_dir, limit=limit, device=device,
-                    batch_size=batch_size, workers=workers, weights=weights, efficiency=False, progress=progress)
+    cfg = RunConfig(
+        models=list(models),
+        dataset=dataset,
+        split=split,
+        data_dir=data_dir,
+        limit=limit,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        weights=weights,
+        efficiency=False,
+        progress=progress,
+    )
     dev = cfg.resolved_device()
     images = D.load(dataset, D.canonical_split(dataset, split), data_dir)
     indices = D.stratified(images.labels, limit)
     reports = []
     for spec in specs:
-        print(f"== sensitivity of {spec.id} on {images.name}/{images.split} ({len(indices)} images, {dev})", file=sys.stderr, flush=True)
-        reports.append(measure_model(spec, images, indices, dev, weights, cfg.eval_batch_size(dev), workers, progress,
-                                     log=lambda m: print(m, file=sys.stderr, flush=True)))
+        print(
+            f"== sensitivity of {spec.id} on {images.name}/{images.split} ({len(indices)} images, {dev})",
+            file=sys.stderr,
+            flush=True,
+        )
+        reports.append(
+            measure_model(
+                spec,
+                images,
+                indices,
+                dev,
+                weights,
+                cfg.eval_batch_size(dev),
+                workers,
+                progress,
+                log=lambda m: print(m, file=sys.stderr, flush=True),
+            )
+        )
     page.update(out, reports)
     return reports

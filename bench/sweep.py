@@ -70,15 +70,25 @@ def from_env(env: Mapping[str, str] | None = None) -> Shard | None:
         step = _int(env, "SLURM_ARRAY_TASK_STEP") if "SLURM_ARRAY_TASK_STEP" in env else 1
         offset = _int(env, "SLURM_ARRAY_TASK_ID") - first
         if step < 1 or offset % step:
-            raise ConfigError(f"SLURM array task {env['SLURM_ARRAY_TASK_ID']} is not on the array's MIN + k*STEP grid: "
-                              "use a plain range (--array=0-N) or pass --shard I/N")
-        return _checked(offset // step, _int(env, "SLURM_ARRAY_TASK_COUNT"),
-                        f"SLURM_ARRAY_TASK_ID={env['SLURM_ARRAY_TASK_ID']} of SLURM_ARRAY_TASK_COUNT={env['SLURM_ARRAY_TASK_COUNT']}")
+            raise ConfigError(
+                f"SLURM array task {env['SLURM_ARRAY_TASK_ID']} is not on the array's MIN + k*STEP grid: "
+                "use a plain range (--array=0-N) or pass --shard I/N"
+            )
+        return _checked(
+            offset // step,
+            _int(env, "SLURM_ARRAY_TASK_COUNT"),
+            f"SLURM_ARRAY_TASK_ID={env['SLURM_ARRAY_TASK_ID']} of SLURM_ARRAY_TASK_COUNT={env['SLURM_ARRAY_TASK_COUNT']}",
+        )
     if "JOB_COMPLETION_INDEX" in env:
         if SHARD_COUNT_ENV not in env:
-            raise ConfigError(f"JOB_COMPLETION_INDEX is set but {SHARD_COUNT_ENV} is not: set it to the Job's completions, or pass --shard I/N")
-        return _checked(_int(env, "JOB_COMPLETION_INDEX"), _int(env, SHARD_COUNT_ENV),
-                        f"JOB_COMPLETION_INDEX={env['JOB_COMPLETION_INDEX']} of {SHARD_COUNT_ENV}={env[SHARD_COUNT_ENV]}")
+            raise ConfigError(
+                f"JOB_COMPLETION_INDEX is set but {SHARD_COUNT_ENV} is not: set it to the Job's completions, or pass --shard I/N"
+            )
+        return _checked(
+            _int(env, "JOB_COMPLETION_INDEX"),
+            _int(env, SHARD_COUNT_ENV),
+            f"JOB_COMPLETION_INDEX={env['JOB_COMPLETION_INDEX']} of {SHARD_COUNT_ENV}={env[SHARD_COUNT_ENV]}",
+        )
     return None
 
 
@@ -126,8 +136,12 @@ def plan(cfg) -> list:
         return specs
     cost = costs(specs)
     mine = select(specs, shard, cost)
-    print(f"shard {shard} ({shard.origin}): {len(mine)} of {len(specs)} models, estimated "
-          f"{sum(cost[s.id] for s in mine):.1f} of {sum(cost.values()):.1f} GMACs per image", file=sys.stderr, flush=True)
+    print(
+        f"shard {shard} ({shard.origin}): {len(mine)} of {len(specs)} models, estimated "
+        f"{sum(cost[s.id] for s in mine):.1f} of {sum(cost.values()):.1f} GMACs per image",
+        file=sys.stderr,
+        flush=True,
+    )
     return mine
 
 

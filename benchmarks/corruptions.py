@@ -32,8 +32,16 @@ def end_to_end(model, images, ts, device, channels_last, batch, workers, corrupt
 
     pipe = loaders.build(images, list(range(len(images))), ts, device, batch, workers, "cpu", corrupt=corrupt)
     t = time.perf_counter()
-    evaluate(model, pipe.batches, L.project(images.label_space, L.imagenet_1k()), device, "fp32", channels_last,
-             progress=False, finish=pipe.finish)
+    evaluate(
+        model,
+        pipe.batches,
+        L.project(images.label_space, L.imagenet_1k()),
+        device,
+        "fp32",
+        channels_last,
+        progress=False,
+        finish=pipe.finish,
+    )
     sync(device)
     return len(images) / (time.perf_counter() - t)
 
@@ -57,7 +65,7 @@ def main() -> None:
     from bench.data import transforms as T
     from bench.measure import corruptions as C
 
-    (name, severity), = C.parse(args.corruption)
+    ((name, severity),) = C.parse(args.corruption)
     batch = args.batch_size or (256 if args.device.startswith("cuda") else 32)
     spec = M.resolve(args.model)
     model, _ = M.build(spec, "random")  # speed does not depend on the weights' values
@@ -70,10 +78,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         images = D.load("tiny-imagenet", "valid", make_dataset(Path(tmp), args.images))
         runs = {
-            "forward only (synthetic, on device)": lambda: forward_only(model, ts, args.device, "fp32", channels_last, batch, args.images),
-            "end to end, clean CPU path": lambda: end_to_end(model, images, ts, args.device, channels_last, batch, args.workers, None),
-            f"end to end, {name}:{severity} in workers": lambda: end_to_end(model, images, ts, args.device, channels_last, batch,
-                                                                            args.workers, corrupt),
+            "forward only (synthetic, on device)": lambda: forward_only(
+                model, ts, args.device, "fp32", channels_last, batch, args.images
+            ),
+            "end to end, clean CPU path": lambda: end_to_end(
+                model, images, ts, args.device, channels_last, batch, args.workers, None
+            ),
+            f"end to end, {name}:{severity} in workers": lambda: end_to_end(
+                model, images, ts, args.device, channels_last, batch, args.workers, corrupt
+            ),
         }
         for fn in runs.values():  # warm caches, kernels and the corruption library once
             fn()
@@ -83,9 +96,11 @@ def main() -> None:
                 samples[k].append(fn())
     figures = {k: statistics.median(v) for k, v in samples.items()}
     workers = loaders.default_workers(args.workers)
-    print(f"model {spec.id}, {args.images} Tiny-format 64x64 JPEGs -> {ts.input_size[-1]}px crop, batch {batch}, "
-          f"{workers} loader worker(s), {args.device} (torch {torch.__version__}, {torch.get_num_threads()} threads), "
-          f"{C.PACKAGE} {C.library_version()}, median of {args.repeats}")
+    print(
+        f"model {spec.id}, {args.images} Tiny-format 64x64 JPEGs -> {ts.input_size[-1]}px crop, batch {batch}, "
+        f"{workers} loader worker(s), {args.device} (torch {torch.__version__}, {torch.get_num_threads()} threads), "
+        f"{C.PACKAGE} {C.library_version()}, median of {args.repeats}"
+    )
     fwd = figures["forward only (synthetic, on device)"]
     width = max(map(len, figures))
     for k, v in figures.items():

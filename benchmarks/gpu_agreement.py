@@ -60,11 +60,19 @@ def agreement(name: str, images, indices, device: str, batch_size: int, workers:
             hits_gpu += int((pb == target).sum())
             total += len(pa)
     rate = 100.0 * same / total if total else None
-    return {"model": spec.id, "n": total, "agreement_pct": rate, "disagree": total - same,
-            "top1_cpu": 100.0 * hits_cpu / total if total else None, "top1_gpu": 100.0 * hits_gpu / total if total else None,
-            "pixel_max_levels": max_levels, "pixel_mean_levels": sum_levels / pixels if pixels else None,
-            "pixels_differing_pct": 100.0 * differing / pixels if pixels else None,
-            "transform": ts.to_dict(), "meets_threshold": rate is not None and rate >= THRESHOLD}
+    return {
+        "model": spec.id,
+        "n": total,
+        "agreement_pct": rate,
+        "disagree": total - same,
+        "top1_cpu": 100.0 * hits_cpu / total if total else None,
+        "top1_gpu": 100.0 * hits_gpu / total if total else None,
+        "pixel_max_levels": max_levels,
+        "pixel_mean_levels": sum_levels / pixels if pixels else None,
+        "pixels_differing_pct": 100.0 * differing / pixels if pixels else None,
+        "transform": ts.to_dict(),
+        "meets_threshold": rate is not None and rate >= THRESHOLD,
+    }
 
 
 def main(argv=None) -> int:
@@ -86,18 +94,50 @@ def main(argv=None) -> int:
     split = D.canonical_split(args.dataset, args.split)
     images = D.load(args.dataset, split, args.data_dir)
     indices = D.stratified(images.labels, args.limit)
-    rows = [agreement(m.strip(), images, indices, args.device, args.batch_size, args.workers, args.weights)
-            for m in args.models.split(",") if m.strip()]
+    rows = [
+        agreement(m.strip(), images, indices, args.device, args.batch_size, args.workers, args.weights)
+        for m in args.models.split(",")
+        if m.strip()
+    ]
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
         from tabulate import tabulate
 
-        print(f"{args.dataset}/{split}, {len(indices)} images, device {args.device}; GPU decode may be the default at >= {THRESHOLD}%")
-        print(tabulate([[r["model"], r["n"], f"{r['agreement_pct']:.3f}", r["disagree"], f"{r['top1_cpu']:.2f}", f"{r['top1_gpu']:.2f}",
-                         f"{r['pixel_max_levels']:.0f}", f"{r['pixel_mean_levels']:.4f}", f"{r['pixels_differing_pct']:.2f}",
-                         "yes" if r["meets_threshold"] else "no"] for r in rows],
-                       headers=["model", "n", "agree %", "differ", "top-1 cpu", "top-1 gpu", "max Δ", "mean Δ", "px differ %", ">= 99.9%"]))
+        print(
+            f"{args.dataset}/{split}, {len(indices)} images, device {args.device}; GPU decode may be the default at >= {THRESHOLD}%"
+        )
+        print(
+            tabulate(
+                [
+                    [
+                        r["model"],
+                        r["n"],
+                        f"{r['agreement_pct']:.3f}",
+                        r["disagree"],
+                        f"{r['top1_cpu']:.2f}",
+                        f"{r['top1_gpu']:.2f}",
+                        f"{r['pixel_max_levels']:.0f}",
+                        f"{r['pixel_mean_levels']:.4f}",
+                        f"{r['pixels_differing_pct']:.2f}",
+                        "yes" if r["meets_threshold"] else "no",
+                    ]
+                    for r in rows
+                ],
+                headers=[
+                    "model",
+                    "n",
+                    "agree %",
+                    "differ",
+                    "top-1 cpu",
+                    "top-1 gpu",
+                    "max Δ",
+                    "mean Δ",
+                    "px differ %",
+                    ">= 99.9%",
+                ],
+            )
+        )
     return 0 if all(r["meets_threshold"] for r in rows) else 1
 
 

@@ -85,8 +85,16 @@ def harness(model, images, ts, device, precision, channels_last, batch, workers,
 
     pipe = loaders.build(images, list(range(len(images))), ts, device, batch, workers, data_path)
     t = time.perf_counter()
-    evaluate(model, pipe.batches, L.project(images.label_space, L.imagenet_1k()), device, precision, channels_last,
-             progress=False, finish=pipe.finish)
+    evaluate(
+        model,
+        pipe.batches,
+        L.project(images.label_space, L.imagenet_1k()),
+        device,
+        precision,
+        channels_last,
+        progress=False,
+        finish=pipe.finish,
+    )
     sync(device)
     return len(images) / (time.perf_counter() - t)
 
@@ -128,15 +136,19 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=None, help="default 256 on CUDA, 32 on CPU")
     p.add_argument("--workers", type=int, default=None, help="harness loader workers (default: its own choice)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="harness memory format (default: the harness's own choice, NHWC for convnets)")
+    p.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="harness memory format (default: the harness's own choice, NHWC for convnets)",
+    )
     p.add_argument("--repeats", type=int, default=3, help="median over this many runs of each measurement")
     args = p.parse_args()
 
     import torch
 
-    from bench.data import datasets as D
     from bench import models as M
+    from bench.data import datasets as D
     from bench.data import transforms as T
 
     batch = args.batch_size or (256 if args.device.startswith("cuda") else 32)
@@ -149,11 +161,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         images = D.load("tiny-imagenet", "valid", make_dataset(Path(tmp), args.images))
         runs = {
-            "forward only (synthetic, on device)": lambda: forward_only(model, ts, args.device, args.precision, args.channels_last, batch, args.images),
-            "harness end-to-end, CPU data path": lambda: harness(model, images, ts, args.device, args.precision, args.channels_last, batch, args.workers, "cpu"),
+            "forward only (synthetic, on device)": lambda: forward_only(
+                model, ts, args.device, args.precision, args.channels_last, batch, args.images
+            ),
+            "harness end-to-end, CPU data path": lambda: harness(
+                model, images, ts, args.device, args.precision, args.channels_last, batch, args.workers, "cpu"
+            ),
         }
         if args.device.startswith("cuda"):
-            runs["harness end-to-end, GPU decode path"] = lambda: harness(model, images, ts, args.device, args.precision, args.channels_last, batch, args.workers, "gpu")
+            runs["harness end-to-end, GPU decode path"] = lambda: harness(
+                model, images, ts, args.device, args.precision, args.channels_last, batch, args.workers, "gpu"
+            )
         runs["notebook loop (PIL, batch 50, no workers)"] = lambda: notebook_loop(model, images, ts, args.device, args.precision)
         if args.channels_last:  # forward-only and the harness share the memory format; the notebook has its own
             for name in list(runs)[:-1]:
@@ -167,8 +185,10 @@ def main() -> None:
                 samples[name].append(fn())
         figures = {name: statistics.median(v) for name, v in samples.items()}
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU x{torch.get_num_threads()} threads"
-    print(f"model {spec.id}, {args.images} Tiny-format 64x64 JPEGs -> {ts.input_size[-1]}px, {args.precision}, "
-          f"batch {batch}, channels_last={args.channels_last}, {device_name}, torch {torch.__version__}")
+    print(
+        f"model {spec.id}, {args.images} Tiny-format 64x64 JPEGs -> {ts.input_size[-1]}px, {args.precision}, "
+        f"batch {batch}, channels_last={args.channels_last}, {device_name}, torch {torch.__version__}"
+    )
     width = max(map(len, figures))
     fwd = figures["forward only (synthetic, on device)"]
     naive = figures["notebook loop (PIL, batch 50, no workers)"]

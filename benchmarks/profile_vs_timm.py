@@ -99,8 +99,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--timm-warmup", type=int, default=10, help="timm benchmark.py default: 10")
     p.add_argument("--timm-iters", type=int, default=40, help="timed steps of the timm-style loop")
-    p.add_argument("--rounds", type=int, default=1, help="alternate both methods N times, report medians "
-                   "(use on shared/throttled CPUs, where speed drifts within seconds)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="alternate both methods N times, report medians (use on shared/throttled CPUs, where speed drifts within seconds)",
+    )
     return p.parse_args(argv)
 
 
@@ -145,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Alternating (not all-of-one-then-the-other) spreads slow drift over both methods.
     rounds = [
-        (measure(model, input_size, cfg), timm_style_throughput(model, input_size, args))
-        for _ in range(max(1, args.rounds))
+        (measure(model, input_size, cfg), timm_style_throughput(model, input_size, args)) for _ in range(max(1, args.rounds))
     ]
     print(report(args, rounds))
     return 0

@@ -50,15 +50,19 @@ def main(argv: list[str] | None = None) -> int:
     short = default_budget(device_type)
     # Latency is not what is compared here: the long run keeps the default latency budget.
     long = replace(short.scaled(args.long_scale), latency_budget_s=short.latency_budget_s)
-    print(f"device {args.device} | default budget {short}\nlong budget x{args.long_scale:g}: repeats {long.repeats}, "
-          f"warmup_max_s {long.warmup_max_s:g}\n", flush=True)
+    print(
+        f"device {args.device} | default budget {short}\nlong budget x{args.long_scale:g}: repeats {long.repeats}, "
+        f"warmup_max_s {long.warmup_max_s:g}\n",
+        flush=True,
+    )
     worst, total_s, lines = 0.0, 0.0, []
     started = time.perf_counter()
     for name in args.models.split(","):
         spec = M.resolve(name)
         model, _ = M.build(spec, "random")
-        cfg = EfficiencyConfig(device=args.device, batch_size=args.batch_size, precision=args.precision,
-                               channels_last=M.prefers_channels_last(model))
+        cfg = EfficiencyConfig(
+            device=args.device, batch_size=args.batch_size, precision=args.precision, channels_last=M.prefers_channels_last(model)
+        )
         defaults, longs = [], []
         for _ in range(args.rounds):
             defaults.append(measure(model, spec.input_size, replace(cfg, budget=short)))
@@ -70,14 +74,18 @@ def main(argv: list[str] | None = None) -> int:
         total_s += seconds
         settled = sum(r["warmup_settled"] for r in defaults)
         shorts = ", ".join(f"{r['throughput_img_s']:.1f}" for r in defaults)
-        line = (f"{spec.id:36s} batch {defaults[0]['batch_size']:>3} | default {shorts}"
-                f" img/s | long {reference:.1f} img/s | ratio {', '.join(f'{x:.3f}' for x in ratios)}"
-                f" | default measure {seconds:.1f} s, warm-up settled {settled}/{args.rounds}")
+        line = (
+            f"{spec.id:36s} batch {defaults[0]['batch_size']:>3} | default {shorts}"
+            f" img/s | long {reference:.1f} img/s | ratio {', '.join(f'{x:.3f}' for x in ratios)}"
+            f" | default measure {seconds:.1f} s, warm-up settled {settled}/{args.rounds}"
+        )
         print(line, flush=True)
         lines.append(line)
     verdict = "within" if worst <= args.tolerance else "NOT within"
-    print(f"\nworst |ratio - 1| = {worst:.3f} ({verdict} {args.tolerance:g}); default measure() total {total_s:.1f} s "
-          f"for {len(lines)} models (bench profile adds start-up and model building); script {time.perf_counter() - started:.0f} s")
+    print(
+        f"\nworst |ratio - 1| = {worst:.3f} ({verdict} {args.tolerance:g}); default measure() total {total_s:.1f} s "
+        f"for {len(lines)} models (bench profile adds start-up and model building); script {time.perf_counter() - started:.0f} s"
+    )
     return 0 if worst <= args.tolerance else 1
 
 

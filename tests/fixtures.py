@@ -94,12 +94,20 @@ def awkward_images() -> dict[str, bytes]:
     """Images in the modes that occur in the wild, plus a truncated JPEG."""
     base = Image.open(samples_dir() / "coffee.jpg").resize((64, 64))
     out = {}
-    buf = io.BytesIO(); base.convert("L").save(buf, "JPEG"); out["gray.jpg"] = buf.getvalue()
-    buf = io.BytesIO(); base.convert("CMYK").save(buf, "JPEG"); out["cmyk.jpg"] = buf.getvalue()
-    buf = io.BytesIO(); base.convert("RGBA").save(buf, "PNG"); out["rgba.png"] = buf.getvalue()
+    buf = io.BytesIO()
+    base.convert("L").save(buf, "JPEG")
+    out["gray.jpg"] = buf.getvalue()
+    buf = io.BytesIO()
+    base.convert("CMYK").save(buf, "JPEG")
+    out["cmyk.jpg"] = buf.getvalue()
+    buf = io.BytesIO()
+    base.convert("RGBA").save(buf, "PNG")
+    out["rgba.png"] = buf.getvalue()
     pal = base.convert("P", palette=Image.ADAPTIVE)
     pal.info["transparency"] = 0
-    buf = io.BytesIO(); pal.save(buf, "PNG", transparency=0); out["palette.png"] = buf.getvalue()
+    buf = io.BytesIO()
+    pal.save(buf, "PNG", transparency=0)
+    out["palette.png"] = buf.getvalue()
     full = jpeg_bytes(base)
     out["truncated.jpg"] = full[: len(full) // 2]
     return out

@@ -54,9 +54,15 @@ def write_repo(root: Path, kind: str = "tiny", card: bool = True) -> dict[str, l
     if kind == "tiny":
         names, rows, val = list(L.tiny_imagenet().wnids), tiny_rows(), "valid"
     else:
-        names, rows, val = [f"class {i}" for i in range(1000)], imagenet_rows(), "validation"  # the hub card's names are descriptions
+        names, rows, val = (
+            [f"class {i}" for i in range(1000)],
+            imagenet_rows(),
+            "validation",
+        )  # the hub card's names are descriptions
     features = hfds.Features({"image": hfds.Image(), "label": hfds.ClassLabel(names=names)})
-    ds = hfds.Dataset.from_dict({"image": [{"bytes": b, "path": p} for b, _, p in rows], "label": [y for _, y, _ in rows]}, features=features)
+    ds = hfds.Dataset.from_dict(
+        {"image": [{"bytes": b, "path": p} for b, _, p in rows], "label": [y for _, y, _ in rows]}, features=features
+    )
     out: dict[str, list[str]] = {}
     for split, n in (("train", 3), (val, 2), ("test", 1)):
         out[split] = []
@@ -69,8 +75,10 @@ def write_repo(root: Path, kind: str = "tiny", card: bool = True) -> dict[str, l
     (root / ".gitattributes").write_text("*.parquet filter=lfs diff=lfs merge=lfs -text\n")
     if card:
         info = hfds.DatasetInfo(features=features)._to_yaml_dict()
-        header = {"dataset_info": info,
-                  "configs": [{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in out]}]}
+        header = {
+            "dataset_info": info,
+            "configs": [{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in out]}],
+        }
         (root / "README.md").write_text("---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n# fixture\n", encoding="utf-8")
     return out
 
@@ -112,7 +120,9 @@ class FakeHub:
             rel = p.relative_to(self.root).as_posix()
             lfs = None
             if p.suffix == ".parquet":
-                lfs = BlobLfsInfo(size=len(data), sha256=None if self.mask_sha256 else hashlib.sha256(data).hexdigest(), pointer_size=134)
+                lfs = BlobLfsInfo(
+                    size=len(data), sha256=None if self.mask_sha256 else hashlib.sha256(data).hexdigest(), pointer_size=134
+                )
             siblings.append(RepoSibling(rfilename=rel, size=len(data), blob_id=hashlib.sha1(data).hexdigest(), lfs=lfs))
         return types.SimpleNamespace(id=repo_id, sha=SHA, siblings=siblings)
 
@@ -122,7 +132,9 @@ class FakeHub:
 
         assert repo_id == self.repo_id and repo_type == "dataset" and revision in (SHA, None), (repo_id, repo_type, revision)
         self.requested.append(filename)
-        dest = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="dataset") / "snapshots" / SHA / filename
+        dest = (
+            Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="dataset") / "snapshots" / SHA / filename
+        )
         if not dest.exists():  # as the real one: a cached file is not transferred again
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.root / filename, dest)

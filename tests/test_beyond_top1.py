@@ -21,8 +21,24 @@ STEM = "timm-tf_efficientnet_lite0.in1k__pretrained__model"
 def corrupted_run(tmp_path_factory):
     """The issue's done-when command (without efficiency, to stay quick): lite0, bundled photos, gaussian_noise:3."""
     results = tmp_path_factory.mktemp("results")
-    assert main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--corruptions", "gaussian_noise:3",
-                 "--results-dir", str(results), "--no-efficiency", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--models",
+                "tf_efficientnet_lite0",
+                "--dataset",
+                "samples",
+                "--corruptions",
+                "gaussian_noise:3",
+                "--results-dir",
+                str(results),
+                "--no-efficiency",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return results
 
 
@@ -44,8 +60,17 @@ def test_result_json_holds_ece_and_the_corruptions_error(corrupted_run):
 
 @pytest.mark.slow
 def test_another_corruption_set_is_another_entry(corrupted_run, capsys):
-    args = ["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--results-dir", str(corrupted_run),
-            "--no-efficiency", "--no-progress"]
+    args = [
+        "run",
+        "--models",
+        "tf_efficientnet_lite0",
+        "--dataset",
+        "samples",
+        "--results-dir",
+        str(corrupted_run),
+        "--no-efficiency",
+        "--no-progress",
+    ]
     assert main(args + ["--corruptions", "gaussian_noise:3"]) == 0
     assert "0 written, 1 skipped" in capsys.readouterr().out
     assert main(args + ["--corruptions", "gaussian_noise:2"]) == 0
@@ -53,8 +78,13 @@ def test_another_corruption_set_is_another_entry(corrupted_run, capsys):
     assert (corrupted_run / "samples" / "val" / f"{STEM}__c-gaussian_noise-2.json").is_file()
 
 
-@pytest.mark.parametrize("flags, message", [(["--corruptions", "gausian_noise"], "did you mean gaussian_noise"),
-                                            (["--corruptions", "all", "--no-accuracy"], "drop --no-accuracy")])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--corruptions", "gausian_noise"], "did you mean gaussian_noise"),
+        (["--corruptions", "all", "--no-accuracy"], "drop --no-accuracy"),
+    ],
+)
 def test_bad_corruption_flags_exit_2_with_one_line(flags, message, tmp_path, capsys):
     assert main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--results-dir", str(tmp_path), *flags]) == 2
     err = capsys.readouterr().err.strip()
@@ -67,7 +97,9 @@ def _complete_entry(results, source):
     samples = R.read_samples(r)
     rng = np.random.default_rng(0)
     for name, sev in C.parse("all"):
-        samples[C.array_name(name, sev)] = np.where(rng.random(len(samples["target"])) < 0.5, samples["target"], -1).astype(np.int32)
+        samples[C.array_name(name, sev)] = np.where(rng.random(len(samples["target"])) < 0.5, samples["target"], -1).astype(
+            np.int32
+        )
     r = {k: v for k, v in r.items() if not k.startswith("_")}
     r["key"] = {**r["key"], "corruptions": "all"}
     r["accuracy"]["corruptions"] = C.summarize(samples, "all", "cpu")

@@ -84,8 +84,10 @@ def fixed():
 def _evaluate(logits, targets):
     space = L.imagenet_1k()
     x = torch.from_numpy(logits)
-    batches = [(x[:40], torch.from_numpy(targets[:40]), torch.arange(40), [""] * 40),
-               (x[40:], torch.from_numpy(targets[40:]), torch.arange(40, 64), [""] * 24)]
+    batches = [
+        (x[:40], torch.from_numpy(targets[:40]), torch.arange(40), [""] * 40),
+        (x[40:], torch.from_numpy(targets[40:]), torch.arange(40, 64), [""] * 24),
+    ]
     return evaluate(torch.nn.Identity(), batches, L.project(space, space), progress=False)
 
 
@@ -104,8 +106,11 @@ def test_evaluate_summary_matches_plain_python(fixed):
 def test_stored_runs_are_rescored_from_the_npz(fixed, tmp_path):
     logits, targets = fixed
     ev = _evaluate(logits, targets)
-    result = {"schema_version": 1, "key": {"dataset": "samples", "split": "val", "model": "m", "weights": "pretrained",
-                                                          "transform": "model"}, "accuracy": ev.summary}
+    result = {
+        "schema_version": 1,
+        "key": {"dataset": "samples", "split": "val", "model": "m", "weights": "pretrained", "transform": "model"},
+        "accuracy": ev.summary,
+    }
     path = R.write(result, ev.samples, tmp_path)
     samples = R.read_samples(R.read(path))
     assert set(C.KEYS) <= set(samples)

@@ -7,14 +7,20 @@ import subprocess
 import sys
 import time
 
-
 from bench.cli import main
 
 
 def test_help_is_instant():
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", "import sys; from bench.cli import main; import bench.cli;"
-                          "assert 'torch' not in sys.modules and 'timm' not in sys.modules"], capture_output=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from bench.cli import main; import bench.cli;"
+            "assert 'torch' not in sys.modules and 'timm' not in sys.modules",
+        ],
+        capture_output=True,
+    )
     assert out.returncode == 0, out.stderr
     assert time.perf_counter() - start < 5
 
@@ -49,8 +55,17 @@ def test_offline_tiny_imagenet_fails_fast_naming_data_dir_and_cache(capsys, tmp_
 
 
 def test_run_skip_force_and_failure_report(capsys, tmp_path):
-    args = ["run", "--models", "tf_efficientnet_lite0,squeezenet1_0", "--dataset", "samples", "--no-efficiency",
-            "--results-dir", str(tmp_path), "--no-progress"]
+    args = [
+        "run",
+        "--models",
+        "tf_efficientnet_lite0,squeezenet1_0",
+        "--dataset",
+        "samples",
+        "--no-efficiency",
+        "--results-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
     assert main(args) == 1  # squeezenet1_0 has no cached weights: it fails, lite0 still lands
     out = capsys.readouterr().out
     assert "1 written" in out and "--weights PATH" in out
@@ -68,14 +83,27 @@ def test_run_skip_force_and_failure_report(capsys, tmp_path):
 
 
 def test_tiny_fixture_via_cli_records_transform_and_overrides(capsys, tmp_path, tiny_hf):
-    base = ["run", "--models", "tf_efficientnet_lite0", "--dataset", "tiny-imagenet", "--data-dir", str(tiny_hf),
-            "--no-efficiency", "--no-progress", "--results-dir", str(tmp_path)]
+    base = [
+        "run",
+        "--models",
+        "tf_efficientnet_lite0",
+        "--dataset",
+        "tiny-imagenet",
+        "--data-dir",
+        str(tiny_hf),
+        "--no-efficiency",
+        "--no-progress",
+        "--results-dir",
+        str(tmp_path),
+    ]
     assert main(base) == 0
     r = json.loads(next((tmp_path / "tiny-imagenet" / "valid").glob("*.json")).read_text())
     assert r["transform"]["mean"] == [0.5, 0.5, 0.5] and r["transform"]["interpolation"] == "bicubic"
     assert r["accuracy"]["restricted"]["top5"] == 100.0 and r["labels"]["coverage"] == 1.0
     assert r["dataset"]["source"].startswith("hf-local:")
-    assert main(base + ["--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225"]) == 0  # another experiment: no --force needed
+    assert (
+        main(base + ["--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225"]) == 0
+    )  # another experiment: no --force needed
     (r2,) = [x for x in map(lambda p: json.loads(p.read_text()), (tmp_path / "tiny-imagenet" / "valid").glob("*.json")) if x != r]
     assert r2["transform"]["mean"] == [0.485, 0.456, 0.406] and r2["protocol_hash"] == r["protocol_hash"]
     assert r2["run"]["transform_overrides"] == {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}

@@ -100,7 +100,9 @@ def test_every_timm_pretrained_tag_transform_is_create_transform():
             assert tuple(ts.input_size) == tuple(cfg["input_size"]) and ts.crop_pct == cfg["crop_pct"], name
             assert (ts.crop_mode, ts.interpolation) == (cfg["crop_mode"], cfg["interpolation"]), name
             assert (ts.mean, ts.std) == (tuple(cfg["mean"]), tuple(cfg["std"])), name
-            assert ts.test_size == (not train and bool(pretrained_cfg.get("test_input_size") or pretrained_cfg.get("test_crop_pct")))
+            assert ts.test_size == (
+                not train and bool(pretrained_cfg.get("test_input_size") or pretrained_cfg.get("test_crop_pct"))
+            )
             modes[ts.crop_mode] = modes.get(ts.crop_mode, 0) + 1
             geometry.setdefault((tuple(cfg["input_size"]), cfg["crop_pct"], cfg["crop_mode"], cfg["interpolation"]), (ts, cfg))
             normalisation.setdefault((tuple(cfg["mean"]), tuple(cfg["std"])), (ts, cfg))
@@ -145,8 +147,9 @@ def test_every_torchvision_weight_builds_the_builders_network(tmp_path, monkeypa
         os.makedirs(os.path.dirname(path), exist_ok=True)
         if arch in _FILE_BUILT_WITH:
             with W.empty_weights():
-                file_state = tvm.get_model(arch, weights=None, num_classes=info.num_classes, init_weights=False,
-                                           **_FILE_BUILT_WITH[arch]).state_dict()
+                file_state = tvm.get_model(
+                    arch, weights=None, num_classes=info.num_classes, init_weights=False, **_FILE_BUILT_WITH[arch]
+                ).state_dict()
         else:
             file_state = ours.state_dict()
         torch.save(file_state, path)

@@ -18,8 +18,23 @@ from bench.measure import corruptions as C
 
 # Hendrycks & Dietterich 2019's AlexNet errors as google-research/augmix imagenet.py lists them (ALEXNET_ERR), in
 # ImageNet-C order: an independent copy of what bench/resources/imagenet_c_alexnet.csv must hold.
-AUGMIX_ALEXNET_ERR = [0.886428, 0.894468, 0.922640, 0.819880, 0.826268, 0.785948, 0.798360, 0.866816, 0.826572, 0.819324,
-                      0.564592, 0.853204, 0.646056, 0.717840, 0.606500]
+AUGMIX_ALEXNET_ERR = [
+    0.886428,
+    0.894468,
+    0.922640,
+    0.819880,
+    0.826268,
+    0.785948,
+    0.798360,
+    0.866816,
+    0.826572,
+    0.819324,
+    0.564592,
+    0.853204,
+    0.646056,
+    0.717840,
+    0.606500,
+]
 
 
 def test_names_are_the_librarys():
@@ -40,13 +55,17 @@ def test_parse_and_canonical_spelling():
     assert C.parse("gaussian_noise:3") == (("gaussian_noise", 3),)
     assert len(C.parse("all")) == 75
     assert C.parse("fog:2, gaussian_noise") == tuple([("gaussian_noise", s) for s in range(1, 6)] + [("fog", 2)])
-    assert C.canonical("fog:2,gaussian_noise:1,gaussian_noise:2,gaussian_noise:3,gaussian_noise:4,gaussian_noise:5") == "gaussian_noise,fog:2"
+    assert (
+        C.canonical("fog:2,gaussian_noise:1,gaussian_noise:2,gaussian_noise:3,gaussian_noise:4,gaussian_noise:5")
+        == "gaussian_noise,fog:2"
+    )
     assert C.canonical(",".join(C.COMMON)) == "all"
     assert C.canonical("all,spatter:1") == ",".join(C.COMMON) + ",spatter:1"
 
 
-@pytest.mark.parametrize("text, message", [("gausian_noise", "did you mean gaussian_noise"), ("fog:6", "severity must be 1 to 5"),
-                                           ("", "empty")])
+@pytest.mark.parametrize(
+    "text, message", [("gausian_noise", "did you mean gaussian_noise"), ("fog:6", "severity must be 1 to 5"), ("", "empty")]
+)
 def test_bad_corruptions_are_config_errors(text, message):
     with pytest.raises(ConfigError, match=message):
         C.parse(text)
@@ -79,7 +98,7 @@ def photos(lite0):
 
 def _loader_batch(images, ts, indices, corrupt, workers=0):
     pipe = loaders.build(images, indices, ts, "cpu", batch_size=len(indices), workers=workers, data_path="cpu", corrupt=corrupt)
-    (x, _, idx, errs), = list(pipe.batches)
+    ((x, _, idx, errs),) = list(pipe.batches)
     assert not any(errs) and pipe.data_path == "cpu"
     return x, idx
 
@@ -140,9 +159,12 @@ def test_partial_mce_by_hand():
 
 
 def test_summary_from_the_per_sample_record():
-    samples = {"index": np.arange(4), "target": np.array([1, 2, 3, 4]),
-               "restricted_top5": np.array([[1, 0, 0, 0, 0], [2, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]),
-               C.array_name("gaussian_noise", 3): np.array([1, 0, 0, -1], dtype=np.int32)}
+    samples = {
+        "index": np.arange(4),
+        "target": np.array([1, 2, 3, 4]),
+        "restricted_top5": np.array([[1, 0, 0, 0, 0], [2, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]),
+        C.array_name("gaussian_noise", 3): np.array([1, 0, 0, -1], dtype=np.int32),
+    }
     s = C.summarize(samples, "gaussian_noise:3")
     assert s["clean_error"] == 50.0 and s["errors"] == {"gaussian_noise": {"3": 75.0}}
     assert s["requested"] == "gaussian_noise:3" and s["mce"] is None and s["library"].startswith("imagecorruptions-imaug ")

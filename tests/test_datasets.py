@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 
+import fixtures as F
 import pytest
 from PIL import Image
 
-import fixtures as F
 from bench.data import datasets as D
 from bench.data import labels as L
-from bench.errors import DatasetUnavailableError
 from bench.data.images import open_rgb
+from bench.errors import DatasetUnavailableError
 
 
 def test_samples_are_bundled_with_imagenet_labels():
@@ -160,8 +160,25 @@ def test_stanford_without_train_lists_valid(tmp_path, tiny_items):
 def test_missing_split_via_the_cli_exits_2(capsys, tiny_hf, tmp_path):
     from bench.cli import main
 
-    assert main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "tiny-imagenet", "--data-dir", str(tiny_hf), "--split", "train",
-                 "--no-efficiency", "--results-dir", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--models",
+                "tf_efficientnet_lite0",
+                "--dataset",
+                "tiny-imagenet",
+                "--data-dir",
+                str(tiny_hf),
+                "--split",
+                "train",
+                "--no-efficiency",
+                "--results-dir",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "splits present: valid" in capsys.readouterr().err and not any(tmp_path.iterdir())
 
 
@@ -174,7 +191,9 @@ def _hf_dataset(items, names, labels=None):
 
     features = hfds.Features({"image": hfds.Image(), "label": hfds.ClassLabel(names=list(names))})
     labels = [list(names).index(w) for _, w, _ in items] if labels is None else labels
-    return hfds.Dataset.from_dict({"image": [{"bytes": b, "path": name} for name, _, b in items], "label": labels}, features=features)
+    return hfds.Dataset.from_dict(
+        {"image": [{"bytes": b, "path": name} for name, _, b in items], "label": labels}, features=features
+    )
 
 
 def _expected(items):
@@ -223,8 +242,9 @@ def test_imagenet_1k_descriptions_map_by_index_where_the_order_is_known(tmp_path
 
     features = hfds.Features({"image": hfds.Image(), "label": hfds.ClassLabel(names=[f"class {i}" for i in range(1000)])})
     idx = [space.index[w] for _, w, _ in tiny_items]
-    hfds.Dataset.from_dict({"image": [{"bytes": b, "path": None} for _, _, b in tiny_items], "label": idx},
-                           features=features).to_parquet(str(tmp_path / "validation-00000-of-00001.parquet"))
+    hfds.Dataset.from_dict(
+        {"image": [{"bytes": b, "path": None} for _, _, b in tiny_items], "label": idx}, features=features
+    ).to_parquet(str(tmp_path / "validation-00000-of-00001.parquet"))
     assert D.load("imagenet-1k", "validation", tmp_path).labels == idx
 
 
@@ -289,6 +309,11 @@ def test_corrupt_sample_is_reported_not_fatal(tmp_path):
     for name, data in items.items():
         (d / name).write_bytes(data)
     ds = D.load("imagenet-1k", None, tmp_path)
-    view = D.TorchView(ds, range(len(ds)), lambda img: __import__("torchvision").transforms.functional.pil_to_tensor(img.resize((8, 8))).float(), (3, 8, 8))
+    view = D.TorchView(
+        ds,
+        range(len(ds)),
+        lambda img: __import__("torchvision").transforms.functional.pil_to_tensor(img.resize((8, 8))).float(),
+        (3, 8, 8),
+    )
     errors = {ds.ids()[view[j][2]]: view[j][3] for j in range(len(view))}
     assert [k for k, v in errors.items() if v] == ["truncated.jpg"]

@@ -33,12 +33,30 @@ def _env():
 def test_two_process_gloo_equals_single_process(tmp_path):
     torchrun = shutil.which("torchrun", path=str(BIN))
     assert torchrun, "torchrun comes with torch"
-    args = ["-m", "bench", "run", "--models", "tf_efficientnet_lite0", "--dataset", "samples",  # 5 images: odd for 2 ranks
-            "--no-efficiency", "--no-progress", "--device", "cpu"]
-    single = subprocess.run([sys.executable, *args, "--results-dir", str(tmp_path / "one")], capture_output=True, text=True, env=_env())
+    args = [
+        "-m",
+        "bench",
+        "run",
+        "--models",
+        "tf_efficientnet_lite0",
+        "--dataset",
+        "samples",  # 5 images: odd for 2 ranks
+        "--no-efficiency",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
+    single = subprocess.run(
+        [sys.executable, *args, "--results-dir", str(tmp_path / "one")], capture_output=True, text=True, env=_env()
+    )
     assert single.returncode == 0, single.stderr
-    multi = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", *args, "--results-dir", str(tmp_path / "two")],
-                           capture_output=True, text=True, env=_env(), timeout=300)
+    multi = subprocess.run(
+        [torchrun, "--standalone", "--nproc-per-node", "2", *args, "--results-dir", str(tmp_path / "two")],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     assert multi.returncode == 0, multi.stderr[-3000:]
     assert multi.stdout.count("1 written") == 1  # rank 0 alone reports and writes
     one = json.loads(next((tmp_path / "one").rglob("*.json")).read_text())
@@ -78,16 +96,34 @@ def test_rank0_decides_what_is_done_and_every_rank_follows(tmp_path):
     torchrun = shutil.which("torchrun", path=str(BIN))
     results = tmp_path / "results"
     args = ["run", "--dataset", "samples", "--no-efficiency", "--no-progress", "--device", "cpu", "--results-dir", str(results)]
-    single = subprocess.run([sys.executable, "-m", "bench", *args, "--models", "tf_efficientnet_lite0"],
-                            capture_output=True, text=True, env=_env(), timeout=300)
+    single = subprocess.run(
+        [sys.executable, "-m", "bench", *args, "--models", "tf_efficientnet_lite0"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     assert single.returncode == 0, single.stderr
     (done,) = results.rglob("*.json")
     before = done.read_bytes()
     script = tmp_path / "blind_rank1.py"
     script.write_text(RANK1_BLIND)
-    multi = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", str(script), *args,
-                            "--models", "tf_efficientnet_lite0,tf_efficientnet_lite1"],
-                           capture_output=True, text=True, env={**_env(), "PYTHONPATH": str(Path(__file__).parents[1])}, timeout=300)
+    multi = subprocess.run(
+        [
+            torchrun,
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            str(script),
+            *args,
+            "--models",
+            "tf_efficientnet_lite0,tf_efficientnet_lite1",
+        ],
+        capture_output=True,
+        text=True,
+        env={**_env(), "PYTHONPATH": str(Path(__file__).parents[1])},
+        timeout=300,
+    )
     assert multi.returncode == 0, multi.stderr[-3000:]
     assert multi.stdout.count("1 written, 1 skipped") == 1  # rank 0 alone reports
     assert "timm:tf_efficientnet_lite0.in1k" in multi.stdout and "skipped (already done: accuracy stored)" in multi.stdout
@@ -95,12 +131,19 @@ def test_rank0_decides_what_is_done_and_every_rank_follows(tmp_path):
     lite1 = next(p for p in results.rglob("*.json") if "lite1" in p.name)
     r = json.loads(lite1.read_text())
     assert r["accuracy"]["n"] == 5 and r["run"]["world_size"] == 2
-    alone = subprocess.run([sys.executable, "-m", "bench", *args, "--models", "tf_efficientnet_lite1", "--results-dir", str(tmp_path / "alone")],
-                           capture_output=True, text=True, env=_env(), timeout=300)
+    alone = subprocess.run(
+        [sys.executable, "-m", "bench", *args, "--models", "tf_efficientnet_lite1", "--results-dir", str(tmp_path / "alone")],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     assert alone.returncode == 0, alone.stderr
     one = json.loads(next((tmp_path / "alone").rglob("*.json")).read_text())
     for protocol in ("restricted", "full"):  # the merged shards are lite1's, as one process measures it
         assert one["accuracy"][protocol]["correct1"] == r["accuracy"][protocol]["correct1"]
         assert one["accuracy"][protocol]["correct5"] == r["accuracy"][protocol]["correct5"]
-    np.testing.assert_array_equal(np.load(next((tmp_path / "alone").rglob("*.npz")))["full_top5"],
-                                  np.load(lite1.with_name(lite1.stem + ".samples.npz"))["full_top5"])
+    np.testing.assert_array_equal(
+        np.load(next((tmp_path / "alone").rglob("*.npz")))["full_top5"],
+        np.load(lite1.with_name(lite1.stem + ".samples.npz"))["full_top5"],
+    )

@@ -49,8 +49,15 @@ MEASURE_KEYS = {
     "nvml_process_used_mb", "nvml_device_used_mb", "nvml_total_mb", "cpu_rss_growth_mb", "cpu_warmup_rss_growth_mb",
 }  # fmt: skip
 
-GPU_KEYS = ["gpu_max_allocated_mb", "gpu_max_reserved_mb", "gpu_warmup_max_allocated_mb", "gpu_warmup_max_reserved_mb",
-            "nvml_process_used_mb", "nvml_device_used_mb", "nvml_total_mb"]
+GPU_KEYS = [
+    "gpu_max_allocated_mb",
+    "gpu_max_reserved_mb",
+    "gpu_warmup_max_allocated_mb",
+    "gpu_warmup_max_reserved_mb",
+    "nvml_process_used_mb",
+    "nvml_device_used_mb",
+    "nvml_total_mb",
+]
 
 
 def _meta(name: str) -> dict:
@@ -152,8 +159,19 @@ def _tiny() -> nn.Module:
 
 # Fixed counts, no time involved: one warm-up step (the time cap of 0 s ends it once the minimum
 # has run), 3 repeats of 2 steps (a 0 s repeat is never short), 10 latency samples.
-_BUDGET = Budget(warmup_min_iters=1, warmup_max_iters=1, warmup_max_s=0.0, settle_window=1, settle_tol=0.05,
-                 repeats=3, min_repeat_s=0.0, min_iters=2, latency_budget_s=0.0, latency_min_iters=10, latency_max_iters=10)
+_BUDGET = Budget(
+    warmup_min_iters=1,
+    warmup_max_iters=1,
+    warmup_max_s=0.0,
+    settle_window=1,
+    settle_tol=0.05,
+    repeats=3,
+    min_repeat_s=0.0,
+    min_iters=2,
+    latency_budget_s=0.0,
+    latency_min_iters=10,
+    latency_max_iters=10,
+)
 _FAST = dict(batch_size=4, budget=_BUDGET)
 
 
@@ -209,8 +227,14 @@ def test_compile_flag_wraps_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [dict(precision="fp8"), dict(batch_size=0), dict(budget=replace(_BUDGET, repeats=0)),
-            dict(budget=replace(_BUDGET, min_iters=0)), dict(device="gpu")]
+    "bad",
+    [
+        dict(precision="fp8"),
+        dict(batch_size=0),
+        dict(budget=replace(_BUDGET, repeats=0)),
+        dict(budget=replace(_BUDGET, min_iters=0)),
+        dict(device="gpu"),
+    ],
 )
 def test_invalid_settings_rejected(bad: dict) -> None:
     with pytest.raises(ConfigError):
@@ -366,16 +390,28 @@ class _RecordingProbe:
         return E._Memory(cpu_rss_growth_mb=1.0)
 
 
-_TIMED = Budget(warmup_min_iters=2, warmup_max_iters=100, warmup_max_s=100.0, settle_window=2, settle_tol=0.05,
-                repeats=3, min_repeat_s=1.0, min_iters=1, latency_budget_s=1.0, latency_min_iters=4, latency_max_iters=100)
+_TIMED = Budget(
+    warmup_min_iters=2,
+    warmup_max_iters=100,
+    warmup_max_s=100.0,
+    settle_window=2,
+    settle_tol=0.05,
+    repeats=3,
+    min_repeat_s=1.0,
+    min_iters=1,
+    latency_budget_s=1.0,
+    latency_min_iters=4,
+    latency_max_iters=100,
+)
 
 
 def _run_throughput(log: list[str], batch: int, step_s: float) -> E._Throughput:
     def forward(x: torch.Tensor) -> None:
         log.append(f"step {x.shape[0]}")
 
-    return E._throughput(forward, (3, 4, 4), _TIMED, False, torch.device("cpu"), batch, _StepTimer(log, step_s),
-                         _RecordingProbe(log))
+    return E._throughput(
+        forward, (3, 4, 4), _TIMED, False, torch.device("cpu"), batch, _StepTimer(log, step_s), _RecordingProbe(log)
+    )
 
 
 def test_peak_is_reset_after_warmup() -> None:
@@ -403,8 +439,9 @@ def test_throughput_is_images_per_second() -> None:
 
 
 def test_throughput_median_and_spread() -> None:
-    thr = E._Throughput(batch=4, warmup=E.Warmup([1.0]), repeats=E.Repeats(iters=[10, 10, 10], seconds=[2.0, 4.0, 1.0]),
-                        memory=E._Memory())
+    thr = E._Throughput(
+        batch=4, warmup=E.Warmup([1.0]), repeats=E.Repeats(iters=[10, 10, 10], seconds=[2.0, 4.0, 1.0]), memory=E._Memory()
+    )
     fields = E._timing_fields(thr, E.Warmup([0.1]), [0.001, 0.003, 0.002], _TIMED)
     # 4 x 10 images in 2, 4, 1 s -> 20, 10, 40 img/s
     assert (fields["throughput_img_s"], fields["throughput_img_s_min"], fields["throughput_img_s_max"]) == (20.0, 10.0, 40.0)

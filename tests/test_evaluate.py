@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import fixtures as F
 import numpy as np
 import pytest
 import torch
 
-import fixtures as F
 from bench.data import datasets as D
 from bench.data import labels as L
 from bench.data import transforms as T

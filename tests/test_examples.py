@@ -27,7 +27,9 @@ def test_k8s_indexed_job_parses_and_its_count_matches_completions():
     command = container["command"]
     assert command[:3] == ["python", "-m", "bench"]
     args = build_parser().parse_args(command[3:])  # bench's own parser accepts the command as written
-    assert args.command == "run" and args.results_dir == "/results" and getattr(args, "shard", None) is None  # unset: from the env
+    assert (
+        args.command == "run" and args.results_dir == "/results" and getattr(args, "shard", None) is None
+    )  # unset: from the env
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert "/results" in mounts
 
@@ -50,8 +52,15 @@ def test_slurm_script_array_tasks_split_the_models(tmp_path):
     procs = []
     for task in ("4", "5"):  # --array=4-5: task ids 4 and 5 are shards 0 and 1
         env = dict(base, SLURM_ARRAY_TASK_ID=task, SLURM_ARRAY_TASK_MIN="4", SLURM_ARRAY_TASK_COUNT="2")
-        procs.append(subprocess.Popen(["bash", str(EXAMPLES / "slurm-sweep.sh"), "--dry-run"], env=env, text=True,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        procs.append(
+            subprocess.Popen(
+                ["bash", str(EXAMPLES / "slurm-sweep.sh"), "--dry-run"],
+                env=env,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        )
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     shards = [out.split() for out, _ in outs]

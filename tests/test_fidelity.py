@@ -6,13 +6,13 @@ from __future__ import annotations
 import io
 import json
 
+import fixtures as F
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 from torch import nn
 
-import fixtures as F
 from bench import models as M
 from bench.cli import main
 from bench.data import datasets as D
@@ -39,8 +39,26 @@ def _photo(name="chelsea.jpg") -> Image.Image:
 def test_squash_model_records_squash_and_its_pixels_are_timms(tmp_path):
     from timm.data import create_transform, resolve_data_config
 
-    assert main(["run", "--models", SQUASH, "--dataset", "samples", "--limit", "1", "--weights", "random", "--no-efficiency",
-                 "--no-progress", "--results-dir", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--models",
+                SQUASH,
+                "--dataset",
+                "samples",
+                "--limit",
+                "1",
+                "--weights",
+                "random",
+                "--no-efficiency",
+                "--no-progress",
+                "--results-dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     (path,) = [p for p in tmp_path.rglob("*.json")]
     recorded = json.loads(path.read_text())["transform"]
     assert recorded["crop_mode"] == "squash" and recorded["input_size"] == [3, 384, 384] and recorded["resize"] == [384, 384]
@@ -69,8 +87,14 @@ def test_timm_test_size_is_the_default_and_train_size_opts_out():
 
 def _full_run(ts) -> reference.RunProtocol:
     """What a full ImageNet-1k val run with this transform records (bench.store.results writes these facts)."""
-    return reference.RunProtocol.from_result({"key": {"dataset": "imagenet-1k", "split": "validation", "weights": "pretrained"},
-                                               "transform": ts.to_dict(), "dataset": {"size": 50000}, "accuracy": {"n": 50000}})
+    return reference.RunProtocol.from_result(
+        {
+            "key": {"dataset": "imagenet-1k", "split": "validation", "weights": "pretrained"},
+            "transform": ts.to_dict(),
+            "dataset": {"size": 50000},
+            "accuracy": {"n": 50000},
+        }
+    )
 
 
 def test_default_transform_is_the_reported_figures_protocol_for_every_reported_tag():
@@ -112,8 +136,21 @@ def test_delta_only_for_the_reported_protocol_on_the_full_split():
 
 
 def test_use_train_size_flag_reaches_the_result(tmp_path):
-    args = ["run", "--models", "timm:convnext_atto.d2_in1k", "--dataset", "samples", "--limit", "1", "--weights", "random",
-            "--no-efficiency", "--no-progress", "--results-dir", str(tmp_path)]
+    args = [
+        "run",
+        "--models",
+        "timm:convnext_atto.d2_in1k",
+        "--dataset",
+        "samples",
+        "--limit",
+        "1",
+        "--weights",
+        "random",
+        "--no-efficiency",
+        "--no-progress",
+        "--results-dir",
+        str(tmp_path),
+    ]
     spec = M.resolve("timm:convnext_atto.d2_in1k")
     assert spec.pretrained_cfg["test_input_size"] == (3, 288, 288) and spec.pretrained_cfg["input_size"] == (3, 224, 224)
     assert main(args) == 0 and main([*args, "--use-train-size", "--force"]) == 0
@@ -129,7 +166,9 @@ def test_googlenet_random_is_the_weights_architecture():
     assert count_params(model)[0] == 6_624_904 and model.transform_input and info.num_classes == 1000
     import torchvision
 
-    assert count_params(torchvision.models.googlenet(weights=None, init_weights=False))[0] == 13_004_888  # what weights=None builds
+    assert (
+        count_params(torchvision.models.googlenet(weights=None, init_weights=False))[0] == 13_004_888
+    )  # what weights=None builds
 
 
 def test_vit_h_swag_e2e_builds_at_518_with_its_params_and_macs():
@@ -221,18 +260,31 @@ def test_decoding_equals_torchvision_and_timm_loaders(tmp_path):
         assert np.array_equal(ours, np.asarray(pil_loader(str(path)))), path.name
         assert np.array_equal(ours, np.asarray(timm_images[path.name])), path.name
     rgba = np.asarray(open_rgb(str(root / "n01440764" / "rgba.png")))
-    assert np.array_equal(rgba, np.asarray(Image.open(root / "n01440764" / "rgba.png").convert("RGB")))  # alpha dropped, not on white
+    assert np.array_equal(
+        rgba, np.asarray(Image.open(root / "n01440764" / "rgba.png").convert("RGB"))
+    )  # alpha dropped, not on white
     assert T.resolve(M.resolve("alexnet")).to_dict()["decode"] == "pil-convert-rgb"
 
 
 # --- 5. the GPU data path honours the spec ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode,size", [("center", (3, 224, 224)), ("squash", (3, 240, 320)), ("border", (3, 224, 224)),
-                                       ("center", (3, 256, 192))])
+@pytest.mark.parametrize(
+    "mode,size", [("center", (3, 224, 224)), ("squash", (3, 240, 320)), ("border", (3, 224, 224)), ("center", (3, 256, 192))]
+)
 def test_tensor_path_honours_crop_mode_and_non_square_sizes(mode, size):
-    ts = T.TransformSpec(policy="model", library="timm", input_size=size, resize=(int(size[1] / 0.9), int(size[2] / 0.9)),
-                         crop_pct=0.9, crop_mode=mode, interpolation="bilinear", antialias=True, mean=(0.5,) * 3, std=(0.5,) * 3)
+    ts = T.TransformSpec(
+        policy="model",
+        library="timm",
+        input_size=size,
+        resize=(int(size[1] / 0.9), int(size[2] / 0.9)),
+        crop_pct=0.9,
+        crop_mode=mode,
+        interpolation="bilinear",
+        antialias=True,
+        mean=(0.5,) * 3,
+        std=(0.5,) * 3,
+    )
     from torchvision.transforms.functional import pil_to_tensor
 
     for name in ("chelsea.jpg", "grace_hopper.jpg"):
@@ -276,8 +328,24 @@ def _inputs(images, ts, data_path):
 
 
 def test_run_records_the_data_path_actually_used(tmp_path):
-    assert main(["run", "--models", "timm:test_vit.r160_in1k", "--dataset", "samples", "--weights", "random", "--no-efficiency",
-                 "--no-progress", "--results-dir", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--models",
+                "timm:test_vit.r160_in1k",
+                "--dataset",
+                "samples",
+                "--weights",
+                "random",
+                "--no-efficiency",
+                "--no-progress",
+                "--results-dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     (path,) = list(tmp_path.rglob("*.json"))
     r = json.loads(path.read_text())
     assert r["accuracy"]["data_path"] == "cpu" and r["run"]["data_path"] == "cpu"  # auto resolves to the faithful path
@@ -322,8 +390,19 @@ def test_attention_is_counted_by_both_counters(data_dependent, counter):
 def test_measure_records_the_counter_path():
     from bench.measure.timing import Budget
 
-    quick = Budget(warmup_min_iters=1, warmup_max_iters=1, warmup_max_s=0.0, settle_window=1, settle_tol=0.05, repeats=1,
-                   min_repeat_s=0.0, min_iters=1, latency_budget_s=0.0, latency_min_iters=1, latency_max_iters=1)
+    quick = Budget(
+        warmup_min_iters=1,
+        warmup_max_iters=1,
+        warmup_max_s=0.0,
+        settle_window=1,
+        settle_tol=0.05,
+        repeats=1,
+        min_repeat_s=0.0,
+        min_iters=1,
+        latency_budget_s=0.0,
+        latency_min_iters=1,
+        latency_max_iters=1,
+    )
     r = measure(_ConvAttention(True), (3, 16, 16), EfficiencyConfig(batch_size=1, budget=quick))
     assert r["macs_counter"] == "forward" and r["gmacs"] * 1e9 == pytest.approx(HAND_MACS)
 
@@ -362,6 +441,8 @@ def test_nll_is_over_the_same_n_and_non_finite_rows_are_counted():
     assert ev.summary["n"] == 3 and s["correct1"] == 2 and ev.samples["full_top5"][1].tolist() == [0, 1, 2, 3, 4]
     assert ev.samples["full_top5"][2].tolist() == [0, 1, 2, 3, 4]
     assert s["nll"] is None and s["nll_nonfinite"] == 1
-    ok = evaluate(_Fixed(logits[:2]), [(x[:2], y[:2], torch.arange(2), ["", ""])], L.project(inet, inet), progress=False).summary["full"]
+    ok = evaluate(_Fixed(logits[:2]), [(x[:2], y[:2], torch.arange(2), ["", ""])], L.project(inet, inet), progress=False).summary[
+        "full"
+    ]
     expected = (-torch.log_softmax(logits[0], 0)[7] - torch.log_softmax(logits[1], 0)[0]) / 2
     assert ok["nll_nonfinite"] == 0 and ok["nll"] == pytest.approx(float(expected), abs=1e-5)

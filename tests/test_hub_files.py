@@ -44,7 +44,8 @@ def test_card_configs_decide_the_split_files(tmp_path):
     listing = recorded("ILSVRC--imagenet-1k")
     (tmp_path / "README.md").write_text(
         "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: validation\n    path: data/validation-0000[0-1]-*\n"
-        "  - split: train\n    path: data/train-*\n---\n")
+        "  - split: train\n    path: data/train-*\n---\n"
+    )
     patterns, files, config = H.choose("ILSVRC/imagenet-1k", "validation", listing, H.card_data(tmp_path / "README.md"))
     assert config == "default" and patterns == ["data/validation-0000[0-1]-*"]
     assert [f.path for f in files] == ["data/validation-00000-of-00014.parquet", "data/validation-00001-of-00014.parquet"]
@@ -78,11 +79,16 @@ def _sizes(root: Path, paths) -> int:
     return sum(os.path.getsize(root / p) for p in paths)
 
 
-@pytest.mark.parametrize("dataset,kind,repo_id,split", [
-    ("tiny-imagenet", "tiny", "zh-plus/tiny-imagenet", "valid"),
-    ("imagenet-1k", "imagenet", "ILSVRC/imagenet-1k", "validation"),
-])
-def test_load_fetches_only_the_split_and_keeps_classlabels(tmp_path, hub_cache, monkeypatch, capsys, dataset, kind, repo_id, split):
+@pytest.mark.parametrize(
+    "dataset,kind,repo_id,split",
+    [
+        ("tiny-imagenet", "tiny", "zh-plus/tiny-imagenet", "valid"),
+        ("imagenet-1k", "imagenet", "ILSVRC/imagenet-1k", "validation"),
+    ],
+)
+def test_load_fetches_only_the_split_and_keeps_classlabels(
+    tmp_path, hub_cache, monkeypatch, capsys, dataset, kind, repo_id, split
+):
     repo = tmp_path / "repo"
     shards = hf_repo.write_repo(repo, kind)
     hub = hf_repo.FakeHub(repo, repo_id).install(monkeypatch)
@@ -122,7 +128,9 @@ def test_second_load_transfers_nothing_and_offline_reads_the_cache(tmp_path, hub
     listings = hub.listings
     offline = D.load("imagenet-1k")
     assert hub.listings == listings  # offline: no listing call, the cached snapshot is the listing
-    assert offline.labels == first.labels and [offline.raw(i) for i in range(len(offline))] == [first.raw(i) for i in range(len(first))]
+    assert offline.labels == first.labels and [offline.raw(i) for i in range(len(offline))] == [
+        first.raw(i) for i in range(len(first))
+    ]
     assert len(shards["validation"]) == 2
 
 
@@ -136,7 +144,9 @@ def test_corrupt_download_fails_the_sha256_check(tmp_path, hub_cache, monkeypatc
     repo = tmp_path / "repo"
     shards = hf_repo.write_repo(repo, "tiny")
     hf_repo.FakeHub(repo, "zh-plus/tiny-imagenet", corrupt={shards["valid"][1]}).install(monkeypatch)
-    with pytest.raises(DatasetUnavailableError, match=r"valid-00001-of-00002.*sha256 .* differs from the hub's .*hf cache delete"):
+    with pytest.raises(
+        DatasetUnavailableError, match=r"valid-00001-of-00002.*sha256 .* differs from the hub's .*hf cache delete"
+    ):
         D.load("tiny-imagenet")
 
 
@@ -168,8 +178,10 @@ def test_gated_repository_names_the_token(hub_cache, monkeypatch):
         status_code = 401
 
     def gated(*args, **kwargs):
-        raise GatedRepoError("401 Client Error. Cannot access gated repo for url https://huggingface.co/api/datasets/ILSVRC/imagenet-1k",
-                             response=Response())
+        raise GatedRepoError(
+            "401 Client Error. Cannot access gated repo for url https://huggingface.co/api/datasets/ILSVRC/imagenet-1k",
+            response=Response(),
+        )
 
     monkeypatch.setattr(HfApi, "dataset_info", gated)
     with pytest.raises(DatasetUnavailableError, match=r"gated.*HF_TOKEN.*--data-dir"):

@@ -76,12 +76,15 @@ def base_results(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("flags,field,expected", [
-    (["--precision", "bf16"], "precision", "bf16"),
-    (["--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225"], "mean", [0.485, 0.456, 0.406]),
-    (["--crop-pct", "1.0"], "crop_pct", 1.0),
-    (["--interpolation", "bilinear"], "interpolation", "bilinear"),
-])
+@pytest.mark.parametrize(
+    "flags,field,expected",
+    [
+        (["--precision", "bf16"], "precision", "bf16"),
+        (["--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225"], "mean", [0.485, 0.456, 0.406]),
+        (["--crop-pct", "1.0"], "crop_pct", 1.0),
+        (["--interpolation", "bilinear"], "interpolation", "bilinear"),
+    ],
+)
 def test_a_changed_setting_is_a_new_entry(capsys, tmp_path, base_results, flags, field, expected):
     results = tmp_path / "results"
     shutil.copytree(base_results, results)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
+import fixtures as F
 import numpy as np
 import pytest
 import torch
 
-import fixtures as F
+from bench.cli import main
 from bench.data import datasets as D
 from bench.data import labels as L
-from bench.cli import main
 from bench.errors import DatasetUnavailableError
 
 INET = L.imagenet_1k()
@@ -102,8 +102,24 @@ def test_real_labels_reported_beside_original(tmp_path, capsys):
     for k in (1, 2, 4):
         (d / f"ILSVRC2012_val_{k:08d}.JPEG").write_bytes(_photos()[3][2])
     assert real[0] == [] and 970 in real[1]
-    assert main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "imagenet-1k", "--data-dir", str(tmp_path),
-                 "--no-efficiency", "--no-progress", "--results-dir", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--models",
+                "tf_efficientnet_lite0",
+                "--dataset",
+                "imagenet-1k",
+                "--data-dir",
+                str(tmp_path),
+                "--no-efficiency",
+                "--no-progress",
+                "--results-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     r = json.loads(next((tmp_path / "r").rglob("*.json")).read_text())
     assert r["accuracy"]["real"]["n"] == 2  # image 1 has an empty ReaL set and is left out, as in the paper
     assert r["accuracy"]["n"] == 3
@@ -142,15 +158,52 @@ def test_200_class_head_on_tiny_and_on_imagenet_restricted_to_tiny(lite0, tmp_pa
     tiny = L.tiny_imagenet()
     ckpt = _lite0_head_checkpoint(lite0, tmp_path, [INET.index[w] for w in tiny.wnids], "tiny200.pth")
     common = ["--models", "tf_efficientnet_lite0", "--no-efficiency", "--no-progress"]
-    assert main(["run", *common, "--dataset", "tiny-imagenet", "--data-dir", str(tiny_hf), "--results-dir", str(tmp_path / "a")]) == 0
-    assert main(["run", *common, "--dataset", "tiny-imagenet", "--data-dir", str(tiny_hf), "--weights", str(ckpt),
-                 "--label-space", "tiny-imagenet", "--results-dir", str(tmp_path / "b")]) == 0
+    assert (
+        main(["run", *common, "--dataset", "tiny-imagenet", "--data-dir", str(tiny_hf), "--results-dir", str(tmp_path / "a")])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "run",
+                *common,
+                "--dataset",
+                "tiny-imagenet",
+                "--data-dir",
+                str(tiny_hf),
+                "--weights",
+                str(ckpt),
+                "--label-space",
+                "tiny-imagenet",
+                "--results-dir",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 0
+    )
     a, b = _samples_npz(tmp_path / "a"), _samples_npz(tmp_path / "b")
     np.testing.assert_array_equal(a["restricted_top5"], b["restricted_top5"])  # the head *is* the restricted logits
     # ImageNet-1k val (wnid folders), restricted to Tiny's 200 classes, through the 200-class head
     F.write_image_folder(tmp_path / "inet" / "val", F.tiny_photo_bytes())
-    assert main(["run", *common, "--dataset", "imagenet-1k", "--data-dir", str(tmp_path / "inet"), "--weights", str(ckpt),
-                 "--classes", "tiny-imagenet", "--results-dir", str(tmp_path / "c")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                *common,
+                "--dataset",
+                "imagenet-1k",
+                "--data-dir",
+                str(tmp_path / "inet"),
+                "--weights",
+                str(ckpt),
+                "--classes",
+                "tiny-imagenet",
+                "--results-dir",
+                str(tmp_path / "c"),
+            ]
+        )
+        == 0
+    )
     r = json.loads(next((tmp_path / "c").rglob("*.json")).read_text())
     assert r["key"]["dataset"] == "imagenet-1k@tiny-imagenet" and r["labels"]["coverage"] == 1.0
     assert r["accuracy"]["restricted"]["top5"] == 100.0 and r["model"]["num_classes"] == 200
@@ -161,8 +214,26 @@ def test_label_space_file_head_reports_unmapped(lite0, tmp_path):
     ckpt = _lite0_head_checkpoint(lite0, tmp_path, [INET.index[w] for w in wnids], "three.pth")
     head = tmp_path / "three.txt"
     head.write_text("\n".join(wnids) + "\n")
-    assert main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--weights", str(ckpt),
-                 "--label-space", str(head), "--no-efficiency", "--no-progress", "--results-dir", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--models",
+                "tf_efficientnet_lite0",
+                "--dataset",
+                "samples",
+                "--weights",
+                str(ckpt),
+                "--label-space",
+                str(head),
+                "--no-efficiency",
+                "--no-progress",
+                "--results-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     r = json.loads(next((tmp_path / "r").rglob("*.json")).read_text())
     assert r["labels"]["mapped"] == 3 and len(r["labels"]["unmapped"]) == 997
     assert r["accuracy"]["restricted"]["correct1"] == 2  # coffee and uniform; the other three count as wrong

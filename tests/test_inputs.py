@@ -13,9 +13,9 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import fixtures as F
 import pytest
 
-import fixtures as F
 from bench import cli
 from bench.cli import main
 from bench.config import Flag, RunConfig, at_least, flag, integer
@@ -43,14 +43,19 @@ def refused(capsys, argv: list[str]) -> str:
 
 def test_std_of_zeros_is_refused(capsys, tmp_path):
     line = refused(capsys, RUN + ["--results-dir", str(tmp_path), "--std", "0,0,0"])
-    assert line == "bench: error: --std 0,0,0: each value divides the pixels, so it must be a positive number, e.g. 0.229,0.224,0.225"
+    assert (
+        line
+        == "bench: error: --std 0,0,0: each value divides the pixels, so it must be a positive number, e.g. 0.229,0.224,0.225"
+    )
     assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("value", ["5", "-1", "0", "nan", "inf", "1.01"])
 def test_crop_pct_outside_zero_one_is_refused(capsys, tmp_path, value):
     line = refused(capsys, RUN + ["--results-dir", str(tmp_path), "--crop-pct", value])
-    assert line == f"bench: error: --crop-pct {value}: use a fraction in (0, 1], e.g. 0.875 (a 224 crop of the image resized to 256)"
+    assert (
+        line == f"bench: error: --crop-pct {value}: use a fraction in (0, 1], e.g. 0.875 (a 224 crop of the image resized to 256)"
+    )
     assert not any(tmp_path.iterdir())  # -1 used to write a result with n=0
 
 
@@ -62,8 +67,10 @@ def test_label_space_file_of_junk_lines_is_refused(capsys, tmp_path):
     junk = tmp_path / "classes.txt"
     junk.write_text("hello world\nfoo\n")
     line = refused(capsys, RUN + ["--results-dir", str(tmp_path / "r"), "--label-space", str(junk)])
-    assert line == (f"bench: error: --label-space {junk}: label space file {junk} line 1: 'hello world' is not a WordNet id: "
-                    "list one wnid per line, like n01440764 (a tab and a name may follow)")
+    assert line == (
+        f"bench: error: --label-space {junk}: label space file {junk} line 1: 'hello world' is not a WordNet id: "
+        "list one wnid per line, like n01440764 (a tab and a name may follow)"
+    )
     empty = tmp_path / "empty.txt"
     empty.write_text("# only a comment\n")
     assert "lists no wnids" in refused(capsys, RUN + ["--label-space", str(empty)])
@@ -102,10 +109,14 @@ def test_junk_line_in_val_annotations_names_the_line(capsys, tmp_path, tiny_item
     base = F.write_stanford(tmp_path, tiny_items)
     ann = base / "val" / "val_annotations.txt"
     ann.write_text(ann.read_text() + "this line has no tab\n")
-    line = refused(capsys, RUN[:3] + ["--dataset", "tiny-imagenet", "--data-dir", str(tmp_path), "--no-efficiency",
-                                      "--results-dir", str(tmp_path / "r")])
-    assert line == (f"bench: error: {ann} line 5: expected 'FILE<TAB>WNID<TAB>box', got 'this line has no tab': "
-                    "fix or remove that line")
+    line = refused(
+        capsys,
+        RUN[:3]
+        + ["--dataset", "tiny-imagenet", "--data-dir", str(tmp_path), "--no-efficiency", "--results-dir", str(tmp_path / "r")],
+    )
+    assert line == (
+        f"bench: error: {ann} line 5: expected 'FILE<TAB>WNID<TAB>box', got 'this line has no tab': fix or remove that line"
+    )
 
 
 # --- wrong messages before ---------------------------------------------------------------------------
@@ -113,7 +124,9 @@ def test_junk_line_in_val_annotations_names_the_line(capsys, tmp_path, tiny_item
 
 def test_weights_given_a_directory_says_so(capsys, tmp_path):
     line = refused(capsys, RUN + ["--weights", str(tmp_path)])
-    assert line == f"bench: error: --weights {tmp_path}: is a directory, pass a file (.pth/.pt/.safetensors), pretrained or random"
+    assert (
+        line == f"bench: error: --weights {tmp_path}: is a directory, pass a file (.pth/.pt/.safetensors), pretrained or random"
+    )
     line = refused(capsys, RUN + ["--weights", str(tmp_path / "missing.pth")])
     assert line.endswith("missing.pth: no such file: pass pretrained, random or a checkpoint file (.pth/.pt/.safetensors)")
 
@@ -121,8 +134,10 @@ def test_weights_given_a_directory_says_so(capsys, tmp_path):
 def test_missing_label_space_file_says_no_such_file(capsys, tmp_path):
     missing = tmp_path / "classes.txt"
     line = refused(capsys, RUN + ["--label-space", str(missing)])
-    assert line == (f"bench: error: --label-space {missing}: no such file: pass a file with one wnid per line, "
-                    "or a name (imagenet-1k, tiny-imagenet, ...)")
+    assert line == (
+        f"bench: error: --label-space {missing}: no such file: pass a file with one wnid per line, "
+        "or a name (imagenet-1k, tiny-imagenet, ...)"
+    )
     assert "unknown label space 'tiny-imagnet'" in refused(capsys, RUN + ["--label-space", "tiny-imagnet"])  # a name: the names
 
 
@@ -134,7 +149,10 @@ def test_leaderboard_on_a_missing_results_dir_exits_2_and_keeps_the_index(capsys
     out.mkdir()
     (out / "README.md").write_text("the committed index")
     line = refused(capsys, ["leaderboard", "--results-dir", str(tmp_path / "reslts"), "--out", str(out)])
-    assert line == f"bench: error: --results-dir {tmp_path / 'reslts'} does not exist: pass the folder `bench run --results-dir` wrote to"
+    assert (
+        line
+        == f"bench: error: --results-dir {tmp_path / 'reslts'} does not exist: pass the folder `bench run --results-dir` wrote to"
+    )
     (tmp_path / "empty").mkdir()
     assert "holds no results" in refused(capsys, ["leaderboard", "--results-dir", str(tmp_path / "empty"), "--out", str(out)])
     assert (out / "README.md").read_text() == "the committed index" and [p.name for p in out.iterdir()] == ["README.md"]
@@ -144,8 +162,10 @@ def test_check_with_a_baseline_of_no_entries_exits_2(capsys, tmp_path):
     baseline = tmp_path / "empty.json"
     baseline.write_text(json.dumps({"baseline_schema_version": G.BASELINE_SCHEMA_VERSION, "entries": []}))
     line = refused(capsys, ["check", "--baseline", str(baseline), "--results-dir", str(GOLDEN_RESULTS)])
-    assert line == (f"bench: error: baseline {baseline} has no entries: regenerate it with "
-                    f"`bench check --update --baseline {baseline}` from results you trust")
+    assert line == (
+        f"bench: error: baseline {baseline} has no entries: regenerate it with "
+        f"`bench check --update --baseline {baseline}` from results you trust"
+    )
 
 
 def test_check_on_a_missing_results_dir_exits_2(capsys, tmp_path):
@@ -168,36 +188,44 @@ def test_store_errors_exit_2_not_the_worse_code(capsys, tmp_path):
 # --- the other numeric flags -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--limit", "0"], "--limit 0: must be a whole number of at least 1"),
-    (["--limit", "ten"], "--limit ten: expected a whole number"),
-    (["--limit", "2.5"], "--limit 2.5: expected a whole number"),
-    (["--batch-size", "0"], "--batch-size 0: must be a whole number of at least 1"),
-    (["--workers", "-1"], "--workers -1: must be a whole number of at least 0"),
-    (["--mean", "1,2"], "--mean 1,2: expected 3 comma-separated numbers, e.g. 0.485,0.456,0.406"),
-    (["--mean", "nan,0,0"], "--mean nan,0,0: expected 3 finite numbers, e.g. 0.485,0.456,0.406"),
-    (["--dataset", "imagenet-2k"], "--dataset imagenet-2k: use one of " + ", ".join(D.KNOWN)),
-    (["--precision", "fp8"], "--precision fp8: use one of fp32, fp16, bf16"),
-    (["--models", ","], "--models ,: no models given: pass NAME[,NAME...] (see `bench list`)"),
-    (["--split", "test2"], "samples has no split 'test2': use one of val"),
-    (["--no-accuracy", "--no-efficiency"], "--no-accuracy and --no-efficiency together leave nothing to measure"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--limit", "0"], "--limit 0: must be a whole number of at least 1"),
+        (["--limit", "ten"], "--limit ten: expected a whole number"),
+        (["--limit", "2.5"], "--limit 2.5: expected a whole number"),
+        (["--batch-size", "0"], "--batch-size 0: must be a whole number of at least 1"),
+        (["--workers", "-1"], "--workers -1: must be a whole number of at least 0"),
+        (["--mean", "1,2"], "--mean 1,2: expected 3 comma-separated numbers, e.g. 0.485,0.456,0.406"),
+        (["--mean", "nan,0,0"], "--mean nan,0,0: expected 3 finite numbers, e.g. 0.485,0.456,0.406"),
+        (["--dataset", "imagenet-2k"], "--dataset imagenet-2k: use one of " + ", ".join(D.KNOWN)),
+        (["--precision", "fp8"], "--precision fp8: use one of fp32, fp16, bf16"),
+        (["--models", ","], "--models ,: no models given: pass NAME[,NAME...] (see `bench list`)"),
+        (["--split", "test2"], "samples has no split 'test2': use one of val"),
+        (["--no-accuracy", "--no-efficiency"], "--no-accuracy and --no-efficiency together leave nothing to measure"),
+    ],
+)
 def test_run_flags_are_checked_before_any_work(capsys, argv, message):
     assert refused(capsys, RUN[:3] + ["--dataset", "samples"] + argv) == f"bench: error: {message}"
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--tolerance", "-1"], "--tolerance -1: must be a finite number of at least 0"),
-    (["--tolerance", "nan"], "--tolerance nan: must be a finite number of at least 0"),
-    (["--nll-tolerance", "x"], "--nll-tolerance x: expected a number"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--tolerance", "-1"], "--tolerance -1: must be a finite number of at least 0"),
+        (["--tolerance", "nan"], "--tolerance nan: must be a finite number of at least 0"),
+        (["--nll-tolerance", "x"], "--nll-tolerance x: expected a number"),
+    ],
+)
 def test_check_flags_are_checked(capsys, argv, message):
     assert refused(capsys, ["check", "--baseline", "baselines/offline.json"] + argv) == f"bench: error: {message}"
 
 
 def test_profile_shares_the_run_declarations(capsys):
-    assert refused(capsys, ["profile", "--models", "alexnet", "--batch-size", "0"]) == \
-        "bench: error: --batch-size 0: must be a whole number of at least 1"
+    assert (
+        refused(capsys, ["profile", "--models", "alexnet", "--batch-size", "0"])
+        == "bench: error: --batch-size 0: must be a whole number of at least 1"
+    )
 
 
 def test_argparse_errors_are_one_line_too(capsys):
@@ -209,8 +237,11 @@ def test_argparse_errors_are_one_line_too(capsys):
 def test_no_traceback_reaches_a_user_through_the_real_entry_point(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
-    out = subprocess.run([sys.executable, "-m", "bench", "run", "--models", "alexnet", "--dataset", "imagenet-1k", "--data-dir", str(f)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--models", "alexnet", "--dataset", "imagenet-1k", "--data-dir", str(f)],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
 
 
@@ -230,17 +261,68 @@ def test_every_run_option_is_a_declared_runconfig_field():
 
 
 def test_parsed_run_equals_the_keyword_config(tmp_path):
-    argv = ["run", "--models", "alexnet,timm:resnet50", "--dataset", "imagenet-1k", "--data-dir", str(tmp_path), "--split", "val",
-            "--limit", "7", "--batch-size", "8", "--workers", "0", "--device", "cpu", "--precision", "bf16", "--no-channels-last",
-            "--compile", "--protocol", "fixed", "--mean", "0.5,0.5,0.5", "--crop-pct", "0.9", "--interpolation", "bicubic",
-            "--label-space", "imagenet-1k", "--no-efficiency", "--results-dir", str(tmp_path / "r"), "--force", "--no-progress"]
+    argv = [
+        "run",
+        "--models",
+        "alexnet,timm:resnet50",
+        "--dataset",
+        "imagenet-1k",
+        "--data-dir",
+        str(tmp_path),
+        "--split",
+        "val",
+        "--limit",
+        "7",
+        "--batch-size",
+        "8",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--precision",
+        "bf16",
+        "--no-channels-last",
+        "--compile",
+        "--protocol",
+        "fixed",
+        "--mean",
+        "0.5,0.5,0.5",
+        "--crop-pct",
+        "0.9",
+        "--interpolation",
+        "bicubic",
+        "--label-space",
+        "imagenet-1k",
+        "--no-efficiency",
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--force",
+        "--no-progress",
+    ]
     parsed = cli.from_args(RunConfig, cli.build_parser().parse_args(argv))
-    assert parsed == RunConfig(models=["alexnet", "timm:resnet50"], dataset="imagenet-1k", data_dir=str(tmp_path), split="val", limit=7,
-                               batch_size=8, workers=0, device="cpu", precision="bf16", channels_last=False, compile=True,
-                               transform="fixed",
-                               transform_overrides={"mean": (0.5, 0.5, 0.5), "crop_pct": 0.9, "interpolation": "bicubic"},
-                               label_space="imagenet-1k", efficiency=False, results_dir=str(tmp_path / "r"), force=True, progress=False)
-    assert cli.from_args(RunConfig, cli.build_parser().parse_args(["run", "--models", "alexnet"])) == RunConfig(models=["alexnet"])
+    assert parsed == RunConfig(
+        models=["alexnet", "timm:resnet50"],
+        dataset="imagenet-1k",
+        data_dir=str(tmp_path),
+        split="val",
+        limit=7,
+        batch_size=8,
+        workers=0,
+        device="cpu",
+        precision="bf16",
+        channels_last=False,
+        compile=True,
+        transform="fixed",
+        transform_overrides={"mean": (0.5, 0.5, 0.5), "crop_pct": 0.9, "interpolation": "bicubic"},
+        label_space="imagenet-1k",
+        efficiency=False,
+        results_dir=str(tmp_path / "r"),
+        force=True,
+        progress=False,
+    )
+    assert cli.from_args(RunConfig, cli.build_parser().parse_args(["run", "--models", "alexnet"])) == RunConfig(
+        models=["alexnet"]
+    )
 
 
 def test_keyword_construction_runs_the_same_checks():
@@ -278,8 +360,10 @@ def test_dataset_choices_come_from_the_registry(monkeypatch):
 
 
 def test_help_imports_nothing_heavy():
-    code = ("import sys; import bench.cli as c; c.build_parser().format_help(); "
-            "heavy = [m for m in ('torch', 'timm', 'torchvision', 'datasets', 'pandas', 'PIL') if m in sys.modules]; "
-            "assert not heavy, heavy")
+    code = (
+        "import sys; import bench.cli as c; c.build_parser().format_help(); "
+        "heavy = [m for m in ('torch', 'timm', 'torchvision', 'datasets', 'pandas', 'PIL') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

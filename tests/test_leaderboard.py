@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import leaderboard as LB
 from bench.models import reference
+from bench.report import leaderboard as LB
 from bench.report import published
-from bench.store import results as R
 from bench.report.plots import Point, YearPoint, pareto_front, plot_pareto, plot_years
+from bench.store import results as R
 
 GOLDEN = Path(__file__).parent / "golden"
 RESULTS, EXPECTED = GOLDEN / "results", GOLDEN / "expected"
@@ -34,7 +34,7 @@ def _table(md: str, first_header: str) -> list[dict[str, str]]:
     start = next(i for i, line in enumerate(lines) if line.startswith("|") and _cells(line)[0] == first_header)
     headers = _cells(lines[start])
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append(dict(zip(headers, _cells(line))))
@@ -77,17 +77,34 @@ def test_golden_pages_match_committed_files(generated):
     assert sorted(got) == sorted(expected)
     for name in sorted(got):
         if got[name] != expected[name]:
-            diff = "\n".join(difflib.unified_diff(expected[name].decode().splitlines(), got[name].decode().splitlines(),
-                                                  f"expected/{name}", f"generated/{name}", lineterm=""))
+            diff = "\n".join(
+                difflib.unified_diff(
+                    expected[name].decode().splitlines(),
+                    got[name].decode().splitlines(),
+                    f"expected/{name}",
+                    f"generated/{name}",
+                    lineterm="",
+                )
+            )
             pytest.fail(f"{name} differs from the golden file (UPDATE_GOLDEN=1 regenerates it if intended):\n{diff}")
 
 
 def test_regenerate_twice_gives_identical_bytes_in_a_stable_order(generated):
     a, b = generated
-    assert [p.name for p in a] == [p.name for p in b] == [
-        "README.md", "imagenet-1k.md", "imagenet-1k-pareto.png", "tiny-imagenet.md", "tiny-imagenet-pareto.png",
-        "tiny-imagenet-train.md", "published.md", "published-years.png",
-    ]
+    assert (
+        [p.name for p in a]
+        == [p.name for p in b]
+        == [
+            "README.md",
+            "imagenet-1k.md",
+            "imagenet-1k-pareto.png",
+            "tiny-imagenet.md",
+            "tiny-imagenet-pareto.png",
+            "tiny-imagenet-train.md",
+            "published.md",
+            "published-years.png",
+        ]
+    )
     for pa, pb in zip(a, b):
         assert pa.read_bytes() == pb.read_bytes(), pa.name
 
@@ -104,8 +121,11 @@ def test_pages_only_for_datasets_with_results(tmp_path):
 def test_index_links_every_page_and_the_published_one(generated):
     index = _page(generated, "README.md")
     rows = _table(index, "page")
-    assert [r["page"] for r in rows] == ["[imagenet-1k](imagenet-1k.md)", "[tiny-imagenet](tiny-imagenet.md)",
-                                         "[tiny-imagenet-train](tiny-imagenet-train.md)"]
+    assert [r["page"] for r in rows] == [
+        "[imagenet-1k](imagenet-1k.md)",
+        "[tiny-imagenet](tiny-imagenet.md)",
+        "[tiny-imagenet-train](tiny-imagenet-train.md)",
+    ]
     assert rows[0]["best model"] == "timm:resnet50.a1_in1k" and rows[0]["best top-1"] == "81.70"
     assert "[published.md](published.md)" in index
 
@@ -131,24 +151,49 @@ def test_ties_share_a_rank_and_are_ordered_by_top5_then_name(df):
     t = LB.measured_table(df)
     t = t[t["dataset"] == "imagenet-1k"]
     assert list(t["rank"]) == [1, 2, 2, 4, 5]
-    assert list(t["model"]) == ["timm:resnet50.a1_in1k", "timm:resnet50.tv2_in1k", "tv:resnet50.IMAGENET1K_V2 (--limit 1000)",
-                                "tv:alexnet.IMAGENET1K_V1", "tv:resnet18.IMAGENET1K_V1 (random)"]
+    assert list(t["model"]) == [
+        "timm:resnet50.a1_in1k",
+        "timm:resnet50.tv2_in1k",
+        "tv:resnet50.IMAGENET1K_V2 (--limit 1000)",
+        "tv:alexnet.IMAGENET1K_V1",
+        "tv:resnet18.IMAGENET1K_V1 (random)",
+    ]
 
 
 def _flat(model: str, top1: float | None, top5: float | None, dataset: str = "imagenet-1k", split: str = "validation") -> dict:
     acc = None if top1 is None else {"n": 100, "restricted": {"top1": top1, "top5": top5}}
-    return R.flatten({"key": {"dataset": dataset, "split": split, "model": model, "weights": "pretrained", "transform": "model"},
-                      "accuracy": acc, "model": {"reference": {"top1": 50.0}}})
+    return R.flatten(
+        {
+            "key": {"dataset": dataset, "split": split, "model": model, "weights": "pretrained", "transform": "model"},
+            "accuracy": acc,
+            "model": {"reference": {"top1": 50.0}},
+        }
+    )
 
 
 def test_competition_ranking_is_independent_of_input_order():
     import pandas as pd
 
-    rows = [_flat("c", 70.0, 90.0), _flat("no-accuracy", None, None), _flat("b", 80.0, 91.0), _flat("a", 80.0, 91.0),
-            _flat("d", 80.0, 95.0), _flat("e", 60.0, None), _flat("f", 60.0, 99.0)]
+    rows = [
+        _flat("c", 70.0, 90.0),
+        _flat("no-accuracy", None, None),
+        _flat("b", 80.0, 91.0),
+        _flat("a", 80.0, 91.0),
+        _flat("d", 80.0, 95.0),
+        _flat("e", 60.0, None),
+        _flat("f", 60.0, 99.0),
+    ]
     for order in (rows, rows[::-1]):
         t = LB.measured_table(pd.DataFrame(order))
-        assert list(zip(t["model"], t["rank"])) == [("d", 1), ("a", 1), ("b", 1), ("c", 4), ("f", 5), ("e", 5), ("no-accuracy", None)]
+        assert list(zip(t["model"], t["rank"])) == [
+            ("d", 1),
+            ("a", 1),
+            ("b", 1),
+            ("c", 4),
+            ("f", 5),
+            ("e", 5),
+            ("no-accuracy", None),
+        ]
 
 
 def test_ranks_are_per_dataset_and_split():
@@ -188,28 +233,50 @@ def test_delta_only_under_the_reported_figures_protocol(generated):
 
 def test_real_section_compares_with_timms_real_table(generated):
     (row,) = _table(_page(generated, "imagenet-1k.md"), "model")[:1]
-    assert row == {"model": "timm:resnet50.a1_in1k", "ReaL top-1": "86.75", "n": "46837", "reported ReaL top-1": "86.58",
-                   "Δ ReaL top-1": "+0.17"}  # 86.75 - 86.579 (results-imagenet-real.csv, 288 row)
+    assert row == {
+        "model": "timm:resnet50.a1_in1k",
+        "ReaL top-1": "86.75",
+        "n": "46837",
+        "reported ReaL top-1": "86.58",
+        "Δ ReaL top-1": "+0.17",
+    }  # 86.75 - 86.579 (results-imagenet-real.csv, 288 row)
     assert "## ImageNet-ReaL" not in _page(generated, "tiny-imagenet.md")
 
 
 def _full_run(dataset: str, split: str, top1: float, size: int, n: int | None = None, img: int = 288, crop: float = 1.0) -> dict:
     """A flattened resnet50.a1_in1k result with the transform and dataset facts the Δ rule reads."""
-    record = {"key": {"dataset": dataset, "split": split, "model": "timm:resnet50.a1_in1k", "weights": "pretrained", "transform": "model"},
-              "accuracy": {"n": size if n is None else n, "restricted": {"top1": top1, "top5": 50.0}},
-              "transform": {"policy": "model", "input_size": [3, img, img], "crop_pct": crop, "interpolation": "bicubic",
-                            "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-              "dataset": {"size": size, "limit": None, "source": "/data"}}
+    record = {
+        "key": {
+            "dataset": dataset,
+            "split": split,
+            "model": "timm:resnet50.a1_in1k",
+            "weights": "pretrained",
+            "transform": "model",
+        },
+        "accuracy": {"n": size if n is None else n, "restricted": {"top1": top1, "top5": 50.0}},
+        "transform": {
+            "policy": "model",
+            "input_size": [3, img, img],
+            "crop_pct": crop,
+            "interpolation": "bicubic",
+            "mean": [0.485, 0.456, 0.406],
+            "std": [0.229, 0.224, 0.225],
+        },
+        "dataset": {"size": size, "limit": None, "source": "/data"},
+    }
     return R.flatten(record)
 
 
-@pytest.mark.parametrize("dataset, split, size, top1, reported, delta", [
-    ("imagenet-a", "val", 7500, 16.0, 15.840, 0.16),  # results-imagenet-a.csv, 288 row
-    ("imagenet-r", "val", 30000, 39.0, 38.993, 0.007),  # results-imagenet-r.csv, 288 row
-    ("imagenet-sketch", "val", 50889, 28.0, 28.189, -0.189),  # results-sketch.csv, 288 row
-    ("imagenet-v2", "val", 10000, 69.0, 69.690, -0.69),  # results-imagenetv2-matched-frequency.csv, 288 row
-    ("imagenet-1k@imagenet-a", "validation", 10000, 95.0, 94.770, 0.23),  # results-imagenet-a-clean.csv, 288 row
-])
+@pytest.mark.parametrize(
+    "dataset, split, size, top1, reported, delta",
+    [
+        ("imagenet-a", "val", 7500, 16.0, 15.840, 0.16),  # results-imagenet-a.csv, 288 row
+        ("imagenet-r", "val", 30000, 39.0, 38.993, 0.007),  # results-imagenet-r.csv, 288 row
+        ("imagenet-sketch", "val", 50889, 28.0, 28.189, -0.189),  # results-sketch.csv, 288 row
+        ("imagenet-v2", "val", 10000, 69.0, 69.690, -0.69),  # results-imagenetv2-matched-frequency.csv, 288 row
+        ("imagenet-1k@imagenet-a", "validation", 10000, 95.0, 94.770, 0.23),  # results-imagenet-a-clean.csv, 288 row
+    ],
+)
 def test_delta_on_the_other_datasets_timm_reports(dataset, split, size, top1, reported, delta):
     import pandas as pd
 
@@ -252,7 +319,13 @@ def test_published_has_torchvision_rows_from_the_installed_meta(published_page):
     assert alexnet[0].gmacs == 0.714 and round(alexnet[0].params_m, 2) == 61.10
     rows = {r["model"]: r for r in _table(published_page, "rank")}
     row = rows["tv:alexnet.IMAGENET1K_V1"]
-    assert (row["top-1"], row["top-5"], row["params (M)"], row["GMACs"], row["extra data"]) == ("56.52", "79.07", "61.10", "0.714", "none")
+    assert (row["top-1"], row["top-5"], row["params (M)"], row["GMACs"], row["extra data"]) == (
+        "56.52",
+        "79.07",
+        "61.10",
+        "0.714",
+        "none",
+    )
     assert "AlexNet_Weights.IMAGENET1K_V1" in row["source"] and row["code"].startswith("[code](https://github.com/pytorch/vision")
     assert "tv:vgg16.IMAGENET1K_FEATURES" not in rows  # no classifier, no accuracy
     assert rows["tv:vit_h_14.IMAGENET1K_SWAG_E2E_V1"]["extra data"].startswith("IG-3.6B")
@@ -265,7 +338,10 @@ def test_published_has_paper_and_timm_rows(published_page):
     rows = {r["model"]: r for r in _table(published_page, "rank")}
     resnet = rows["ResNet-50"]
     assert (resnet["top-1"], resnet["top-5"], resnet["params (M)"], resnet["year"]) == ("77.15", "93.29", "25.60", "2015")
-    assert resnet["paper"] == "Deep Residual Learning for Image Recognition" and "He et al., arXiv:1512.03385v1, Table 3" in resnet["source"]
+    assert (
+        resnet["paper"] == "Deep Residual Learning for Image Recognition"
+        and "He et al., arXiv:1512.03385v1, Table 3" in resnet["source"]
+    )
     assert resnet["protocol"] == "10-crop · val"  # the protocol travels with the figure
     for alexnet in ("AlexNet (1 CNN)", "AlexNet (7 CNNs*)"):
         assert rows[alexnet]["protocol"].startswith("10-crop") and rows[alexnet]["protocol"].endswith("· val")
@@ -288,7 +364,11 @@ def test_published_has_paper_and_timm_rows(published_page):
     assert ranks[0] == 1 and ranks == sorted(ranks)
     winners = _table(published_page, "year")
     assert [w["year"] for w in winners][:3] == ["2010", "2011", "2012"]
-    assert (winners[2]["model"], winners[2]["top-5 error (test, %)"], winners[2]["extra data"]) == ("AlexNet (5 CNNs)", "16.4", "none")
+    assert (winners[2]["model"], winners[2]["top-5 error (test, %)"], winners[2]["extra data"]) == (
+        "AlexNet (5 CNNs)",
+        "16.4",
+        "none",
+    )
     assert winners[2]["entry with outside data"].startswith("15.3")
 
 
@@ -314,8 +394,12 @@ def test_pareto_front_of_hand_made_points():
 
 
 def test_plots_are_non_empty_and_byte_stable(tmp_path):
-    points = [Point("a", 100.0, 70.0, "gpu, fp32, b8"), Point("b", 300.0, 60.0, "gpu, fp32, b8"), Point("c", 50.0, 65.0, "gpu, fp32, b8"),
-              Point("d", 20.0, 71.0, "cpu, fp32, b1")]
+    points = [
+        Point("a", 100.0, 70.0, "gpu, fp32, b8"),
+        Point("b", 300.0, 60.0, "gpu, fp32, b8"),
+        Point("c", 50.0, 65.0, "gpu, fp32, b8"),
+        Point("d", 20.0, 71.0, "cpu, fp32, b1"),
+    ]
     years = [YearPoint(2012, 59.3, "paper"), YearPoint(2015, 77.15, "paper"), YearPoint(2015, 80.9, "torchvision")]
     winners = [(2010, 28.2), (2012, 15.3)]
     outputs = []
@@ -348,10 +432,22 @@ def test_a_limit_run_is_labelled_and_never_shadows_the_full_run(tmp_path):
     from bench.store import schema as S
 
     def record(samples: str, top1: float, limit: int | None, started: str) -> S.Record:
-        key = S.Identity(model="tv:alexnet.IMAGENET1K_V1", weights="pretrained", weights_digest="file:ab", dataset="samples",
-                         split="val", samples=samples, transform={"policy": "model"}, precision="fp32")
-        return S.Record(key=key, accuracy=S.Accuracy(n=5 if limit is None else limit, restricted=S.Figures(top1=top1, top5=90.0)),
-                        dataset=S.DatasetRecord(name="samples", split="val", size=5, limit=limit), run=S.RunRecord(started=started))
+        key = S.Identity(
+            model="tv:alexnet.IMAGENET1K_V1",
+            weights="pretrained",
+            weights_digest="file:ab",
+            dataset="samples",
+            split="val",
+            samples=samples,
+            transform={"policy": "model"},
+            precision="fp32",
+        )
+        return S.Record(
+            key=key,
+            accuracy=S.Accuracy(n=5 if limit is None else limit, restricted=S.Figures(top1=top1, top5=90.0)),
+            dataset=S.DatasetRecord(name="samples", split="val", size=5, limit=limit),
+            run=S.RunRecord(started=started),
+        )
 
     R.write(record("a" * 64, 0.0, 3, "2026-12-01T00:00:00+00:00"), None, tmp_path)
     t = LB.measured_table(R.load(tmp_path))

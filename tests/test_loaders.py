@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import fixtures as F
 import pytest
 import torch
 
-import fixtures as F
 from bench.data import datasets as D
 from bench.data import labels as L
 from bench.data import loaders
@@ -102,6 +102,8 @@ def test_cuda_decode_agrees_with_cpu_path(lite0, tmp_path):
     outs = []
     for path in ("cpu", "gpu"):
         pipe = loaders.build(images, indices, ts, "cuda", batch_size=4, workers=0, data_path=path)
-        ev = evaluate(model, pipe.batches, L.project(images.label_space, L.imagenet_1k()), device="cuda", progress=False, finish=pipe.finish)
+        ev = evaluate(
+            model, pipe.batches, L.project(images.label_space, L.imagenet_1k()), device="cuda", progress=False, finish=pipe.finish
+        )
         outs.append(ev.samples["full_top5"][:, 0])
     assert (outs[0] == outs[1]).mean() >= 0.99

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from bench import models as M
-from bench.models import weights as W
 from bench.errors import ConfigError, UnknownModelError, WeightsMismatchError, WeightsUnavailableError
+from bench.models import weights as W
 
 
 def test_bare_name_prefers_torchvision_like_the_classic_demo():
@@ -207,8 +207,10 @@ def test_globs_leave_out_weights_that_are_not_imagenet_classifiers():
     assert why["timm:vit_base_patch16_clip_224.openai"].startswith("512-way head matches no ImageNet label space")
     assert "timm:vit_base_patch16_clip_224.openai_ft_in1k" in [s.id for s in specs]
     assert get_pretrained_cfg("aimv2_large_patch14_224.apple_pt").num_classes == 0
-    assert dict(M.match("aimv2_large_patch14_224.*")[1])["timm:aimv2_large_patch14_224.apple_pt"] == \
-        "feature-only: no classifier head (num_classes 0)"
+    assert (
+        dict(M.match("aimv2_large_patch14_224.*")[1])["timm:aimv2_large_patch14_224.apple_pt"]
+        == "feature-only: no classifier head (num_classes 0)"
+    )
     _, skipped = M.match("vgg16.*")
     assert skipped == [("tv:vgg16.IMAGENET1K_FEATURES", "feature-only weights: no classifier categories (torchvision meta)")]
     assert M.resolve("tv:vgg16.IMAGENET1K_FEATURES").tag == "IMAGENET1K_FEATURES"  # named exactly, it still resolves

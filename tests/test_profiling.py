@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 import json
 
 import pytest
@@ -99,8 +98,19 @@ def test_cli_budget_flags_reach_profile(monkeypatch: pytest.MonkeyPatch, capsys:
         return [{"model": "tv:x"}]
 
     monkeypatch.setattr(profiling, "profile", fake_profile)
-    argv = ["profile", "--models", "a,b", "--repeats", "9", "--min-repeat-s", "0.5", "--warmup-max-s", "3",
-            "--latency-budget-s", "1.5"]
+    argv = [
+        "profile",
+        "--models",
+        "a,b",
+        "--repeats",
+        "9",
+        "--min-repeat-s",
+        "0.5",
+        "--warmup-max-s",
+        "3",
+        "--latency-budget-s",
+        "1.5",
+    ]
     assert cli.main(argv) == 0
     assert seen["names"] == ["a", "b"] and seen["timing"] is True
     assert seen["budget"] == {"repeats": 9, "min_repeat_s": 0.5, "warmup_max_s": 3.0, "latency_budget_s": 1.5}
@@ -109,8 +119,14 @@ def test_cli_budget_flags_reach_profile(monkeypatch: pytest.MonkeyPatch, capsys:
 
 
 def test_profile_times_with_the_given_budget() -> None:
-    budget = {"repeats": 2, "min_repeat_s": 0.0, "warmup_max_s": 0.0, "latency_budget_s": 0.0, "latency_min_iters": 3,
-              "min_iters": 1}
+    budget = {
+        "repeats": 2,
+        "min_repeat_s": 0.0,
+        "warmup_max_s": 0.0,
+        "latency_budget_s": 0.0,
+        "latency_min_iters": 3,
+        "min_iters": 1,
+    }
     (row,) = profiling.profile(["tv:squeezenet1_1"], device="cpu", batch_size=2, budget=budget)
     assert "error" not in row, row.get("error")
     assert (row["batch_size"], row["repeats"], row["repeat_iters"], row["latency_iters"]) == (2, 2, [1, 1], 3)
@@ -127,9 +143,20 @@ def test_profile_rejects_a_bad_budget_once() -> None:
 
 
 def test_format_table_shows_spread_and_time() -> None:
-    rows = [{"model": "m", "params": 10, "gmacs": 1.0, "throughput_img_s": 100.0, "throughput_img_s_min": 95.0,
-             "throughput_img_s_max": 105.0, "batch_size": 8, "measure_s": 12.34},
-            {"model": "s", "params": 5, "gmacs": 0.5}, {"model": "e", "error": "boom"}]
+    rows = [
+        {
+            "model": "m",
+            "params": 10,
+            "gmacs": 1.0,
+            "throughput_img_s": 100.0,
+            "throughput_img_s_min": 95.0,
+            "throughput_img_s_max": 105.0,
+            "batch_size": 8,
+            "measure_s": 12.34,
+        },
+        {"model": "s", "params": 5, "gmacs": 0.5},
+        {"model": "e", "error": "boom"},
+    ]
     lines = profiling.format_table(rows).splitlines()
     assert lines[0].split()[:6] == ["model", "params", "GMACs", "img/s", "±", "%"]
     assert lines[2].split() == ["m", "10", "1.000", "100.0", "10.0", "8", "—", "—", "—", "12.3"]

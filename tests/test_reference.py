@@ -71,18 +71,29 @@ def test_pin_names_a_full_commit_and_the_sha256_of_every_shipped_file(pin):
 @pytest.mark.skipif(not TIMM_REPO.is_dir(), reason="no local copy of pytorch-image-models (set BENCH_TIMM_REPO)")
 def test_pin_is_on_mains_first_parent_history_and_the_copies_are_its_files(pin):
     git = ["git", "-C", str(TIMM_REPO)]
-    first_parent = subprocess.run([*git, "rev-list", "--first-parent", pin["branch"]], capture_output=True, text=True, check=True).stdout.split()
+    first_parent = subprocess.run(
+        [*git, "rev-list", "--first-parent", pin["branch"]], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert pin["commit"] in first_parent
     for name in pin["sha256"]:
         blob = subprocess.run([*git, "show", f"{pin['commit']}:results/{name}"], capture_output=True, check=True).stdout
         assert blob == (TABLES / name).read_bytes(), name
-    date = subprocess.run([*git, "show", "-s", "--format=%cI", pin["commit"]], capture_output=True, text=True, check=True).stdout.strip()
+    date = subprocess.run(
+        [*git, "show", "-s", "--format=%cI", pin["commit"]], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert date == pin["date"]
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-           "GIT_AUTHOR_DATE": "2025-01-02T03:04:05+00:00", "GIT_COMMITTER_DATE": "2025-01-02T03:04:05+00:00"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "GIT_AUTHOR_DATE": "2025-01-02T03:04:05+00:00",
+        "GIT_COMMITTER_DATE": "2025-01-02T03:04:05+00:00",
+    }
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=env).stdout.strip()
 
 
@@ -123,14 +134,18 @@ def test_every_tag_timm_reports_has_its_figures_with_size_and_crop():
     assert len(by_tag) == 1266 and len(rows) == 1556
     for tag, expected in by_tag.items():
         got = R.timm_figures(tag)
-        assert [(f.top1, f.img_size, f.crop_pct) for f in got] == [(float(r["top1"]), int(r["img_size"]), float(r["crop_pct"])) for r in expected]
+        assert [(f.top1, f.img_size, f.crop_pct) for f in got] == [
+            (float(r["top1"]), int(r["img_size"]), float(r["crop_pct"])) for r in expected
+        ]
         assert R.timm_reference(tag)["top1"] in {float(r["top1"]) for r in expected}
 
 
 def test_figures_read_off_the_files():
     a1 = R.timm_figures("resnet50.a1_in1k")
     assert [(f.top1, f.top5, f.img_size, f.crop_pct, f.interpolation, f.params_m) for f in a1] == [
-        (81.240, 95.112, 288, 1.0, "bicubic", 25.56), (80.382, 94.598, 224, 0.95, "bicubic", 25.56)]
+        (81.240, 95.112, 288, 1.0, "bicubic", 25.56),
+        (80.382, 94.598, 224, 0.95, "bicubic", 25.56),
+    ]
     assert R.timm_reference("resnet50.a1_in1k")["top1"] == 81.240  # timm's default eval: the 288 test size
     assert R.timm_reference("resnet50.tv_in1k")["top1"] == 76.156  # re-run in 2025 (was 76.130)
     assert R.timm_figures("eva_giant_patch14_336.clip_ft_in1k")[0].params_m == 1013.01  # "1,013.01" in the file
@@ -154,35 +169,59 @@ def test_every_dataset_file_is_reachable():
 
 
 def _fig(**kw) -> R.Figure:
-    base = dict(model="resnet50.a1_in1k", dataset="imagenet-1k", split="validation", top1=81.24, img_size=288, crop_pct=1.0,
-                crop_mode="center", interpolation="bicubic", **IMN)
+    base = dict(
+        model="resnet50.a1_in1k",
+        dataset="imagenet-1k",
+        split="validation",
+        top1=81.24,
+        img_size=288,
+        crop_pct=1.0,
+        crop_mode="center",
+        interpolation="bicubic",
+        **IMN,
+    )
     return R.Figure(**{**base, **kw})
 
 
 def _run(**kw) -> R.RunProtocol:
-    base = dict(dataset="imagenet-1k", split="validation", weights="pretrained", policy="model", input_size=(288, 288),
-                crop_pct=1.0, crop_mode="center", interpolation="bicubic", limit=None, n=50000, size=50000, **IMN)
+    base = dict(
+        dataset="imagenet-1k",
+        split="validation",
+        weights="pretrained",
+        policy="model",
+        input_size=(288, 288),
+        crop_pct=1.0,
+        crop_mode="center",
+        interpolation="bicubic",
+        limit=None,
+        n=50000,
+        size=50000,
+        **IMN,
+    )
     return R.RunProtocol(**{**base, **kw})
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({}, "same protocol"),
-    ({"input_size": (224, 224)}, "input 224 ≠ 288"),
-    ({"input_size": (256, 320)}, "input 256x320 ≠ 288"),
-    ({"crop_pct": 0.95}, "crop_pct 0.95 ≠ 1.0"),
-    ({"crop_mode": "squash"}, "crop mode squash ≠ center"),
-    ({"interpolation": "bilinear"}, "bilinear ≠ bicubic"),
-    ({"mean": (0.5, 0.5, 0.5)}, "mean/std differ"),
-    ({"policy": "fixed"}, "fixed transform"),
-    ({"overrides": ("crop_pct",)}, "overridden crop_pct"),
-    ({"weights": "random"}, "random weights"),
-    ({"limit": 1000, "n": 1000}, "--limit 1000"),
-    ({"n": 49990}, "n 49990 of 50000"),
-    ({"n": 1000, "size": 1000}, "split has 1000 of 50000 images"),
-    ({"n": None}, "n unknown"),
-    ({"input_size": None}, "transform not recorded"),
-    ({"dataset": "imagenet-v2", "split": "val"}, "reported on imagenet-1k"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({}, "same protocol"),
+        ({"input_size": (224, 224)}, "input 224 ≠ 288"),
+        ({"input_size": (256, 320)}, "input 256x320 ≠ 288"),
+        ({"crop_pct": 0.95}, "crop_pct 0.95 ≠ 1.0"),
+        ({"crop_mode": "squash"}, "crop mode squash ≠ center"),
+        ({"interpolation": "bilinear"}, "bilinear ≠ bicubic"),
+        ({"mean": (0.5, 0.5, 0.5)}, "mean/std differ"),
+        ({"policy": "fixed"}, "fixed transform"),
+        ({"overrides": ("crop_pct",)}, "overridden crop_pct"),
+        ({"weights": "random"}, "random weights"),
+        ({"limit": 1000, "n": 1000}, "--limit 1000"),
+        ({"n": 49990}, "n 49990 of 50000"),
+        ({"n": 1000, "size": 1000}, "split has 1000 of 50000 images"),
+        ({"n": None}, "n unknown"),
+        ({"input_size": None}, "transform not recorded"),
+        ({"dataset": "imagenet-v2", "split": "val"}, "reported on imagenet-1k"),
+    ],
+)
 def test_comparable_only_under_the_figures_own_protocol(change, reason):
     ok, why = R.comparable(_run(**change), _fig())
     assert (ok, why) == (reason == "same protocol", reason)
@@ -191,21 +230,43 @@ def test_comparable_only_under_the_figures_own_protocol(change, reason):
 def test_comparable_edge_cases():
     assert R.comparable(_run(), None) == (False, "no reported figure")
     # crop_pct as rounded by torchvision (224/232 -> 0.9655) matches timm's 3-decimal column within tolerance
-    assert R.comparable(_run(input_size=(224, 224), crop_pct=0.9655, interpolation="bilinear"),
-                        _fig(img_size=224, crop_pct=0.9655, interpolation="bilinear"))[0]
+    assert R.comparable(
+        _run(input_size=(224, 224), crop_pct=0.9655, interpolation="bilinear"),
+        _fig(img_size=224, crop_pct=0.9655, interpolation="bilinear"),
+    )[0]
     v2 = {"dataset": "imagenet-v2", "split": "val", "n": 10000, "size": 10000}
-    assert R.comparable(_run(**v2, data_source="/d/imagenetv2-matched-frequency-format-val"), _fig(dataset="imagenet-v2", split="val"))[0]
-    assert R.comparable(_run(**v2, data_source="/d/imagenetv2-threshold0.7-format-val"), _fig(dataset="imagenet-v2", split="val")) == \
-        (False, "ImageNetV2 variant ≠ matched-frequency")
+    assert R.comparable(
+        _run(**v2, data_source="/d/imagenetv2-matched-frequency-format-val"), _fig(dataset="imagenet-v2", split="val")
+    )[0]
+    assert R.comparable(
+        _run(**v2, data_source="/d/imagenetv2-threshold0.7-format-val"), _fig(dataset="imagenet-v2", split="val")
+    ) == (False, "ImageNetV2 variant ≠ matched-frequency")
 
 
 def test_run_protocol_from_records_old_and_new():
-    new = {"key": {"dataset": "imagenet-1k", "split": "validation", "weights": "pretrained", "transform": "model"},
-           "transform": {"policy": "model", "input_size": [3, 288, 288], "crop_pct": 1.0, "crop_mode": "squash",
-                         "interpolation": "bicubic", "mean": list(IMN["mean"]), "std": list(IMN["std"])},
-           "dataset": {"size": 50000, "limit": None, "source": "/data"}, "accuracy": {"n": 50000}}
+    new = {
+        "key": {"dataset": "imagenet-1k", "split": "validation", "weights": "pretrained", "transform": "model"},
+        "transform": {
+            "policy": "model",
+            "input_size": [3, 288, 288],
+            "crop_pct": 1.0,
+            "crop_mode": "squash",
+            "interpolation": "bicubic",
+            "mean": list(IMN["mean"]),
+            "std": list(IMN["std"]),
+        },
+        "dataset": {"size": 50000, "limit": None, "source": "/data"},
+        "accuracy": {"n": 50000},
+    }
     run = R.RunProtocol.from_result(new)
-    assert (run.input_size, run.crop_pct, run.crop_mode, run.n, run.size, run.limit) == ((288, 288), 1.0, "squash", 50000, 50000, None)
+    assert (run.input_size, run.crop_pct, run.crop_mode, run.n, run.size, run.limit) == (
+        (288, 288),
+        1.0,
+        "squash",
+        50000,
+        50000,
+        None,
+    )
     old = json.loads(json.dumps(new))
     del old["transform"]["crop_mode"]  # records from before crop_mode was recorded: all centre crops
     assert R.RunProtocol.from_result(old).crop_mode == "center"
@@ -227,24 +288,73 @@ def test_closest_figure_is_the_one_at_the_runs_size():
 
 # Tokens that name a corpus beyond ImageNet-1k, written down here independently of pretraining_data.csv.
 CORPUS_TOKENS = {
-    "in21k", "in22k", "in12k", "inw21k", "jft", "laion2b", "laion400m", "laiona", "openai", "datacomp1b", "datacompxl",
-    "dfn2b", "dfn5b", "dfndr2b", "metaclip", "metaclip2", "yfcc100m", "yfcc15m", "cc12m", "ig1b", "swag", "seer", "webli",
-    "m30m", "m38m", "merged2b", "lvd142m", "lvd1689m", "sat493m", "sa1b", "florence2", "bamboo", "mclip", "mclip2",
-    "pali", "pali2", "gemma3n", "gemma4", "qwen3", "radio", "6m",
+    "in21k",
+    "in22k",
+    "in12k",
+    "inw21k",
+    "jft",
+    "laion2b",
+    "laion400m",
+    "laiona",
+    "openai",
+    "datacomp1b",
+    "datacompxl",
+    "dfn2b",
+    "dfn5b",
+    "dfndr2b",
+    "metaclip",
+    "metaclip2",
+    "yfcc100m",
+    "yfcc15m",
+    "cc12m",
+    "ig1b",
+    "swag",
+    "seer",
+    "webli",
+    "m30m",
+    "m38m",
+    "merged2b",
+    "lvd142m",
+    "lvd1689m",
+    "sat493m",
+    "sa1b",
+    "florence2",
+    "bamboo",
+    "mclip",
+    "mclip2",
+    "pali",
+    "pali2",
+    "gemma3n",
+    "gemma4",
+    "qwen3",
+    "radio",
+    "6m",
 }
 
 
 def test_no_tag_that_names_a_corpus_reads_as_no_extra_data(zoo):
-    wrong = [t for t in zoo if CORPUS_TOKENS & set(t.split(".", 1)[1].lower().split("_"))
-             and R.weight_info(f"timm:{t}").extra_data in (R.NONE, R.UNKNOWN, None)]
+    wrong = [
+        t
+        for t in zoo
+        if CORPUS_TOKENS & set(t.split(".", 1)[1].lower().split("_"))
+        and R.weight_info(f"timm:{t}").extra_data in (R.NONE, R.UNKNOWN, None)
+    ]
     assert wrong == []
     assert [t for t in zoo if R.weight_info(f"timm:{t}").extra_data == R.UNKNOWN] == []
     assert len(zoo) > 1500
 
 
 def test_web_data_fine_tunes_named_in_the_issue_are_not_none(zoo):
-    patterns = ("*.laion2b_ft_in1k", "*.openai_ft_in1k", "*.fb_ssl_yfcc100m_*", "*.fb_wsl_ig1b_*", "*.fb_swsl_ig1b_*",
-                "*.webli_ft_in1k", "*.seer_ft_in1k", "*.swag_ft_in1k")
+    patterns = (
+        "*.laion2b_ft_in1k",
+        "*.openai_ft_in1k",
+        "*.fb_ssl_yfcc100m_*",
+        "*.fb_wsl_ig1b_*",
+        "*.fb_swsl_ig1b_*",
+        "*.webli_ft_in1k",
+        "*.seer_ft_in1k",
+        "*.swag_ft_in1k",
+    )
     import fnmatch
 
     tags = [t for t in zoo if any(fnmatch.fnmatchcase(t, p) for p in patterns)]
@@ -252,46 +362,82 @@ def test_web_data_fine_tunes_named_in_the_issue_are_not_none(zoo):
     assert {t: R.extra_data(f"timm:{t}") for t in tags if R.extra_data(f"timm:{t}") == R.NONE} == {}
 
 
-@pytest.mark.parametrize("model, chain", [
-    ("timm:vit_base_patch16_clip_224.laion2b_ft_in12k_in1k", ("LAION-2B", "ImageNet-12k")),
-    ("timm:vit_base_patch16_clip_224.openai_ft_in12k_in1k", ("WIT-400M", "ImageNet-12k")),
-    ("timm:vit_base_patch16_clip_224.laion2b_ft_in1k", ("LAION-2B",)),
-    ("timm:eva02_large_patch14_448.mim_m38m_ft_in22k_in1k", ("Merged-38M", "ImageNet-22k")),
-    ("timm:eva02_large_patch14_448.mim_in22k_ft_in22k_in1k", ("ImageNet-22k",)),
-    ("timm:eva_giant_patch14_336.clip_ft_in1k", ("LAION-400M",)),
-    ("timm:resnet50.fb_ssl_yfcc100m_ft_in1k", ("YFCC100M (unlabelled)",)),
-    ("timm:resnext101_32x8d.fb_wsl_ig1b_ft_in1k", ("IG-1B (hashtags)",)),
-    ("timm:regnety_160.swag_ft_in1k", ("IG-3.6B (hashtags)",)),
-    ("timm:regnety_320.seer_ft_in1k", ("IG-1B (uncurated)",)),
-    ("timm:vit_so400m_patch14_siglip_378.webli_ft_in1k", ("WebLI",)),
-    ("timm:tf_efficientnet_b0.ns_jft_in1k", ("JFT-300M (unlabelled)",)),
-    ("timm:vit_base_patch16_224.augreg2_in21k_ft_in1k", ("ImageNet-21k",)),
-    ("timm:convnext_base.clip_laion2b_augreg_ft_in12k_in1k", ("LAION-2B", "ImageNet-12k")),
-    ("timm:tf_efficientnet_b0.ap_in1k", ()),
-    ("timm:resnet50.a1_in1k", ()),
-    ("tv:vit_b_16.IMAGENET1K_SWAG_E2E_V1", ("IG-3.6B (hashtags)",)),
-    ("tv:vit_b_16.IMAGENET1K_V1", ()),
-])
+@pytest.mark.parametrize(
+    "model, chain",
+    [
+        ("timm:vit_base_patch16_clip_224.laion2b_ft_in12k_in1k", ("LAION-2B", "ImageNet-12k")),
+        ("timm:vit_base_patch16_clip_224.openai_ft_in12k_in1k", ("WIT-400M", "ImageNet-12k")),
+        ("timm:vit_base_patch16_clip_224.laion2b_ft_in1k", ("LAION-2B",)),
+        ("timm:eva02_large_patch14_448.mim_m38m_ft_in22k_in1k", ("Merged-38M", "ImageNet-22k")),
+        ("timm:eva02_large_patch14_448.mim_in22k_ft_in22k_in1k", ("ImageNet-22k",)),
+        ("timm:eva_giant_patch14_336.clip_ft_in1k", ("LAION-400M",)),
+        ("timm:resnet50.fb_ssl_yfcc100m_ft_in1k", ("YFCC100M (unlabelled)",)),
+        ("timm:resnext101_32x8d.fb_wsl_ig1b_ft_in1k", ("IG-1B (hashtags)",)),
+        ("timm:regnety_160.swag_ft_in1k", ("IG-3.6B (hashtags)",)),
+        ("timm:regnety_320.seer_ft_in1k", ("IG-1B (uncurated)",)),
+        ("timm:vit_so400m_patch14_siglip_378.webli_ft_in1k", ("WebLI",)),
+        ("timm:tf_efficientnet_b0.ns_jft_in1k", ("JFT-300M (unlabelled)",)),
+        ("timm:vit_base_patch16_224.augreg2_in21k_ft_in1k", ("ImageNet-21k",)),
+        ("timm:convnext_base.clip_laion2b_augreg_ft_in12k_in1k", ("LAION-2B", "ImageNet-12k")),
+        ("timm:tf_efficientnet_b0.ap_in1k", ()),
+        ("timm:resnet50.a1_in1k", ()),
+        ("tv:vit_b_16.IMAGENET1K_SWAG_E2E_V1", ("IG-3.6B (hashtags)",)),
+        ("tv:vit_b_16.IMAGENET1K_V1", ()),
+    ],
+)
 def test_training_data_chains(model, chain):
     assert R.training_data(model) == chain
     assert R.extra_data(model) == (" → ".join(chain) if chain else R.NONE)
 
 
-@pytest.mark.parametrize("model, paper, arxiv, year", [
-    ("timm:tf_efficientnet_lite0.in1k", "Higher accuracy on vision models with EfficientNet-Lite (TensorFlow Blog)", None, 2020),
-    ("timm:tf_efficientnet_b0.ap_in1k", "Adversarial Examples Improve Image Recognition", "1911.09665", 2019),
-    ("timm:tf_efficientnet_b0.ns_jft_in1k", "Self-training with Noisy Student improves ImageNet classification", "1911.04252", 2019),
-    ("timm:tf_efficientnet_cc_b0_4e.in1k", "CondConv: Conditionally Parameterized Convolutions for Efficient Inference", "1904.04971", 2019),
-    ("timm:tf_efficientnet_b0.aa_in1k", "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks", "1905.11946", 2019),
-    ("timm:resnet50.a1_in1k", "ResNet strikes back: An improved training procedure in timm", "2110.00476", 2021),
-    ("timm:resnet50.tv_in1k", "Deep Residual Learning for Image Recognition", "1512.03385", 2015),
-    ("timm:vit_base_patch16_clip_224.openai", "Learning Transferable Visual Models From Natural Language Supervision", "2103.00020", 2021),
-    ("timm:mobilenetv3_large_100.miil_in21k", "ImageNet-21K Pretraining for the Masses", "2104.10972", 2021),
-    ("timm:seresnext50_32x4d.racm_in1k", "Squeeze-and-Excitation Networks", "1709.01507", 2017),
-    ("timm:xcit_tiny_12_p8_224.fb_in1k", "XCiT: Cross-Covariance Image Transformers", "2106.09681", 2021),
-    ("tv:vit_b_16.IMAGENET1K_SWAG_E2E_V1", "Revisiting Weakly Supervised Pre-Training of Visual Perception Models", "2201.08371", 2022),
-    ("tv:alexnet.IMAGENET1K_V1", "One weird trick for parallelizing convolutional neural networks", "1404.5997", 2014),
-])
+@pytest.mark.parametrize(
+    "model, paper, arxiv, year",
+    [
+        (
+            "timm:tf_efficientnet_lite0.in1k",
+            "Higher accuracy on vision models with EfficientNet-Lite (TensorFlow Blog)",
+            None,
+            2020,
+        ),
+        ("timm:tf_efficientnet_b0.ap_in1k", "Adversarial Examples Improve Image Recognition", "1911.09665", 2019),
+        (
+            "timm:tf_efficientnet_b0.ns_jft_in1k",
+            "Self-training with Noisy Student improves ImageNet classification",
+            "1911.04252",
+            2019,
+        ),
+        (
+            "timm:tf_efficientnet_cc_b0_4e.in1k",
+            "CondConv: Conditionally Parameterized Convolutions for Efficient Inference",
+            "1904.04971",
+            2019,
+        ),
+        (
+            "timm:tf_efficientnet_b0.aa_in1k",
+            "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks",
+            "1905.11946",
+            2019,
+        ),
+        ("timm:resnet50.a1_in1k", "ResNet strikes back: An improved training procedure in timm", "2110.00476", 2021),
+        ("timm:resnet50.tv_in1k", "Deep Residual Learning for Image Recognition", "1512.03385", 2015),
+        (
+            "timm:vit_base_patch16_clip_224.openai",
+            "Learning Transferable Visual Models From Natural Language Supervision",
+            "2103.00020",
+            2021,
+        ),
+        ("timm:mobilenetv3_large_100.miil_in21k", "ImageNet-21K Pretraining for the Masses", "2104.10972", 2021),
+        ("timm:seresnext50_32x4d.racm_in1k", "Squeeze-and-Excitation Networks", "1709.01507", 2017),
+        ("timm:xcit_tiny_12_p8_224.fb_in1k", "XCiT: Cross-Covariance Image Transformers", "2106.09681", 2021),
+        (
+            "tv:vit_b_16.IMAGENET1K_SWAG_E2E_V1",
+            "Revisiting Weakly Supervised Pre-Training of Visual Perception Models",
+            "2201.08371",
+            2022,
+        ),
+        ("tv:alexnet.IMAGENET1K_V1", "One weird trick for parallelizing convolutional neural networks", "1404.5997", 2014),
+    ],
+)
 def test_papers_of_weights(model, paper, arxiv, year):
     info = R.weight_info(model)
     assert (info.paper, info.arxiv, info.year) == (paper, arxiv, year)
@@ -310,7 +456,9 @@ def test_paper_rule_is_unambiguous_and_covers_the_zoo(zoo):
             ambiguous[tag] = papers
     assert ambiguous == {}
     # timm's own architectures with no paper ("Paper: TBD" in csatv2, the *ts / *q ByobNet experiments, test nets)
-    timm_originals = re.compile(r"csatv2|test_|(eca_|gc)?resnet(32|33|50t|51q|61q)|gcresnet|eca_resnet33ts|resnet3[23]ts|resnet[56]1q")
+    timm_originals = re.compile(
+        r"csatv2|test_|(eca_|gc)?resnet(32|33|50t|51q|61q)|gcresnet|eca_resnet33ts|resnet3[23]ts|resnet[56]1q"
+    )
     without = [t for t in zoo if R.weight_info(f"timm:{t}").paper is None]
     assert [t for t in without if not timm_originals.match(t)] == []
     assert len(without) < 20
@@ -319,7 +467,10 @@ def test_paper_rule_is_unambiguous_and_covers_the_zoo(zoo):
 def test_model_paper_keeps_its_shape():
     assert R.model_paper("somebody:else") == {"paper": None, "year": None, "extra_data": None}
     assert R.model_paper("timm:convnext_base.fb_in22k_ft_in1k") == {
-        "paper": "A ConvNet for the 2020s", "year": 2022, "extra_data": "ImageNet-22k"}
+        "paper": "A ConvNet for the 2020s",
+        "year": 2022,
+        "extra_data": "ImageNet-22k",
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,7 +482,9 @@ def test_paper_table_has_protocol_split_and_a_precise_source():
     for name, r in rows.items():
         assert re.match(r"(single-crop|10-crop|multi-crop)", r["protocol"]), name
         assert r["split"] in ("val", "test"), name
-        assert re.search(r"Table \d|§\d|abstract", r["source"]) and re.search(r"arXiv:\d{4}\.\d{4,5}v\d|NIPS 2012", r["source"]), name
+        assert re.search(r"Table \d|§\d|abstract", r["source"]) and re.search(
+            r"arXiv:\d{4}\.\d{4,5}v\d|NIPS 2012", r["source"]
+        ), name
     for alexnet in ("AlexNet (1 CNN)", "AlexNet (7 CNNs*)"):
         assert rows[alexnet]["protocol"].startswith("10-crop") and "§4.1" in rows[alexnet]["source"]
     assert (rows["AlexNet (1 CNN)"]["top1"], rows["AlexNet (7 CNNs*)"]["top1"]) == ("59.3", "63.3")
@@ -340,7 +493,9 @@ def test_paper_table_has_protocol_split_and_a_precise_source():
         assert "arXiv:1905.11946v5" in rows[b]["source"] and "ICML 2019" in rows[b]["source"]
     assert rows["EfficientNet-B0"]["top1"] == "77.1" and "76.3" in rows["EfficientNet-B0"]["source"]
     # top-1 = 100 - the error the source quotes
-    assert float(rows["ResNet-50"]["top1"]) == pytest.approx(100 - 22.85) and float(rows["AlexNet (1 CNN)"]["top5"]) == pytest.approx(100 - 18.2)
+    assert float(rows["ResNet-50"]["top1"]) == pytest.approx(100 - 22.85) and float(
+        rows["AlexNet (1 CNN)"]["top5"]
+    ) == pytest.approx(100 - 18.2)
 
 
 def test_ilsvrc_winners_follow_one_rule_with_an_extra_data_column():
@@ -367,7 +522,14 @@ def test_bench_list_shows_reported_top1_with_its_protocol_params_paper_year_and_
     assert "85.49 (224px, crop 1.0)" in row and "86.57" in row and "2022" in row and row.rstrip().endswith("LAION-2B")
     assert cli.main(["list", "resnet50.a1_in1k", "--format", "json"]) == 0
     (a1,) = json.loads(capsys.readouterr().out)
-    assert (a1["top1"], a1["input"], a1["crop_pct"], a1["params_m"], a1["year"], a1["extra_data"]) == (81.24, 288, 1.0, 25.56, 2021, "none")
+    assert (a1["top1"], a1["input"], a1["crop_pct"], a1["params_m"], a1["year"], a1["extra_data"]) == (
+        81.24,
+        288,
+        1.0,
+        25.56,
+        2021,
+        "none",
+    )
     assert cli.main(["list", "resnet50.tv_in1k", "--format", "tsv"]) == 0
     header, line = capsys.readouterr().out.splitlines()
     assert dict(zip(header.split("\t"), line.split("\t")))["top1"] == "76.156"

@@ -7,21 +7,43 @@ import json
 import numpy as np
 import pytest
 
-from bench.report import regress as G
-from bench.store import results as R
-from bench.store import schema as S
 from bench.cli import main
 from bench.errors import ConfigError
 from bench.measure.stats import mcnemar_exact
+from bench.report import regress as G
+from bench.store import results as R
+from bench.store import schema as S
 
 MODEL = "timm:tf_efficientnet_lite0.in1k"
-TRANSFORM = {"policy": "model", "input_size": [3, 224, 224], "resize": 256, "crop_pct": 0.875,
-             "interpolation": "bicubic", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "library": "timm"}
+TRANSFORM = {
+    "policy": "model",
+    "input_size": [3, 224, 224],
+    "resize": 256,
+    "crop_pct": 0.875,
+    "interpolation": "bicubic",
+    "mean": [0.5, 0.5, 0.5],
+    "std": [0.5, 0.5, 0.5],
+    "library": "timm",
+}
 ENV = {"torch": "2.4.0", "torchvision": "0.19.0", "timm": "1.0.29", "cpu": "AMD EPYC", "gpu_name": None}
 
 
-def write_result(root, correct, *, model=MODEL, dataset="samples", split="val", nll=1.0, transform=None,
-                 env=None, index=None, top5_correct=None, label_protocols=("restricted", "full"), limit=None, started=None):
+def write_result(
+    root,
+    correct,
+    *,
+    model=MODEL,
+    dataset="samples",
+    split="val",
+    nll=1.0,
+    transform=None,
+    env=None,
+    index=None,
+    top5_correct=None,
+    label_protocols=("restricted", "full"),
+    limit=None,
+    started=None,
+):
     """One result JSON + .npz as `bench run` writes it, with top-1 hits given per sample."""
     correct = np.asarray(correct, dtype=bool)
     n = len(correct)
@@ -32,15 +54,36 @@ def write_result(root, correct, *, model=MODEL, dataset="samples", split="val", 
     top5[top5_correct, 1] = target[top5_correct]
     top5[correct, 0] = target[correct]
     top5[correct, 1] = (target[correct] + 7) % 200
-    samples = {"index": index, "target": target, "full_top5": top5, "restricted_top5": top5,
-               "nll_full": np.full(n, nll, np.float32), "nll_restricted": np.full(n, nll, np.float32)}
+    samples = {
+        "index": index,
+        "target": target,
+        "full_top5": top5,
+        "restricted_top5": top5,
+        "nll_full": np.full(n, nll, np.float32),
+        "nll_restricted": np.full(n, nll, np.float32),
+    }
     figures = {"top1": round(100 * correct.mean(), 4), "top5": round(100 * (correct | top5_correct).mean(), 4), "nll": nll}
-    protocol = {"dataset": dataset, "split": split, "n": n, "indices": R.indices_hash(index.tolist()),
-                "label_protocols": list(label_protocols), "transform_policy": "model",
-                "dataset_space": "tiny-imagenet", "model_space": "imagenet-1k"}
-    key = S.Identity(model=model, weights="pretrained", weights_digest="file:ab", dataset=dataset, split=split,
-                     samples=R.samples_digest(index.tolist(), np.zeros(int(index.max(initial=0)) + 1, np.int64)),
-                     transform=transform or TRANSFORM, precision="fp32", device="cpu:AMD EPYC")
+    protocol = {
+        "dataset": dataset,
+        "split": split,
+        "n": n,
+        "indices": R.indices_hash(index.tolist()),
+        "label_protocols": list(label_protocols),
+        "transform_policy": "model",
+        "dataset_space": "tiny-imagenet",
+        "model_space": "imagenet-1k",
+    }
+    key = S.Identity(
+        model=model,
+        weights="pretrained",
+        weights_digest="file:ab",
+        dataset=dataset,
+        split=split,
+        samples=R.samples_digest(index.tolist(), np.zeros(int(index.max(initial=0)) + 1, np.int64)),
+        transform=transform or TRANSFORM,
+        precision="fp32",
+        device="cpu:AMD EPYC",
+    )
     result = S.Record(
         key=key,
         model=S.ModelRecord(id=model, weights=S.WeightsRecord(sha256="5e984df53b006fa8")),
@@ -138,12 +181,15 @@ def test_drop_within_tolerance_is_same(dirs):
     assert only_row(G.check(bl, now, tolerance=0.05)).verdict == "worse"
 
 
-@pytest.mark.parametrize("change, why", [
-    (dict(correct=hits(99, range(20))), "n differs: 100 → 99"),
-    (dict(split="test"), "split differs: val → test"),
-    (dict(label_protocols=("full",)), "label protocol differs: label_protocols [restricted, full] → [full]"),
-    (dict(index=np.arange(100) + 1), "sample indices differ"),
-])
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        (dict(correct=hits(99, range(20))), "n differs: 100 → 99"),
+        (dict(split="test"), "split differs: val → test"),
+        (dict(label_protocols=("full",)), "label protocol differs: label_protocols [restricted, full] → [full]"),
+        (dict(index=np.arange(100) + 1), "sample indices differ"),
+    ],
+)
 def test_not_comparable(dirs, change, why):
     base, now, bl = dirs
     write_result(base, hits(100, range(20)))
@@ -156,8 +202,7 @@ def test_not_comparable(dirs, change, why):
 def test_transform_change_with_same_accuracy_is_same_with_a_note(dirs):
     base, now, bl = dirs
     write_result(base, hits(100, range(20)))
-    write_result(now, hits(100, range(20)), transform={**TRANSFORM, "mean": [0.485, 0.456, 0.406]},
-                 env={**ENV, "timm": "1.0.31"})
+    write_result(now, hits(100, range(20)), transform={**TRANSFORM, "mean": [0.485, 0.456, 0.406]}, env={**ENV, "timm": "1.0.31"})
     report = run_check(base, now, bl)
     row = only_row(report)
     assert row.verdict == "same" and report.exit_code == 0
@@ -307,15 +352,33 @@ def test_cli_exit_codes_and_json(dirs, capsys):
     row = data["rows"][0]
     assert row["verdict"] == "worse" and row["delta_pp"]["top1"] == -5.0
     assert row["flips"] == {"right_to_wrong": 5, "wrong_to_right": 0, "mcnemar_p": 0.0625}
-    assert main(["check", "--baseline", str(bl), "--results-dir", str(now), "--tolerance", "10"]) == 0  # p=0.0625 is not significant
+    assert (
+        main(["check", "--baseline", str(bl), "--results-dir", str(now), "--tolerance", "10"]) == 0
+    )  # p=0.0625 is not significant
 
 
 @pytest.mark.slow
 def test_real_model_is_deterministic_on_cpu(tmp_path, capsys):
     dirs = [tmp_path / "a", tmp_path / "b"]
     for d in dirs:
-        assert main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--device", "cpu",
-                     "--no-efficiency", "--no-progress", "--results-dir", str(d)]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--models",
+                    "tf_efficientnet_lite0",
+                    "--dataset",
+                    "samples",
+                    "--device",
+                    "cpu",
+                    "--no-efficiency",
+                    "--no-progress",
+                    "--results-dir",
+                    str(d),
+                ]
+            )
+            == 0
+        )
     a, b = (R.read_samples(R.read_all(d)[0]) for d in dirs)
     for k in ("index", "target", "restricted_top5", "full_top5"):
         np.testing.assert_array_equal(a[k], b[k])

@@ -19,27 +19,72 @@ from bench.store import schema as S
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "results" / "samples" / "val" / "timm-tf_efficientnet_lite0.in1k__pretrained__model.json"
-TRANSFORM = {"policy": "model", "input_size": [3, 224, 224], "resize": 256, "crop_pct": 0.875, "interpolation": "bilinear",
-             "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "library": "torchvision"}
+TRANSFORM = {
+    "policy": "model",
+    "input_size": [3, 224, 224],
+    "resize": 256,
+    "crop_pct": 0.875,
+    "interpolation": "bilinear",
+    "mean": [0.485, 0.456, 0.406],
+    "std": [0.229, 0.224, 0.225],
+    "library": "torchvision",
+}
 
 
 def _key(**changes) -> S.Identity:
-    base = dict(model="tv:alexnet.IMAGENET1K_V1", weights="pretrained", weights_digest="file:" + "ab" * 32, dataset="samples",
-                split="val", samples="s" * 64, transform=TRANSFORM, precision="fp32", data_path="cpu", compile=False, device="cpu:X")
+    base = dict(
+        model="tv:alexnet.IMAGENET1K_V1",
+        weights="pretrained",
+        weights_digest="file:" + "ab" * 32,
+        dataset="samples",
+        split="val",
+        samples="s" * 64,
+        transform=TRANSFORM,
+        precision="fp32",
+        data_path="cpu",
+        compile=False,
+        device="cpu:X",
+    )
     return S.Identity(**{**base, **changes})
 
 
-def _record(key: S.Identity | None = None, top1: float | None = 50.0, params: int | None = 61100840, started="2026-11-23T18:00:00+00:00",
-            limit=None, size=4, overrides=None) -> S.Record:
+def _record(
+    key: S.Identity | None = None,
+    top1: float | None = 50.0,
+    params: int | None = 61100840,
+    started="2026-11-23T18:00:00+00:00",
+    limit=None,
+    size=4,
+    overrides=None,
+) -> S.Record:
     key = key or _key()
-    acc = None if top1 is None else S.Accuracy(n=4, n_failed=0, restricted=S.Figures(top1=top1, top5=100.0, top1_ci95=[1.0, 2.0], nll=1.5),
-                                                full=S.Figures(top1=top1, top5=100.0, nll=1.5))
+    acc = (
+        None
+        if top1 is None
+        else S.Accuracy(
+            n=4,
+            n_failed=0,
+            restricted=S.Figures(top1=top1, top5=100.0, top1_ci95=[1.0, 2.0], nll=1.5),
+            full=S.Figures(top1=top1, top5=100.0, nll=1.5),
+        )
+    )
     eff = None if params is None else S.Efficiency(params=params, gmacs=0.714, throughput_img_s=10.0, device_name="cpu")
-    return S.Record(key=key, model=S.ModelRecord(id=key.model, source="torchvision", arch="alexnet", tag="IMAGENET1K_V1",
-                                                 weights=S.WeightsRecord("pretrained", None, "ab"), reference={"top1": 56.522}),
-                    transform=dict(key.transform), accuracy=acc, efficiency=eff,
-                    dataset=S.DatasetRecord(name="samples", split="val", size=size, limit=limit) if acc else None,
-                    run=S.RunRecord(started=started, transform_overrides=overrides))
+    return S.Record(
+        key=key,
+        model=S.ModelRecord(
+            id=key.model,
+            source="torchvision",
+            arch="alexnet",
+            tag="IMAGENET1K_V1",
+            weights=S.WeightsRecord("pretrained", None, "ab"),
+            reference={"top1": 56.522},
+        ),
+        transform=dict(key.transform),
+        accuracy=acc,
+        efficiency=eff,
+        dataset=S.DatasetRecord(name="samples", split="val", size=size, limit=limit) if acc else None,
+        run=S.RunRecord(started=started, transform_overrides=overrides),
+    )
 
 
 SAMPLES = {"target": np.arange(4, dtype=np.int32)}
@@ -79,7 +124,9 @@ def test_unknown_keys_survive_a_round_trip_and_a_new_optional_field_keeps_old_ke
     raw["accuracy"]["sharpness"] = {"ece": 0.031}  # a field a later build adds
     raw["corruptions"] = {"gaussian_noise": {"1": 50.0}}
     record = S.from_json(raw)
-    assert record.accuracy.extra == {"sharpness": {"ece": 0.031}} and record.extra == {"corruptions": {"gaussian_noise": {"1": 50.0}}}
+    assert record.accuracy.extra == {"sharpness": {"ece": 0.031}} and record.extra == {
+        "corruptions": {"gaussian_noise": {"1": 50.0}}
+    }
     again = json.loads(S.dumps(record))
     assert again["accuracy"]["sharpness"] == {"ece": 0.031} and again["corruptions"] == raw["corruptions"]
     key_json = raw["key"]
@@ -100,7 +147,9 @@ def test_committed_v1_result_is_read_through_the_migration():
     assert record.protocol_hash == raw["protocol_hash"] == R.protocol_hash(raw["protocol"])  # baselines stay comparable
     assert R.read_samples(record)["target"].shape == (raw["accuracy"]["n"],)
     df = R.load(COMMITTED.parents[2])
-    assert sorted(df["top1"]) == sorted(json.loads(p.read_text())["accuracy"]["restricted"]["top1"] for p in COMMITTED.parent.glob("*.json"))
+    assert sorted(df["top1"]) == sorted(
+        json.loads(p.read_text())["accuracy"]["restricted"]["top1"] for p in COMMITTED.parent.glob("*.json")
+    )
 
 
 def test_newer_schema_is_refused_with_upgrade_and_exit_2(tmp_path):
@@ -246,16 +295,19 @@ def test_efficiency_only_run_adds_to_records_with_data(tmp_path):
 def test_choose_prefers_the_whole_split_then_own_preprocessing_then_sections_then_newest(tmp_path):
     full_old = _record(_key(samples="a" * 64), started="2026-01-01T00:00:00+00:00", params=None)
     limited_new = _record(_key(samples="b" * 64), started="2026-06-01T00:00:00+00:00", limit=3, size=5)
-    overridden = _record(_key(samples="c" * 64, transform={**TRANSFORM, "crop_pct": 1.0}), started="2026-06-02T00:00:00+00:00",
-                         overrides={"crop_pct": 1.0})
+    overridden = _record(
+        _key(samples="c" * 64, transform={**TRANSFORM, "crop_pct": 1.0}),
+        started="2026-06-02T00:00:00+00:00",
+        overrides={"crop_pct": 1.0},
+    )
     full_new = _record(_key(samples="d" * 64), started="2026-03-01T00:00:00+00:00", params=None)
     for r in (full_old, limited_new, overridden, full_new):
         R.write(r, None, tmp_path)
-    (best, others), = R.choose(R.read_all(tmp_path))
+    ((best, others),) = R.choose(R.read_all(tmp_path))
     assert best.key == full_new.key and {o.key.samples[0] for o in others} == {"a", "b", "c"}
     both = _record(_key(samples="e" * 64), started="2025-01-01T00:00:00+00:00")  # older, but accuracy + efficiency
     R.write(both, None, tmp_path)
-    (best, _), = R.choose(R.read_all(tmp_path))
+    ((best, _),) = R.choose(R.read_all(tmp_path))
     assert best.key == both.key
     df = R.load(tmp_path)
     assert df["shown"].sum() == 1 and df[df["shown"]]["shown_instead_of"].iloc[0][0].startswith("run ")

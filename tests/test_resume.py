@@ -11,20 +11,38 @@ import time
 
 import pytest
 
-from bench.store import locks
 from bench.cli import main
 from bench.errors import ResultsError
+from bench.store import locks
 
 
 @pytest.mark.slow
 def test_sigterm_after_first_model_keeps_it_and_rerun_does_only_the_second(tmp_path):
     results = tmp_path / "results"
-    args = [sys.executable, "-m", "bench", "run", "--models", "tf_efficientnet_lite0,vgg16", "--weights", "random",
-            "--dataset", "samples", "--no-efficiency", "--no-progress", "--results-dir", str(results)]
+    args = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--models",
+        "tf_efficientnet_lite0,vgg16",
+        "--weights",
+        "random",
+        "--dataset",
+        "samples",
+        "--no-efficiency",
+        "--no-progress",
+        "--results-dir",
+        str(results),
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     folder = results / "samples" / "val"
     deadline = time.time() + 120
-    while not (found := list(folder.glob("timm-tf_efficientnet_lite0.in1k__random__*.json"))) and time.time() < deadline and proc.poll() is None:
+    while (
+        not (found := list(folder.glob("timm-tf_efficientnet_lite0.in1k__random__*.json")))
+        and time.time() < deadline
+        and proc.poll() is None
+    ):
         time.sleep(0.02)
     assert found, proc.stderr.read() if proc.poll() is not None else "first result never appeared"
     first = found[0]
@@ -33,7 +51,9 @@ def test_sigterm_after_first_model_keeps_it_and_rerun_does_only_the_second(tmp_p
     assert proc.returncode == 130, (out, err)
     assert "INTERRUPTED during tv:vgg16.IMAGENET1K_V1" in out
     json.loads(first.read_text())  # intact
-    leftovers = [p.name for p in first.parent.iterdir() if p.name.startswith(("tv-vgg16", ".tv-vgg16")) or p.suffix in (".tmp", ".lock")]
+    leftovers = [
+        p.name for p in first.parent.iterdir() if p.name.startswith(("tv-vgg16", ".tv-vgg16")) or p.suffix in (".tmp", ".lock")
+    ]
     assert leftovers == []  # nothing of the interrupted model
     rerun = subprocess.run(args, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
@@ -62,8 +82,20 @@ def test_entry_lock_refuses_or_waits(tmp_path):
 
 
 def test_concurrent_processes_compute_an_entry_once(tmp_path):
-    args = [sys.executable, "-m", "bench", "run", "--models", "tf_efficientnet_lite0", "--dataset", "samples",
-            "--no-efficiency", "--no-progress", "--results-dir", str(tmp_path)]
+    args = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--models",
+        "tf_efficientnet_lite0",
+        "--dataset",
+        "samples",
+        "--no-efficiency",
+        "--no-progress",
+        "--results-dir",
+        str(tmp_path),
+    ]
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
@@ -75,8 +107,19 @@ def test_concurrent_processes_compute_an_entry_once(tmp_path):
 def test_results_dir_that_is_a_file_fails_cleanly(tmp_path, capsys):
     blocker = tmp_path / "results"
     blocker.write_text("not a directory")
-    code = main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--no-efficiency", "--no-progress",
-                 "--results-dir", str(blocker)])
+    code = main(
+        [
+            "run",
+            "--models",
+            "tf_efficientnet_lite0",
+            "--dataset",
+            "samples",
+            "--no-efficiency",
+            "--no-progress",
+            "--results-dir",
+            str(blocker),
+        ]
+    )
     assert code == 2  # refused at config time, before any model is loaded
     assert "--results-dir" in capsys.readouterr().err
     assert blocker.read_text() == "not a directory"
@@ -93,8 +136,24 @@ def test_unreadable_samples_are_listed_in_the_failure_report(tmp_path, capsys):
     from PIL import Image
 
     Image.new("RGB", (1, 1), (200, 100, 50)).save(d / "one_pixel.png")
-    assert main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "imagenet-1k", "--data-dir", str(tmp_path / "data"),
-                 "--no-efficiency", "--no-progress", "--results-dir", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--models",
+                "tf_efficientnet_lite0",
+                "--dataset",
+                "imagenet-1k",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--no-efficiency",
+                "--no-progress",
+                "--results-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "2 image(s) could not be read" in out and "truncated.jpg" in out and "zero.jpg" in out
     r = json.loads(next((tmp_path / "r").rglob("*.json")).read_text())
@@ -123,8 +182,19 @@ def test_permission_denied_results_dir_names_the_fix(tmp_path, monkeypatch, caps
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(tempfile, "mkstemp", denied)
-    code = main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "samples", "--no-efficiency", "--no-progress",
-                 "--results-dir", str(tmp_path / "r")])
+    code = main(
+        [
+            "run",
+            "--models",
+            "tf_efficientnet_lite0",
+            "--dataset",
+            "samples",
+            "--no-efficiency",
+            "--no-progress",
+            "--results-dir",
+            str(tmp_path / "r"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 2 and "Permission denied" in out and "--results-dir" in out
     assert not list((tmp_path / "r").rglob("*.json"))

@@ -23,8 +23,13 @@ def test_compare_counts_flips_and_calls_the_exact_mcnemar():
     other = {0: True, 1: False, 2: True, 3: True, 4: True, 5: True, 9: True}  # 9: not in both, ignored
     c = S.compare(own, other)
     # lost: image 1 (right -> wrong); gained: images 2, 3, 5; Δ = (3 - 1) / 6
-    assert c == {"n": 6, "delta_top1": pytest.approx(100 * 2 / 6, abs=1e-4), "flips_lost": 1, "flips_gained": 3,
-                 "mcnemar_p": pytest.approx(stats.mcnemar_exact(1, 3), abs=1e-6)}
+    assert c == {
+        "n": 6,
+        "delta_top1": pytest.approx(100 * 2 / 6, abs=1e-4),
+        "flips_lost": 1,
+        "flips_gained": 3,
+        "mcnemar_p": pytest.approx(stats.mcnemar_exact(1, 3), abs=1e-6),
+    }
     assert c["mcnemar_p"] == pytest.approx(0.625)  # 2 * (C(4,0) + C(4,1)) / 2^4
 
 
@@ -50,7 +55,7 @@ def test_variants_use_the_override_path_of_bench_run(lite0):
     assert by_axis["interpolation"][0].ts == T.resolve(spec, model, "model", {"interpolation": "bilinear"})
     assert [v.ts.crop_pct for v in by_axis["crop_pct"]] == [0.925, 0.825]
     assert by_axis["crop_pct"][0].ts == T.resolve(spec, model, "model", {"crop_pct": 0.925})
-    size, = by_axis["input size"]
+    (size,) = by_axis["input size"]
     assert size.ts is None and "no different test size" in size.note  # lite0's config has one size
 
 
@@ -60,7 +65,7 @@ def test_test_size_variant_where_timm_has_one():
     spec = M.resolve("timm:resnet50.a1_in1k")
     model, _ = M.build(spec, "random")
     ts = T.resolve(spec, model)
-    size, = [v for v in S.variants(spec, model, ts) if v.axis == "input size"]
+    (size,) = [v for v in S.variants(spec, model, ts) if v.axis == "input size"]
     assert tuple(ts.input_size) == (3, 288, 288) and ts.crop_pct == 1.0  # the own protocol: timm's test size (validate.py)
     assert tuple(size.ts.input_size) == (3, 224, 224) and size.ts.crop_pct == 0.95  # resnet50.a1_in1k's train size
     assert size.name.startswith("train size 224")
@@ -69,7 +74,7 @@ def test_test_size_variant_where_timm_has_one():
 @pytest.mark.slow
 def test_sensitivity_command_on_the_bundled_photos(tmp_path, capsys):
     assert main(["sensitivity", "--models", "tf_efficientnet_lite0", "--out", str(tmp_path), "--no-progress", "--json"]) == 0
-    report, = json.loads(capsys.readouterr().out)
+    (report,) = json.loads(capsys.readouterr().out)
     assert report["model"] == "timm:tf_efficientnet_lite0.in1k" and report["n"] == 5
     assert report["top1"] == 40.0  # the same figure `bench run` gives on these photos
     axes = [v["axis"] for v in report["variants"]]
@@ -92,11 +97,29 @@ def test_reports_merge_by_model_dataset_split():
 
 
 def test_sensitivity_page_renders_byte_identical(tmp_path):
-    report = {"model": "timm:m", "dataset": "samples", "split": "val", "n": 5, "top1": 40.0, "device": "cpu", "date": "2026-01-01",
-              "protocol": {"interpolation": "bicubic", "crop_pct": 0.875, "input_size": [3, 224, 224]},
-              "variants": [{"axis": "crop_pct", "variant": "crop_pct 0.925 (+0.05)", "top1": 60.0, "delta_top1": 20.0, "flips_lost": 0,
-                            "flips_gained": 1, "mcnemar_p": 1.0, "note": None},
-                           {"axis": "input size", "variant": "train vs test size", "note": "no test size"}]}
+    report = {
+        "model": "timm:m",
+        "dataset": "samples",
+        "split": "val",
+        "n": 5,
+        "top1": 40.0,
+        "device": "cpu",
+        "date": "2026-01-01",
+        "protocol": {"interpolation": "bicubic", "crop_pct": 0.875, "input_size": [3, 224, 224]},
+        "variants": [
+            {
+                "axis": "crop_pct",
+                "variant": "crop_pct 0.925 (+0.05)",
+                "top1": 60.0,
+                "delta_top1": 20.0,
+                "flips_lost": 0,
+                "flips_gained": 1,
+                "mcnemar_p": 1.0,
+                "note": None,
+            },
+            {"axis": "input size", "variant": "train vs test size", "note": "no test size"},
+        ],
+    }
     page.update(tmp_path / "a", [report])
     page.update(tmp_path / "b", [report])
     for name in (page.PAGE, page.PLOT, page.DATA):

@@ -31,8 +31,24 @@ def tiny_repo(tmp_path_factory) -> Path:
 
 
 def _run(results: Path, data_dir: Path, *extra: str) -> tuple[dict, dict]:
-    code = main(["run", "--models", "tf_efficientnet_lite0", "--dataset", "tiny-imagenet", "--data-dir", str(data_dir),
-                 "--no-efficiency", "--no-progress", "--device", "cpu", "--results-dir", str(results), *extra])
+    code = main(
+        [
+            "run",
+            "--models",
+            "tf_efficientnet_lite0",
+            "--dataset",
+            "tiny-imagenet",
+            "--data-dir",
+            str(data_dir),
+            "--no-efficiency",
+            "--no-progress",
+            "--device",
+            "cpu",
+            "--results-dir",
+            str(results),
+            *extra,
+        ]
+    )
     assert code == 0
     result = json.loads(next(results.rglob("*.json")).read_text())
     return result, dict(np.load(next(results.rglob("*.npz"))))
@@ -47,7 +63,9 @@ def test_streaming_equals_materialised(tmp_path, tiny_repo, limit):
     assert mat["accuracy"]["n"] + mat["accuracy"]["n_failed"] == n  # the truncated JPEG is a failed sample, in both
     for k in ("n", "n_failed", "restricted", "full"):
         assert st["accuracy"][k] == mat["accuracy"][k], k
-    assert [(f["index"], f["error"]) for f in st["accuracy"]["failed"]] == [(f["index"], f["error"]) for f in mat["accuracy"]["failed"]]
+    assert [(f["index"], f["error"]) for f in st["accuracy"]["failed"]] == [
+        (f["index"], f["error"]) for f in mat["accuracy"]["failed"]
+    ]
     assert st["protocol_hash"] == mat["protocol_hash"]  # same n and the same sample indices
     assert st_samples.keys() == mat_samples.keys()
     for k in st_samples:
@@ -129,16 +147,30 @@ def test_streaming_reads_the_cached_split_offline(tmp_path, monkeypatch, capsys)
     assert streamed.labels == fetched.labels and streamed.ids() == fetched.ids()
 
 
-@pytest.mark.parametrize("args,match", [
-    (["--dataset", "samples"], "--streaming reads HF parquet datasets"),
-    (["--dataset", "imagenet-1k", "--data-dir", "{stanford}"], "holds no parquet files; drop --streaming"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["--dataset", "samples"], "--streaming reads HF parquet datasets"),
+        (["--dataset", "imagenet-1k", "--data-dir", "{stanford}"], "holds no parquet files; drop --streaming"),
+    ],
+)
 def test_streaming_a_layout_that_is_not_parquet_is_a_usage_error(tmp_path, capsys, args, match):
     (tmp_path / "n01440764").mkdir()
     (tmp_path / "n01440764" / "x.JPEG").write_bytes(b"")
     args = [a.replace("{stanford}", str(tmp_path)) for a in args]
-    code = main(["run", "--models", "tf_efficientnet_lite0", "--streaming", "--no-efficiency", "--no-progress",
-                 "--results-dir", str(tmp_path / "r"), *args])
+    code = main(
+        [
+            "run",
+            "--models",
+            "tf_efficientnet_lite0",
+            "--streaming",
+            "--no-efficiency",
+            "--no-progress",
+            "--results-dir",
+            str(tmp_path / "r"),
+            *args,
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert match in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
@@ -148,12 +180,32 @@ def test_streaming_a_layout_that_is_not_parquet_is_a_usage_error(tmp_path, capsy
 def test_two_process_gloo_streaming_equals_single_process_materialised(tmp_path, tiny_repo):
     torchrun = shutil.which("torchrun", path=str(BIN))
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK")}
-    args = ["-m", "bench", "run", "--models", "tf_efficientnet_lite0", "--dataset", "tiny-imagenet", "--data-dir", str(tiny_repo),
-            "--no-efficiency", "--no-progress", "--device", "cpu"]
-    single = subprocess.run([sys.executable, *args, "--results-dir", str(tmp_path / "one")], capture_output=True, text=True, env=env)
+    args = [
+        "-m",
+        "bench",
+        "run",
+        "--models",
+        "tf_efficientnet_lite0",
+        "--dataset",
+        "tiny-imagenet",
+        "--data-dir",
+        str(tiny_repo),
+        "--no-efficiency",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
+    single = subprocess.run(
+        [sys.executable, *args, "--results-dir", str(tmp_path / "one")], capture_output=True, text=True, env=env
+    )
     assert single.returncode == 0, single.stderr[-3000:]
-    multi = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", *args, "--streaming", "--results-dir", str(tmp_path / "two")],
-                           capture_output=True, text=True, env=env, timeout=300)
+    multi = subprocess.run(
+        [torchrun, "--standalone", "--nproc-per-node", "2", *args, "--streaming", "--results-dir", str(tmp_path / "two")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert multi.returncode == 0, multi.stderr[-3000:]
     one = json.loads(next((tmp_path / "one").rglob("*.json")).read_text())
     two = json.loads(next((tmp_path / "two").rglob("*.json")).read_text())
@@ -168,5 +220,7 @@ def test_two_process_gloo_streaming_equals_single_process_materialised(tmp_path,
 
 
 def test_split_files_urls_are_pinned_to_the_commit():
-    sf = H.SplitFiles("ILSVRC/imagenet-1k", hf_repo.SHA, "validation", [], [H.RepoFile("data/validation-00000-of-00014.parquet")], [])
+    sf = H.SplitFiles(
+        "ILSVRC/imagenet-1k", hf_repo.SHA, "validation", [], [H.RepoFile("data/validation-00000-of-00014.parquet")], []
+    )
     assert sf.urls() == [f"hf://datasets/ILSVRC/imagenet-1k@{hf_repo.SHA}/data/validation-00000-of-00014.parquet"]

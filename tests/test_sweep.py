@@ -42,8 +42,16 @@ def test_resnet_glob_shards_are_disjoint_and_their_union_is_the_unsharded_list(c
 def test_shards_are_the_same_in_processes_with_different_hash_seeds(capsys):
     args = ["-m", "bench", "run", "--models", "resnet1*,tv:efficientnet*,tv:vit_b*", "--shard", "1/3", "--dry-run"]
     base = {k: v for k, v in os.environ.items() if k not in ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX")}
-    procs = [subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=dict(base, PYTHONHASHSEED=seed)) for seed in ("0", "987654321")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(base, PYTHONHASHSEED=seed),
+        )
+        for seed in ("0", "987654321")
+    ]
     done = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], done
     outs = [out.splitlines() for out, _ in done]
@@ -96,7 +104,7 @@ def test_lpt_is_within_grahams_bound_of_the_optimum():
         got, opt = _makespan(items, sweep.partition(items, n)), _optimum([c for _, c in items], n)
         assert got <= (4 / 3 - 1 / (3 * n)) * opt + 1e-9
         worst = max(worst, got / opt)
-    assert 1.0 < worst  # the instances were hard enough for LPT to miss the optimum sometimes
+    assert worst > 1.0  # the instances were hard enough for LPT to miss the optimum sometimes
 
 
 def test_zoo_costs_are_balanced_within_the_list_scheduling_bound():
@@ -131,14 +139,28 @@ def test_costs_use_reported_gmacs_else_the_params_proxy():
     assert est.gmacs == pytest.approx(real / 1e6 * GMACS_PER_MPARAM_224 * 256 * 256 / 224**2, rel=1e-6)
 
 
-@pytest.mark.parametrize("env,expected", [
-    ({"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "4"}, (2, 4)),
-    ({"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "3"}, (2, 4)),  # --array=3-6
-    ({"SLURM_ARRAY_TASK_ID": "14", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "10", "SLURM_ARRAY_TASK_STEP": "2"}, (2, 4)),
-    ({"JOB_COMPLETION_INDEX": "3", "BENCH_SHARD_COUNT": "8"}, (3, 8)),
-    ({"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2", "JOB_COMPLETION_INDEX": "0", "BENCH_SHARD_COUNT": "5"}, (1, 2)),
-    ({"PATH": "/usr/bin"}, None),
-])
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "4"}, (2, 4)),
+        ({"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "3"}, (2, 4)),  # --array=3-6
+        (
+            {
+                "SLURM_ARRAY_TASK_ID": "14",
+                "SLURM_ARRAY_TASK_COUNT": "4",
+                "SLURM_ARRAY_TASK_MIN": "10",
+                "SLURM_ARRAY_TASK_STEP": "2",
+            },
+            (2, 4),
+        ),
+        ({"JOB_COMPLETION_INDEX": "3", "BENCH_SHARD_COUNT": "8"}, (3, 8)),
+        (
+            {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2", "JOB_COMPLETION_INDEX": "0", "BENCH_SHARD_COUNT": "5"},
+            (1, 2),
+        ),
+        ({"PATH": "/usr/bin"}, None),
+    ],
+)
 def test_scheduler_variables_give_the_shard(env, expected):
     shard = sweep.from_env(env)
     assert (None if shard is None else (shard.index, shard.count)) == expected
@@ -150,13 +172,16 @@ def test_explicit_shard_wins_over_the_scheduler():
     assert sweep.resolve_shard(None, env).origin.startswith("SLURM_ARRAY_TASK_ID=1")
 
 
-@pytest.mark.parametrize("env,match", [
-    ({"SLURM_ARRAY_TASK_ID": "1"}, "SLURM_ARRAY_TASK_COUNT is not"),
-    ({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4"}, "out of range"),
-    ({"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_STEP": "2"}, "not on the array's"),
-    ({"JOB_COMPLETION_INDEX": "0"}, "BENCH_SHARD_COUNT is not"),
-    ({"JOB_COMPLETION_INDEX": "x", "BENCH_SHARD_COUNT": "2"}, "not an integer"),
-])
+@pytest.mark.parametrize(
+    "env,match",
+    [
+        ({"SLURM_ARRAY_TASK_ID": "1"}, "SLURM_ARRAY_TASK_COUNT is not"),
+        ({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4"}, "out of range"),
+        ({"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_STEP": "2"}, "not on the array's"),
+        ({"JOB_COMPLETION_INDEX": "0"}, "BENCH_SHARD_COUNT is not"),
+        ({"JOB_COMPLETION_INDEX": "x", "BENCH_SHARD_COUNT": "2"}, "not an integer"),
+    ],
+)
 def test_bad_scheduler_variables_are_usage_errors(env, match):
     with pytest.raises(ConfigError, match=match):
         sweep.from_env(env)
@@ -188,8 +213,22 @@ def test_environment_shard_reaches_the_cli(capsys, monkeypatch):
 def test_a_killed_shard_reruns_only_what_is_missing_and_the_leaderboard_shows_the_union(tmp_path):
     results, pages = tmp_path / "results", tmp_path / "leaderboards"
     env = {k: v for k, v in os.environ.items() if k not in ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX", "WORLD_SIZE")}
-    base = [sys.executable, "-m", "bench", "run", "--models", "tf_efficientnet_lite0,tf_efficientnet_lite1,tf_efficientnet_lite2",
-            "--dataset", "samples", "--no-efficiency", "--no-progress", "--device", "cpu", "--results-dir", str(results)]
+    base = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--models",
+        "tf_efficientnet_lite0,tf_efficientnet_lite1,tf_efficientnet_lite2",
+        "--dataset",
+        "samples",
+        "--no-efficiency",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--results-dir",
+        str(results),
+    ]
     shard1 = base + ["--shard", "1/2"]  # lite0 then lite1 (see test_environment_shard_reaches_the_cli)
     proc = subprocess.Popen(shard1, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     first = results / "samples" / "val" / "timm-tf_efficientnet_lite0.in1k__pretrained__model.json"
@@ -212,7 +251,11 @@ def test_a_killed_shard_reruns_only_what_is_missing_and_the_leaderboard_shows_th
     assert other.returncode == 0 and "1 written, 0 skipped" in other.stdout
     json.loads(first.read_text())  # the killed run's finished result is intact
     assert main(["leaderboard", "--results-dir", str(results), "--out", str(pages)]) == 0
-    page = (pages / "samples.md").read_text() if (pages / "samples.md").exists() else "".join(p.read_text() for p in pages.glob("*.md"))
+    page = (
+        (pages / "samples.md").read_text()
+        if (pages / "samples.md").exists()
+        else "".join(p.read_text() for p in pages.glob("*.md"))
+    )
     for m in ("tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"):
         assert m in page
 
@@ -225,6 +268,8 @@ def test_dry_run_loads_no_data_and_no_weights(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv("JOB_COMPLETION_INDEX", raising=False)
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: pytest.fail("a dry run loaded weights"))
     (tmp_path / "empty").mkdir()  # an empty copy: loading it would exit 2, a dry run never looks
-    out = _dry_run(capsys, "--models", "alexnet", "--dataset", "imagenet-1k", "--data-dir", str(tmp_path / "empty"), "--shard", "0/1")
+    out = _dry_run(
+        capsys, "--models", "alexnet", "--dataset", "imagenet-1k", "--data-dir", str(tmp_path / "empty"), "--shard", "0/1"
+    )
     assert out == ["tv:alexnet.IMAGENET1K_V1"] and [p.name for p in tmp_path.iterdir()] == ["empty"]
     assert not list((tmp_path / "empty").iterdir())

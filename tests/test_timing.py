@@ -35,8 +35,19 @@ class FakeTimer:
 
 
 # Caps out of the way unless a test sets them.
-B = Budget(warmup_min_iters=2, warmup_max_iters=1000, warmup_max_s=1e9, settle_window=3, settle_tol=0.05,
-           repeats=5, min_repeat_s=1.0, min_iters=1, latency_budget_s=2.0, latency_min_iters=5, latency_max_iters=50)
+B = Budget(
+    warmup_min_iters=2,
+    warmup_max_iters=1000,
+    warmup_max_s=1e9,
+    settle_window=3,
+    settle_tol=0.05,
+    repeats=5,
+    min_repeat_s=1.0,
+    min_iters=1,
+    latency_budget_s=2.0,
+    latency_min_iters=5,
+    latency_max_iters=50,
+)
 
 
 def _noop() -> None:

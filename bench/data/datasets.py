@@ -13,13 +13,14 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from . import labels as label_spaces
 from ..errors import DatasetUnavailableError
+from . import labels as label_spaces
 
 if TYPE_CHECKING:  # PIL stays out of `bench --help`, which reads the registry for its choices
     from .images import ImageSource
@@ -45,8 +46,8 @@ class Layout:
 
     name: str
     describe: str  # what --data-dir must hold, for messages and the README
-    find: Callable[["DatasetInfo", Path], "dict[str, Any] | None"]
-    load: Callable[["DatasetInfo", str, Any], "ImageSet"]
+    find: Callable[[DatasetInfo, Path], dict[str, Any] | None]
+    load: Callable[[DatasetInfo, str, Any], ImageSet]
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def load(name: str, split: str | None = None, data_dir: str | Path | None = None
         held = ", ".join(sorted(found)) or "none"
         raise DatasetUnavailableError(
             f"{root} ({layout.name}) holds no {split!r} split of {name} (splits present: {held}): "
-            f"pass --split {sorted(found)[0] if found else split} or a --data-dir that has {split}")
+            f"pass --split {sorted(found)[0] if found else split} or a --data-dir that has {split}"
+        )
     return layout.load(info, split, found[split])
 
 
@@ -168,7 +170,7 @@ class ImageSet:
             return [Path(p).name if not isinstance(p, bytes) else f"#{i}" for i, p in enumerate(self.items)]
         return [f"#{i}" for i in range(len(self))]
 
-    def restrict_classes(self, space: label_spaces.LabelSpace) -> "ImageSet":
+    def restrict_classes(self, space: label_spaces.LabelSpace) -> ImageSet:
         """Only the samples whose class is in `space` (e.g. ImageNet-1k val on Tiny's 200 classes)."""
         keep_space = label_spaces.subset(self.label_space, set(space.wnids), f"{self.label_space.name}∩{space.name}")
         if not len(keep_space):
@@ -179,7 +181,9 @@ class ImageSet:
         ids = self.ids()
         names = [ids[i] for i in keep]
         items = self.items.select(keep) if hasattr(self.items, "select") else [self.items[i] for i in keep]
-        return ImageSet(self.name, self.split, keep_space, labels, f"{self.source} (classes of {space.name})", items, self.hf_column, names)
+        return ImageSet(
+            self.name, self.split, keep_space, labels, f"{self.source} (classes of {space.name})", items, self.hf_column, names
+        )
 
 
 def _label_of(wnid: str, space: label_spaces.LabelSpace, where: Path | str) -> int:
@@ -218,7 +222,9 @@ def _load_tsv(info: DatasetInfo, split: str, root: Path) -> ImageSet:
     with table.open(encoding="utf-8") as f:
         reader = csv.DictReader(f, delimiter="\t")
         if not {"file", "wnid"} <= set(reader.fieldnames or ()):
-            raise DatasetUnavailableError(f"{table}: the first line must be the header 'file<TAB>wnid', found {reader.fieldnames}")
+            raise DatasetUnavailableError(
+                f"{table}: the first line must be the header 'file<TAB>wnid', found {reader.fieldnames}"
+            )
         for n, row in enumerate(reader, start=2):
             if not row["file"] or not row["wnid"]:
                 raise DatasetUnavailableError(f"{table} line {n}: expected 'FILE<TAB>WNID', got {row}: fix or remove that line")
@@ -262,7 +268,9 @@ def _split_folders(info: DatasetInfo, root: Path, is_class: Callable[[str], bool
     # a wrapper with split folders (imagenette2-320/val) is a copy; one of bare class folders only when none has split folders
     hits = [(w, f) for w in wrappers if (f := named(w))] or [(w, f) for w in wrappers if (f := flat(w))]
     if len(hits) > 1:
-        raise DatasetUnavailableError(f"{root} holds several copies ({', '.join(w.name for w, _ in hits)}): pass one of them as --data-dir")
+        raise DatasetUnavailableError(
+            f"{root} holds several copies ({', '.join(w.name for w, _ in hits)}): pass one of them as --data-dir"
+        )
     return hits[0][1] if hits else None
 
 
@@ -301,10 +309,18 @@ def _load_index_folder(info: DatasetInfo, split: str, root: Path) -> ImageSet:
     return ImageSet(info.name, split, space, labels, f"index-folders:{root}", paths)
 
 
-WNID_FOLDERS = Layout("wnid folders", "<split>/<wnid>/*.JPEG folders (or <wnid>/ folders of one split)",
-                      lambda info, root: _split_folders(info, root, _is_wnid), _load_image_folder)
-INDEX_FOLDERS = Layout("class-index folders", "folders 0..999 named by class index",
-                       lambda info, root: _split_folders(info, root, str.isdigit), _load_index_folder)
+WNID_FOLDERS = Layout(
+    "wnid folders",
+    "<split>/<wnid>/*.JPEG folders (or <wnid>/ folders of one split)",
+    lambda info, root: _split_folders(info, root, _is_wnid),
+    _load_image_folder,
+)
+INDEX_FOLDERS = Layout(
+    "class-index folders",
+    "folders 0..999 named by class index",
+    lambda info, root: _split_folders(info, root, str.isdigit),
+    _load_index_folder,
+)
 
 
 # --- Stanford tiny-imagenet-200/ -------------------------------------------------------------------
@@ -334,8 +350,9 @@ def _load_stanford(info: DatasetInfo, split: str, root: Path) -> ImageSet:
                 continue
             cells = line.split("\t")
             if len(cells) < 2 or not cells[0].strip():
-                raise DatasetUnavailableError(f"{ann} line {n}: expected 'FILE<TAB>WNID<TAB>box', got {line[:80]!r}: "
-                                              "fix or remove that line")
+                raise DatasetUnavailableError(
+                    f"{ann} line {n}: expected 'FILE<TAB>WNID<TAB>box', got {line[:80]!r}: fix or remove that line"
+                )
             paths.append(str(root / "val" / "images" / cells[0].strip()))
             labels.append(_label_of(cells[1].strip(), space, f"{ann} line {n}"))
     else:
@@ -349,8 +366,12 @@ def _load_stanford(info: DatasetInfo, split: str, root: Path) -> ImageSet:
     return ImageSet(info.name, split, space, [labels[i] for i in order], f"stanford:{root}", [paths[i] for i in order])
 
 
-STANFORD = Layout("Stanford tiny-imagenet-200", "Stanford tiny-imagenet-200/ (val/val_annotations.txt, train/<wnid>/images)",
-                  _find_stanford, _load_stanford)
+STANFORD = Layout(
+    "Stanford tiny-imagenet-200",
+    "Stanford tiny-imagenet-200/ (val/val_annotations.txt, train/<wnid>/images)",
+    _find_stanford,
+    _load_stanford,
+)
 
 
 # --- official flat ILSVRC2012 val + devkit ground truth ---------------------------------------------
@@ -365,7 +386,11 @@ def _find_flat_val(info: DatasetInfo, root: Path) -> dict[str, Any] | None:
 
 def _ground_truth(flat: Path) -> Path:
     for base in (flat, flat.parent, flat.parent.parent):
-        for candidate in (base / GROUND_TRUTH, base / "ILSVRC2012_devkit_t12" / "data" / GROUND_TRUTH, base / "data" / GROUND_TRUTH):
+        for candidate in (
+            base / GROUND_TRUTH,
+            base / "ILSVRC2012_devkit_t12" / "data" / GROUND_TRUTH,
+            base / "data" / GROUND_TRUTH,
+        ):
             if candidate.is_file():
                 return candidate
     raise DatasetUnavailableError(
@@ -384,7 +409,9 @@ def _load_flat_val(info: DatasetInfo, split: str, flat: Path) -> ImageSet:
     ids = []
     for n, token in enumerate(gt.read_text().split(), start=1):
         if not token.isdigit():
-            raise DatasetUnavailableError(f"{gt} entry {n}: {token[:40]!r} is not an ILSVRC2012_ID (1..1000): use the devkit's file")
+            raise DatasetUnavailableError(
+                f"{gt} entry {n}: {token[:40]!r} is not an ILSVRC2012_ID (1..1000): use the devkit's file"
+            )
         ids.append(int(token))
     order = label_spaces.ilsvrc2012_id_order()
     space = info.label_space()
@@ -404,8 +431,12 @@ def _load_flat_val(info: DatasetInfo, split: str, flat: Path) -> ImageSet:
     return ImageSet(info.name, split, space, labels, f"imagenet-flat:{flat} + {gt.name}", paths)
 
 
-FLAT_VAL = Layout("flat ILSVRC2012 val", "flat ILSVRC2012_val_*.JPEG + devkit ILSVRC2012_validation_ground_truth.txt",
-                  _find_flat_val, _load_flat_val)
+FLAT_VAL = Layout(
+    "flat ILSVRC2012 val",
+    "flat ILSVRC2012_val_*.JPEG + devkit ILSVRC2012_validation_ground_truth.txt",
+    _find_flat_val,
+    _load_flat_val,
+)
 
 
 # --- Hugging Face copies: parquet shards (with or without README.md), save_to_disk ------------------
@@ -436,9 +467,11 @@ def _find_hf_parquet(info: DatasetInfo, root: Path) -> dict[str, Any] | None:
 
     try:
         hf_splits = hfds.get_dataset_split_names(str(root))
-    except Exception as e:  # noqa: BLE001 - a malformed card or shard names: the user must fix the copy
-        raise DatasetUnavailableError(f"{root} holds parquet files that `datasets` cannot read ({type(e).__name__}: {str(e)[:200]}): "
-                                      "name the shards <split>-*.parquet or add a README.md with configs") from e
+    except Exception as e:
+        raise DatasetUnavailableError(
+            f"{root} holds parquet files that `datasets` cannot read ({type(e).__name__}: {str(e)[:200]}): "
+            "name the shards <split>-*.parquet or add a README.md with configs"
+        ) from e
     return {s: (root, name) for s, name in _found_splits(info, hf_splits).items()}
 
 
@@ -448,8 +481,10 @@ def _load_hf_parquet(info: DatasetInfo, split: str, where: tuple[Path, str]) -> 
     root, hf_split = where
     try:
         ds = hfds.load_dataset(str(root), split=hf_split)
-    except Exception as e:  # noqa: BLE001 - unreadable shard, wrong card: name the copy and the fix
-        raise DatasetUnavailableError(f"cannot load {root} split {hf_split!r} ({type(e).__name__}: {str(e)[:200]}): check the copy") from e
+    except Exception as e:
+        raise DatasetUnavailableError(
+            f"cannot load {root} split {hf_split!r} ({type(e).__name__}: {str(e)[:200]}): check the copy"
+        ) from e
     return _from_hf(info, split, ds, f"hf-local:{root}")
 
 
@@ -464,7 +499,9 @@ def _find_saved(info: DatasetInfo, root: Path) -> dict[str, Any] | None:
             split = info.canonical(name) if name else (info.canonical(root.name) or info.default_split)
             return {split: (root, None)} if split else {}
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DatasetUnavailableError(f"{root} looks like a `save_to_disk` copy but its json is unreadable ({e}): save it again") from e
+        raise DatasetUnavailableError(
+            f"{root} looks like a `save_to_disk` copy but its json is unreadable ({e}): save it again"
+        ) from e
     return None
 
 
@@ -476,12 +513,16 @@ def _load_saved(info: DatasetInfo, split: str, where: tuple[Path, str | None]) -
         ds = hfds.load_from_disk(str(root))
         if hf_split is not None:
             ds = ds[hf_split]
-    except Exception as e:  # noqa: BLE001
-        raise DatasetUnavailableError(f"cannot load the saved dataset {root} ({type(e).__name__}: {str(e)[:200]}): save it again") from e
+    except Exception as e:
+        raise DatasetUnavailableError(
+            f"cannot load the saved dataset {root} ({type(e).__name__}: {str(e)[:200]}): save it again"
+        ) from e
     return _from_hf(info, split, ds, f"hf-saved:{root}")
 
 
-HF_PARQUET = Layout("HF parquet", "HF parquet shards (<split>-*.parquet, with or without README.md)", _find_hf_parquet, _load_hf_parquet)
+HF_PARQUET = Layout(
+    "HF parquet", "HF parquet shards (<split>-*.parquet, with or without README.md)", _find_hf_parquet, _load_hf_parquet
+)
 HF_SAVED = Layout("HF save_to_disk", "a datasets save_to_disk folder (state.json or dataset_dict.json)", _find_saved, _load_saved)
 HF_LAYOUTS = (HF_PARQUET, HF_SAVED)
 
@@ -489,11 +530,23 @@ HF_LAYOUTS = (HF_PARQUET, HF_SAVED)
 _VAL = {"val": "val", "valid": "val", "validation": "val", "test": "val"}
 
 KNOWN: dict[str, DatasetInfo] = {
-    "tiny-imagenet": DatasetInfo("tiny-imagenet", "valid", {"valid": "valid", "val": "valid", "validation": "valid", "train": "train"},
-                                 label_spaces.tiny_imagenet, (*HF_LAYOUTS, STANFORD, WNID_FOLDERS), HF_TINY),
-    "imagenet-1k": DatasetInfo("imagenet-1k", "validation",
-                               {"validation": "validation", "val": "validation", "valid": "validation", "train": "train"},
-                               label_spaces.imagenet_1k, (*HF_LAYOUTS, FLAT_VAL, WNID_FOLDERS), HF_IMAGENET, names_in_space_order=True),
+    "tiny-imagenet": DatasetInfo(
+        "tiny-imagenet",
+        "valid",
+        {"valid": "valid", "val": "valid", "validation": "valid", "train": "train"},
+        label_spaces.tiny_imagenet,
+        (*HF_LAYOUTS, STANFORD, WNID_FOLDERS),
+        HF_TINY,
+    ),
+    "imagenet-1k": DatasetInfo(
+        "imagenet-1k",
+        "validation",
+        {"validation": "validation", "val": "validation", "valid": "validation", "train": "train"},
+        label_spaces.imagenet_1k,
+        (*HF_LAYOUTS, FLAT_VAL, WNID_FOLDERS),
+        HF_IMAGENET,
+        names_in_space_order=True,
+    ),
     "imagenet-v2": DatasetInfo("imagenet-v2", "val", _VAL, label_spaces.imagenet_1k, (INDEX_FOLDERS,)),
     "imagenet-a": DatasetInfo("imagenet-a", "val", _VAL, label_spaces.imagenet_a, (WNID_FOLDERS,)),
     "imagenet-r": DatasetInfo("imagenet-r", "val", _VAL, label_spaces.imagenet_r, (WNID_FOLDERS,)),
@@ -517,7 +570,7 @@ def _hub(info: DatasetInfo, split: str) -> ImageSet:
         ds = hub_files.load_parquet(fetched.paths, split, fetched.split_files.features)
     except DatasetUnavailableError:
         raise
-    except Exception as e:  # noqa: BLE001 - ConnectionError, gated repo, missing cache: all need the user
+    except Exception as e:
         text = str(e)
         if _is_gated(e):
             why = f"{info.hf_id} is gated: accept its terms on the Hub and log in (`hf auth login` or HF_TOKEN)"
@@ -525,7 +578,9 @@ def _hub(info: DatasetInfo, split: str) -> ImageSet:
             why = f"{info.hf_id} is not in the HF hub cache ({hub.hf_cache_dir()}) and the hub is unreachable"
         else:
             why = f"could not load {info.hf_id} ({type(e).__name__}: {text[:200]})"
-        raise DatasetUnavailableError(f"{why}: pass --data-dir with a local copy (HF parquet, Stanford folder or ImageFolder of wnid dirs)") from e
+        raise DatasetUnavailableError(
+            f"{why}: pass --data-dir with a local copy (HF parquet, Stanford folder or ImageFolder of wnid dirs)"
+        ) from e
     return _from_hf(info, split, ds, fetched.source)
 
 
@@ -563,14 +618,18 @@ def _class_label_order(info: DatasetInfo, names: list[str], space: label_spaces.
         unknown = [n for n in names if n not in space.index]
         if unknown:
             more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
-            raise DatasetUnavailableError(f"{source}: ClassLabel {unknown[0]!r}{more} is not one of the {len(space)} {space.name} classes: "
-                                          f"is this a copy of {info.name}?")
+            raise DatasetUnavailableError(
+                f"{source}: ClassLabel {unknown[0]!r}{more} is not one of the {len(space)} {space.name} classes: "
+                f"is this a copy of {info.name}?"
+            )
         return [space.index[n] for n in names]
     if info.names_in_space_order and len(names) == len(space):
         return list(range(len(space)))
     shown = ", ".join(repr(n) for n in names[:2])
-    raise DatasetUnavailableError(f"{source}: its {len(names)} ClassLabel names ({shown}, ...) are not WordNet ids, so their order "
-                                  f"is unknown: save the copy with the wnids as ClassLabel names (e.g. 'n01443537')")
+    raise DatasetUnavailableError(
+        f"{source}: its {len(names)} ClassLabel names ({shown}, ...) are not WordNet ids, so their order "
+        f"is unknown: save the copy with the wnids as ClassLabel names (e.g. 'n01443537')"
+    )
 
 
 def _hf_file_names(ds, image_col: str) -> list[str]:
@@ -648,7 +707,7 @@ class SampleView:
             if label < 0 or label >= len(self.images.label_space):
                 raise ValueError(f"label {label} outside the {len(self.images.label_space)} classes")
             return self.load(self.images.raw(i)), label, i, ""
-        except Exception as e:  # noqa: BLE001 - reported per sample, never fatal
+        except Exception as e:
             return self.empty(), max(label, 0), i, f"{type(e).__name__}: {e}"[:300]
 
 

@@ -86,9 +86,11 @@ class Fetched:
     def summary(self) -> str:
         sf = self.split_files
         how = sorted(set(self.checks.values()))
-        return (f"{sf.repo_id} {sf.split}: {len(sf.files)} of {len(sf.listing)} files, {human(sf.split_bytes)} of "
-                f"{human(sf.repo_bytes)} in the repository; downloaded {human(self.downloaded_bytes)}, "
-                f"{human(self.cached_bytes)} already cached; verified by {', '.join(how) or 'nothing'}")
+        return (
+            f"{sf.repo_id} {sf.split}: {len(sf.files)} of {len(sf.listing)} files, {human(sf.split_bytes)} of "
+            f"{human(sf.repo_bytes)} in the repository; downloaded {human(self.downloaded_bytes)}, "
+            f"{human(self.cached_bytes)} already cached; verified by {', '.join(how) or 'nothing'}"
+        )
 
 
 def human(n: int) -> str:
@@ -183,10 +185,14 @@ def choose(repo_id: str, split: str, listing: Sequence[RepoFile], data) -> tuple
     patterns = by_split[split]
     chosen = select(paths, patterns)
     if not chosen:
-        raise DatasetUnavailableError(f"{repo_id}: no file matches the {split!r} data_files {patterns}: the listing may be partial (offline cache?)")
+        raise DatasetUnavailableError(
+            f"{repo_id}: no file matches the {split!r} data_files {patterns}: the listing may be partial (offline cache?)"
+        )
     unreadable = [p for p in chosen if not p.endswith(".parquet")]
     if unreadable:
-        raise DatasetUnavailableError(f"{repo_id} {split}: {unreadable[0]} is not parquet; pass --data-dir with a local copy instead")
+        raise DatasetUnavailableError(
+            f"{repo_id} {split}: {unreadable[0]} is not parquet; pass --data-dir with a local copy instead"
+        )
     index = {f.path: f for f in listing}
     return patterns, [index[p] for p in chosen], config
 
@@ -210,9 +216,14 @@ def hub_listing(repo_id: str, revision: str | None = None) -> tuple[str, list[Re
     from huggingface_hub import HfApi
 
     info = HfApi().dataset_info(repo_id, revision=revision, files_metadata=True)
-    files = [RepoFile(s.rfilename, s.size if s.size is not None else (s.lfs.size if s.lfs else None),
-                      s.lfs.sha256 if s.lfs is not None and getattr(s.lfs, "sha256", None) else None)
-             for s in info.siblings or []]
+    files = [
+        RepoFile(
+            s.rfilename,
+            s.size if s.size is not None else (s.lfs.size if s.lfs else None),
+            s.lfs.sha256 if s.lfs is not None and getattr(s.lfs, "sha256", None) else None,
+        )
+        for s in info.siblings or []
+    ]
     return info.sha, files
 
 
@@ -234,7 +245,9 @@ def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
         snapshot = storage / "snapshots" / (storage / "refs" / rev).read_text().strip()
     elif revision is None and (storage / "snapshots").is_dir():
         # files fetched pinned to a commit (as `download` does) leave no refs/main: take the newest snapshot
-        snapshots = sorted((p for p in (storage / "snapshots").iterdir() if p.is_dir()), key=lambda p: (p.stat().st_mtime, p.name))
+        snapshots = sorted(
+            (p for p in (storage / "snapshots").iterdir() if p.is_dir()), key=lambda p: (p.stat().st_mtime, p.name)
+        )
         snapshot = snapshots[-1] if snapshots else storage / "snapshots" / "-"
     else:
         return None
@@ -274,11 +287,14 @@ def resolve(repo_id: str, split: str, revision: str | None = None, offline: bool
 
             raise DatasetUnavailableError(
                 f"{repo_id} is not in the HF hub cache ({constants.HF_HUB_CACHE}) and the hub is unreachable: "
-                "pass --data-dir with a local copy (HF parquet, Stanford folder or ImageFolder of wnid dirs)")
+                "pass --data-dir with a local copy (HF parquet, Stanford folder or ImageFolder of wnid dirs)"
+            )
         listing = dir_listing(snapshot)
         data = card_data(snapshot / CARD)
         patterns, files, config = choose(repo_id, split, listing, data)
-        return SplitFiles(repo_id, snapshot.name, split, patterns, files, listing, features_from_card(data, config), str(snapshot))
+        return SplitFiles(
+            repo_id, snapshot.name, split, patterns, files, listing, features_from_card(data, config), str(snapshot)
+        )
     sha, listing = hub_listing(repo_id, revision)
     data = None
     if any(f.path == CARD for f in listing):
@@ -316,7 +332,9 @@ def verify(local: str, expected: RepoFile, hash_it: bool) -> str:
     if hash_it and expected.sha256:
         got = sha256_of(local)
         if got != expected.sha256:
-            raise DatasetUnavailableError(f"{expected.path}: sha256 {got[:12]}… differs from the hub's {expected.sha256[:12]}…: {fix}")
+            raise DatasetUnavailableError(
+                f"{expected.path}: sha256 {got[:12]}… differs from the hub's {expected.sha256[:12]}…: {fix}"
+            )
         return "sha256"
     return "size" if expected.size is not None else "present"
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Union
 
 from PIL import Image
 
-ImageSource = Union[bytes, str, os.PathLike]
+ImageSource = bytes | str | os.PathLike
 
 # PIL raises DecompressionBombError above 2x this; we refuse anything above it (a 178-megapixel
 # default is far beyond any ImageNet photo and a decompression bomb costs GBs of memory).

@@ -25,6 +25,7 @@ BACKGROUND = "background"
 # background class at 0 before ImageNet-1k) is ours: timm does not name it.
 TIMM_SUBSETS = ("imagenet-1k", "imagenet-12k", "imagenet-22k", "imagenet-21k-goog", "imagenet-21k-miil", "imagenet-22k-ms")
 
+
 @dataclass(frozen=True)
 class LabelSpace:
     """An ordered list of classes: index i of a head or dataset is ``wnids[i]``."""
@@ -116,8 +117,10 @@ def from_file(path: str | os.PathLike) -> LabelSpace:
         wnid, _, name = line.partition("\t")
         wnid = wnid.strip()
         if not (re.fullmatch(r"n\d{8}", wnid) or wnid == BACKGROUND):
-            raise LabelSpaceError(f"label space file {p} line {n}: {wnid[:40]!r} is not a WordNet id: list one wnid per line, "
-                                  "like n01440764 (a tab and a name may follow)")
+            raise LabelSpaceError(
+                f"label space file {p} line {n}: {wnid[:40]!r} is not a WordNet id: list one wnid per line, "
+                "like n01440764 (a tab and a name may follow)"
+            )
         wnids.append(wnid)
         names.append(name.strip() or lemmas.get(wnid, wnid))
     if not wnids:
@@ -146,8 +149,18 @@ def imagenet_r() -> LabelSpace:
 
 
 # Imagenette (fast.ai): 10 easily told apart ImageNet classes, folders named by wnid.
-IMAGENETTE_WNIDS = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079",
-                    "n03394916", "n03417042", "n03425413", "n03445777", "n03888605")
+IMAGENETTE_WNIDS = (
+    "n01440764",
+    "n02102040",
+    "n02979186",
+    "n03000684",
+    "n03028079",
+    "n03394916",
+    "n03417042",
+    "n03425413",
+    "n03445777",
+    "n03888605",
+)
 
 
 @cache
@@ -173,7 +186,7 @@ def real_labels() -> list[list[int]]:
     return json.loads(_timm_info_text("imagenet_real_labels.json"))
 
 
-def subset(space: LabelSpace, wnids: "set[str] | tuple[str, ...]", name: str | None = None) -> LabelSpace:
+def subset(space: LabelSpace, wnids: set[str] | tuple[str, ...], name: str | None = None) -> LabelSpace:
     """The classes of `space` that are in `wnids`, in `space` order."""
     keep = [i for i, w in enumerate(space.wnids) if w in set(wnids)]
     return LabelSpace(name or f"{space.name}-subset", tuple(space.wnids[i] for i in keep), tuple(space.names[i] for i in keep))
@@ -206,9 +219,7 @@ def for_head(num_classes: int, hint: str | None = None) -> LabelSpace:
     if hint:
         space = named(hint)
         if len(space) != num_classes:
-            raise LabelSpaceError(
-                f"label space {space.name} has {len(space)} classes but the head has {num_classes} outputs"
-            )
+            raise LabelSpaceError(f"label space {space.name} has {len(space)} classes but the head has {num_classes} outputs")
         return space
     if num_classes == 1001:
         return imagenet_1k_with_background()

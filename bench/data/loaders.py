@@ -12,8 +12,9 @@ measured (benchmarks/gpu_agreement.py) and the path used is recorded in every re
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from . import transforms
 from .datasets import ImageSet, SampleView, TorchView
@@ -67,16 +68,30 @@ class Pipeline:
     workers: int
 
 
-def build(images: ImageSet, indices: Sequence[int], ts: transforms.TransformSpec, device: str, batch_size: int,
-          workers: int | None = None, data_path: str = "auto", corrupt: Callable | None = None) -> Pipeline:
+def build(
+    images: ImageSet,
+    indices: Sequence[int],
+    ts: transforms.TransformSpec,
+    device: str,
+    batch_size: int,
+    workers: int | None = None,
+    data_path: str = "auto",
+    corrupt: Callable | None = None,
+) -> Pipeline:
     """`corrupt(uint8 CxHxW crop, sample index)` runs in the CPU workers before normalisation (ImageNet-C
     corruptions); it takes the CPU path whatever `data_path` says, since the corruptions are numpy code."""
     from torch.utils.data import DataLoader
 
     path = "cpu" if corrupt is not None else choose(data_path, device, images)
     n_workers = min(default_workers(workers), max(0, (len(indices) + batch_size - 1) // batch_size - 1))
-    common = dict(batch_size=batch_size, shuffle=False, num_workers=n_workers, pin_memory=device.startswith("cuda"),
-                  persistent_workers=n_workers > 0, prefetch_factor=4 if n_workers else None)
+    common = dict(
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=n_workers,
+        pin_memory=device.startswith("cuda"),
+        persistent_workers=n_workers > 0,
+        prefetch_factor=4 if n_workers else None,
+    )
     if path == "gpu":
         loader = DataLoader(RawView(images, indices), collate_fn=collate_raw, **common)
         decoder = GpuDecoder(ts, device)
@@ -162,7 +177,7 @@ class GpuDecoder:
             if img is None and not errs[j]:
                 try:
                     images[j] = self._cpu_fallback(data[j])
-                except Exception as e:  # noqa: BLE001 - one bad image costs one sample
+                except Exception as e:
                     errs[j] = f"{type(e).__name__}: {e}"[:300]
         c, h, w = self.ts.input_size
         out = torch.zeros((len(data), c, h, w), dtype=torch.uint8, device=self.device)

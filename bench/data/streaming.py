@@ -72,9 +72,21 @@ class StreamedImageSet:
         index = keep_space.index
         keep = [i for i, y in enumerate(self.labels) if 0 <= y < len(self.label_space) and self.label_space.wnids[y] in index]
         return StreamedImageSet(
-            self.name, self.split, keep_space, [index[self.label_space.wnids[self.labels[i]]] for i in keep],
-            f"{self.source} (classes of {space.name})", self.files, self.features, self.hf_column, self.label_column,
-            [self.names[i] for i in keep], [self.origin[i] for i in keep], self.stream_labels, self.rank, self.world_size)
+            self.name,
+            self.split,
+            keep_space,
+            [index[self.label_space.wnids[self.labels[i]]] for i in keep],
+            f"{self.source} (classes of {space.name})",
+            self.files,
+            self.features,
+            self.hf_column,
+            self.label_column,
+            [self.names[i] for i in keep],
+            [self.origin[i] for i in keep],
+            self.stream_labels,
+            self.rank,
+            self.world_size,
+        )
 
     def stream(self):
         """This rank's examples: an IterableDataset over the files, images left undecoded."""
@@ -88,8 +100,10 @@ class StreamedImageSet:
 
             if "strategy" not in inspect.signature(split_dataset_by_node).parameters:
                 # older releases pick per-file shards when num_shards % world_size == 0, which loses the positions
-                raise DatasetUnavailableError(f"--streaming under torchrun needs split_dataset_by_node(strategy=...) (datasets {hfds.__version__} "
-                                              "has none): upgrade datasets, or drop --streaming")
+                raise DatasetUnavailableError(
+                    f"--streaming under torchrun needs split_dataset_by_node(strategy=...) (datasets {hfds.__version__} "
+                    "has none): upgrade datasets, or drop --streaming"
+                )
             ds = split_dataset_by_node(ds, rank=self.rank, world_size=self.world_size, strategy="examples")
         return ds
 
@@ -106,7 +120,9 @@ def load(name: str, split: str | None = None, data_dir: str | Path | None = None
     if data_dir is not None:
         root = Path(data_dir).expanduser()
         if not (root / hub_files.CARD).is_file() and not any(root.rglob("*.parquet")):
-            raise DatasetUnavailableError(f"--streaming reads HF parquet datasets: {root} holds no parquet files; drop --streaming for {info.layout}")
+            raise DatasetUnavailableError(
+                f"--streaming reads HF parquet datasets: {root} holds no parquet files; drop --streaming for {info.layout}"
+            )
         sf = hub_files.local_split(root, split, str(root))
         files, source = sf.local_paths(), f"hf-local:{root}"
     elif info.hf_id is not None:
@@ -117,10 +133,14 @@ def load(name: str, split: str | None = None, data_dir: str | Path | None = None
         # offline, the cached snapshot's files are read in place (still no prepared copy)
         files = sf.local_paths() if sf.root is not None else sf.urls()
         source = f"hf:{info.hf_id}@{(sf.revision or '')[:12]}"
-        hub_files._log(f"{info.hf_id} {split}: streaming {len(sf.files)} of {len(sf.listing)} files "
-                       f"({hub_files.human(sf.split_bytes)} of {hub_files.human(sf.repo_bytes)})")
+        hub_files._log(
+            f"{info.hf_id} {split}: streaming {len(sf.files)} of {len(sf.listing)} files "
+            f"({hub_files.human(sf.split_bytes)} of {hub_files.human(sf.repo_bytes)})"
+        )
     else:
-        raise DatasetUnavailableError(f"--streaming reads HF parquet datasets (the hub or a local HF copy); {name} is not one: drop --streaming")
+        raise DatasetUnavailableError(
+            f"--streaming reads HF parquet datasets (the hub or a local HF copy); {name} is not one: drop --streaming"
+        )
     return index(info, split, files, sf.features, source)
 
 
@@ -153,20 +173,37 @@ def index(info, split: str, files: Sequence[str], features, source: str) -> Stre
             image_col = next((c for c, ft in features.items() if isinstance(ft, hfds.Image)), None)
             label_col = next((c for c, ft in features.items() if isinstance(ft, hfds.ClassLabel)), None)
             if image_col is None or label_col is None:
-                raise DatasetUnavailableError(f"{source}: expected an Image column and a ClassLabel column, found {dict(features)}")
+                raise DatasetUnavailableError(
+                    f"{source}: expected an Image column and a ClassLabel column, found {dict(features)}"
+                )
             table = pf.read(columns=[f"{image_col}.path", label_col])
         raw_labels += table.column(label_col).to_pylist()
         paths += [cell.get("path") if cell else None for cell in table.column(image_col).to_pylist()]
     # the index as a tiny in-memory Dataset (paths only, no bytes) for the materialised path's `_from_hf`
     cells = pa.StructArray.from_arrays([pa.nulls(len(paths), pa.binary()), pa.array(paths, pa.string())], names=["bytes", "path"])
     table = pa.table({image_col: cells, label_col: pa.array(raw_labels, pa.int64())})
-    small = hfds.Dataset(InMemoryTable(table), info=hfds.DatasetInfo(
-        features=hfds.Features({image_col: features[image_col], label_col: features[label_col]})))
+    small = hfds.Dataset(
+        InMemoryTable(table),
+        info=hfds.DatasetInfo(features=hfds.Features({image_col: features[image_col], label_col: features[label_col]})),
+    )
     indexed = _from_hf(info, split, small, source)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))  # as torchrun sets them
-    return StreamedImageSet(info.name, split, indexed.label_space, list(indexed.labels), source, list(files), features,
-                            image_col, label_col, list(indexed.ids()), list(range(len(raw_labels))),
-                            [-1 if y is None else int(y) for y in raw_labels], rank, world)
+    return StreamedImageSet(
+        info.name,
+        split,
+        indexed.label_space,
+        list(indexed.labels),
+        source,
+        list(files),
+        features,
+        image_col,
+        label_col,
+        list(indexed.ids()),
+        list(range(len(raw_labels))),
+        [-1 if y is None else int(y) for y in raw_labels],
+        rank,
+        world,
+    )
 
 
 # --- the data path ------------------------------------------------------------------------------------
@@ -188,19 +225,27 @@ def _examples(images: StreamedImageSet, indices: Sequence[int]) -> Iterator[tupl
             continue
         label = ex[images.label_column]
         if (-1 if label is None else int(label)) != images.stream_labels[pos]:
-            raise BenchError(f"{images.source}: the stream's sample {pos} has label {label}, the index says "
-                             f"{images.stream_labels[pos]}: the files changed while reading; rerun")
+            raise BenchError(
+                f"{images.source}: the stream's sample {pos} has label {label}, the index says "
+                f"{images.stream_labels[pos]}: the files changed while reading; rerun"
+            )
         yield i, ex[images.hf_column]
 
 
-def build(images: StreamedImageSet, indices: Sequence[int], ts, device: str, batch_size: int,
-          workers: int | None = None, data_path: str = "auto"):
+def build(
+    images: StreamedImageSet,
+    indices: Sequence[int],
+    ts,
+    device: str,
+    batch_size: int,
+    workers: int | None = None,
+    data_path: str = "auto",
+):
     """A loaders.Pipeline over the stream: this rank's share of `indices`, batched in stream order.
 
     `indices` are ALL the samples to evaluate (not this rank's shard): the stream decides the shard.
     """
-    from . import loaders
-    from . import transforms
+    from . import loaders, transforms
     from .datasets import TorchView
 
     images._inflight.clear()  # a retry (out of memory) starts the stream over
@@ -221,7 +266,9 @@ def build(images: StreamedImageSet, indices: Sequence[int], ts, device: str, bat
     from torch.utils.data import default_collate
 
     view = TorchView(images, everything, transforms.build(ts, normalize=False), ts.input_size)
-    return loaders.Pipeline(_batches(images, view, examples, batch_size, n_threads, default_collate), transforms.BatchNormalizer(ts), "cpu", n_threads)
+    return loaders.Pipeline(
+        _batches(images, view, examples, batch_size, n_threads, default_collate), transforms.BatchNormalizer(ts), "cpu", n_threads
+    )
 
 
 def _batches(images: StreamedImageSet, view, examples: Iterator[tuple[int, Any]], batch_size: int, threads: int, collate):

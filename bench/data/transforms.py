@@ -10,8 +10,9 @@ apply the same transform object built from one TransformSpec.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -54,8 +55,9 @@ class TransformSpec:
         return d
 
 
-def resolve(spec, model=None, policy: str = "model", overrides: dict[str, Any] | None = None,
-            use_train_size: bool = False) -> TransformSpec:
+def resolve(
+    spec, model=None, policy: str = "model", overrides: dict[str, Any] | None = None, use_train_size: bool = False
+) -> TransformSpec:
     """The TransformSpec for a ModelSpec under a policy; `overrides` (mean, std, crop_pct, interpolation) win."""
     if policy not in POLICIES:
         from ..errors import ConfigError
@@ -64,8 +66,18 @@ def resolve(spec, model=None, policy: str = "model", overrides: dict[str, Any] |
     overrides = dict(overrides or {})
     if policy == "fixed":
         # torchvision's ImageClassification defaults: Resize 256, CenterCrop 224, bilinear, ImageNet mean/std
-        return _torchvision("fixed", {"crop_size": [224], "resize_size": [256], "interpolation": "bilinear", "antialias": True,
-                                      "mean": IMAGENET_MEAN, "std": IMAGENET_STD}, overrides)
+        return _torchvision(
+            "fixed",
+            {
+                "crop_size": [224],
+                "resize_size": [256],
+                "interpolation": "bilinear",
+                "antialias": True,
+                "mean": IMAGENET_MEAN,
+                "std": IMAGENET_STD,
+            },
+            overrides,
+        )
     if spec.source == "torchvision":
         return _torchvision("model", spec.pretrained_cfg, overrides)
     return _timm(spec, model, overrides, use_train_size)
@@ -79,10 +91,18 @@ def _torchvision(policy: str, cfg: dict[str, Any], overrides: dict[str, Any]) ->
     if overrides.get("crop_pct"):
         crop_pct = float(overrides["crop_pct"])
         resize = (math.floor(h / crop_pct),)
-    return TransformSpec(policy=policy, library="torchvision", input_size=(3, h, w), resize=resize, crop_pct=crop_pct,
-                         crop_mode="center", interpolation=str(overrides.get("interpolation") or cfg["interpolation"]),
-                         antialias=bool(cfg.get("antialias", True)), mean=tuple(overrides.get("mean") or cfg["mean"]),
-                         std=tuple(overrides.get("std") or cfg["std"]))
+    return TransformSpec(
+        policy=policy,
+        library="torchvision",
+        input_size=(3, h, w),
+        resize=resize,
+        crop_pct=crop_pct,
+        crop_mode="center",
+        interpolation=str(overrides.get("interpolation") or cfg["interpolation"]),
+        antialias=bool(cfg.get("antialias", True)),
+        mean=tuple(overrides.get("mean") or cfg["mean"]),
+        std=tuple(overrides.get("std") or cfg["std"]),
+    )
 
 
 def _timm(spec, model, overrides: dict[str, Any], use_train_size: bool) -> TransformSpec:
@@ -90,16 +110,26 @@ def _timm(spec, model, overrides: dict[str, Any], use_train_size: bool) -> Trans
 
     own = getattr(model, "pretrained_cfg", None) if model is not None else None
     pretrained_cfg = dict(own or spec.pretrained_cfg)
-    cfg = resolve_data_config({k: v for k, v in overrides.items() if v is not None}, pretrained_cfg=pretrained_cfg,
-                              use_test_size=not use_train_size)
+    cfg = resolve_data_config(
+        {k: v for k, v in overrides.items() if v is not None}, pretrained_cfg=pretrained_cfg, use_test_size=not use_train_size
+    )
     c, h, w = (int(x) for x in cfg["input_size"])
     crop_pct = float(cfg["crop_pct"])
     crop_mode = str(cfg["crop_mode"] or "center")
     test_size = not use_train_size and bool(pretrained_cfg.get("test_input_size") or pretrained_cfg.get("test_crop_pct"))
-    return TransformSpec(policy="model", library="timm", input_size=(c, h, w),
-                         resize=(math.floor(h / crop_pct), math.floor(w / crop_pct)), crop_pct=crop_pct, crop_mode=crop_mode,
-                         interpolation=str(cfg["interpolation"]), antialias=True, mean=tuple(cfg["mean"]),
-                         std=tuple(cfg["std"]), test_size=test_size)
+    return TransformSpec(
+        policy="model",
+        library="timm",
+        input_size=(c, h, w),
+        resize=(math.floor(h / crop_pct), math.floor(w / crop_pct)),
+        crop_pct=crop_pct,
+        crop_mode=crop_mode,
+        interpolation=str(cfg["interpolation"]),
+        antialias=True,
+        mean=tuple(cfg["mean"]),
+        std=tuple(cfg["std"]),
+        test_size=test_size,
+    )
 
 
 def build(ts: TransformSpec, normalize: bool = True) -> Callable:
@@ -112,19 +142,38 @@ def build(ts: TransformSpec, normalize: bool = True) -> Callable:
     if ts.library == "timm":
         from timm.data import create_transform
 
-        return create_transform(input_size=ts.input_size, is_training=False, interpolation=ts.interpolation, mean=ts.mean,
-                                std=ts.std, crop_pct=ts.crop_pct, crop_mode=ts.crop_mode, normalize=normalize)
+        return create_transform(
+            input_size=ts.input_size,
+            is_training=False,
+            interpolation=ts.interpolation,
+            mean=ts.mean,
+            std=ts.std,
+            crop_pct=ts.crop_pct,
+            crop_mode=ts.crop_mode,
+            normalize=normalize,
+        )
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import transforms as tvt
     from torchvision.transforms._presets import ImageClassification
 
     mode = InterpolationMode(ts.interpolation)
     if normalize:  # weights.transforms() itself
-        return ImageClassification(crop_size=ts.input_size[-1], resize_size=ts.resize[0], mean=ts.mean, std=ts.std,
-                                   interpolation=mode, antialias=ts.antialias)
+        return ImageClassification(
+            crop_size=ts.input_size[-1],
+            resize_size=ts.resize[0],
+            mean=ts.mean,
+            std=ts.std,
+            interpolation=mode,
+            antialias=ts.antialias,
+        )
     # ImageClassification.forward up to (not including) convert_image_dtype + normalize
-    return tvt.Compose([tvt.Resize(list(ts.resize), interpolation=mode, antialias=ts.antialias),
-                        tvt.CenterCrop(list(ts.input_size[1:])), MaybePILToTensor()])
+    return tvt.Compose(
+        [
+            tvt.Resize(list(ts.resize), interpolation=mode, antialias=ts.antialias),
+            tvt.CenterCrop(list(ts.input_size[1:])),
+            MaybePILToTensor(),
+        ]
+    )
 
 
 def build_for_tensors(ts: TransformSpec) -> Callable:
@@ -194,7 +243,7 @@ class _CropOrPad:
             img = F.pad(img, [pad_w // 2, pad_h // 2, (pad_w + 1) // 2, (pad_h + 1) // 2], fill=list(self.fill))
             h, w = img.shape[-2:]
         top, left = round((h - crop_h) / 2.0), round((w - crop_w) / 2.0)
-        return img[..., top:top + crop_h, left:left + crop_w]
+        return img[..., top : top + crop_h, left : left + crop_w]
 
 
 class MaybePILToTensor:

@@ -96,9 +96,15 @@ def reliability(confidence, correct, n_bins: int = N_BINS) -> list[dict[str, Any
     for m in range(n_bins):
         sel = idx == m
         count = int(sel.sum())
-        out.append({"lower": round(m / n_bins, 6), "upper": round((m + 1) / n_bins, 6), "count": count,
-                    "accuracy": round(float(correct[sel].mean()), 6) if count else None,
-                    "confidence": round(float(confidence[sel].mean()), 6) if count else None})
+        out.append(
+            {
+                "lower": round(m / n_bins, 6),
+                "upper": round((m + 1) / n_bins, 6),
+                "count": count,
+                "accuracy": round(float(correct[sel].mean()), 6) if count else None,
+                "confidence": round(float(confidence[sel].mean()), 6) if count else None,
+            }
+        )
     return out
 
 

@@ -18,17 +18,33 @@ import csv
 import difflib
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import BenchError, ConfigError
 
 PACKAGE = "imagecorruptions-imaug"
 # Order of ImageNet-C (and of the package's corruption_tuple): noise, blur, weather, digital.
-COMMON = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
-          "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate", "jpeg_compression")
+COMMON = (
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
+    "jpeg_compression",
+)
 EXTRA = ("speckle_noise", "gaussian_blur", "spatter", "saturate")  # ImageNet-C's held-out set: reported, not in mCE
 NAMES = COMMON + EXTRA
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -54,8 +70,10 @@ def parse(text: str) -> tuple[tuple[str, int], ...]:
         if name not in NAMES:
             close = difflib.get_close_matches(name, NAMES + ("all",), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ConfigError(f"--corruptions: unknown corruption {name!r}{hint}; use all or NAME[:SEVERITY] with NAME one of "
-                              f"{', '.join(NAMES)}")
+            raise ConfigError(
+                f"--corruptions: unknown corruption {name!r}{hint}; use all or NAME[:SEVERITY] with NAME one of "
+                f"{', '.join(NAMES)}"
+            )
         if sev:
             if sev not in {str(s) for s in SEVERITIES}:
                 raise ConfigError(f"--corruptions {token!r}: severity must be 1 to 5")
@@ -130,8 +148,9 @@ def apply(img, name: str, severity: int, index: int, jpeg_quality: int | None = 
     state = np.random.get_state()
     try:
         np.random.seed(seed)
-        out = corrupt(np.ascontiguousarray(img), severity=severity, corruption_name=name,
-                      **({"seed": seed} if name in SEEDED else {}))
+        out = corrupt(
+            np.ascontiguousarray(img), severity=severity, corruption_name=name, **({"seed": seed} if name in SEEDED else {})
+        )
     finally:
         np.random.set_state(state)
     return jpeg_roundtrip(out, jpeg_quality) if jpeg_quality else out
@@ -162,7 +181,11 @@ def alexnet() -> tuple[dict[str, float], float, dict[str, str]]:
     text = resources.files("bench").joinpath("resources", "imagenet_c_alexnet.csv").read_text(encoding="utf-8")
     rows = {r["corruption"]: r for r in csv.DictReader(io.StringIO(text))}
     errors = {c: float(rows[c]["alexnet_error"]) for c in COMMON}
-    return errors, float(rows["clean"]["alexnet_error"]), {"corruptions": rows[COMMON[0]]["source"], "clean": rows["clean"]["source"]}
+    return (
+        errors,
+        float(rows["clean"]["alexnet_error"]),
+        {"corruptions": rows[COMMON[0]]["source"], "clean": rows["clean"]["source"]},
+    )
 
 
 def score(errors: dict[str, dict[int, float]], clean_error: float | None) -> dict[str, Any]:
@@ -214,7 +237,7 @@ def errors_from_samples(samples: dict[str, Any]) -> dict[str, dict[int, float]]:
     target = samples["target"]
     out: dict[str, dict[int, float]] = {}
     for key in sorted(k for k in samples if k.startswith(ARRAY_PREFIX) and k.endswith("__top1")):
-        name, sev = key[len(ARRAY_PREFIX):-len("__top1")].rsplit("__", 1)
+        name, sev = key[len(ARRAY_PREFIX) : -len("__top1")].rsplit("__", 1)
         top1 = samples[key]
         right = (top1 == target) & (target >= 0) & (top1 >= 0)
         out.setdefault(name, {})[int(sev)] = 1.0 - float(np.mean(right)) if len(target) else float("nan")

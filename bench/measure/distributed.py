@@ -8,8 +8,9 @@ what is still to do (`broadcast`): ranks that looked at the store themselves cou
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)

@@ -358,9 +358,7 @@ def empty_cuda_cache() -> None:
         torch.cuda.empty_cache()
 
 
-def run_with_oom_backoff(
-    fn: Callable[[int], T], batch_size: int, on_retry: Callable[[int], None] | None = None
-) -> tuple[T, int]:
+def run_with_oom_backoff(fn: Callable[[int], T], batch_size: int, on_retry: Callable[[int], None] | None = None) -> tuple[T, int]:
     """Call fn(batch), halving batch after each torch.cuda.OutOfMemoryError, down to 1.
 
     Returns (result, the batch that succeeded); fn must start from scratch for each batch. After
@@ -374,8 +372,7 @@ def run_with_oom_backoff(
         except torch.cuda.OutOfMemoryError as err:
             if batch <= 1:
                 raise torch.cuda.OutOfMemoryError(
-                    f"out of memory even at batch size 1 (requested {batch_size}): "
-                    "the model does not fit on this device"
+                    f"out of memory even at batch size 1 (requested {batch_size}): the model does not fit on this device"
                 ) from err
             log.warning("OOM at batch size %d; retrying with %d", batch, batch // 2)
         # Only reached after an OOM, and outside the except block on purpose: until it ends, the

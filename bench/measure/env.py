@@ -292,6 +292,4 @@ def format_env(env: dict[str, Any]) -> str:
     if not env:
         return ""
     width = max(len(key) for key in env) + 1
-    return "\n".join(
-        f"{key + ':':<{width}} {'n/a' if value is None else value}" for key, value in env.items()
-    )
+    return "\n".join(f"{key + ':':<{width}} {'n/a' if value is None else value}" for key, value in env.items())

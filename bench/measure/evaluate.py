@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from ..errors import LabelSpaceError
 from ..data.labels import Projection
+from ..errors import LabelSpaceError
 from . import calibration
 from .device import autocast
 from .stats import wilson
@@ -27,9 +28,17 @@ class Evaluation:
     samples: dict[str, Any] = field(repr=False)
 
 
-def evaluate(model, batches: Iterable, projection: Projection, device: str = "cpu", precision: str = "fp32",
-             channels_last: bool = False, total: int | None = None, progress: bool = True,
-             finish: Callable | None = None) -> Evaluation:
+def evaluate(
+    model,
+    batches: Iterable,
+    projection: Projection,
+    device: str = "cpu",
+    precision: str = "fp32",
+    channels_last: bool = False,
+    total: int | None = None,
+    progress: bool = True,
+    finish: Callable | None = None,
+) -> Evaluation:
     """Run `model` over `batches` of (images, labels, indices, errors) and score both protocols.
 
     `finish` runs on the device batch before the model (the batched uint8 -> normalised step).

@@ -70,15 +70,35 @@ class Budget:
 # within a few percent. `bench profile` of six classic models must finish within 150 s on two
 # cores, so a model gets ~10-20 s: a warm-up of >= 6 steps when it settles (<= 8 s otherwise),
 # 5 repeats of >= 1 s (a vgg16 or vit_b_16 step at batch 8 takes ~1-1.5 s), and >= 2 s or 20 batch-1 calls.
-CPU_BUDGET = Budget(warmup_min_iters=2, warmup_max_iters=50, warmup_max_s=8.0, settle_window=3, settle_tol=0.05,
-                    repeats=5, min_repeat_s=1.0, min_iters=1,
-                    latency_budget_s=2.0, latency_min_iters=20, latency_max_iters=200)
+CPU_BUDGET = Budget(
+    warmup_min_iters=2,
+    warmup_max_iters=50,
+    warmup_max_s=8.0,
+    settle_window=3,
+    settle_tol=0.05,
+    repeats=5,
+    min_repeat_s=1.0,
+    min_iters=1,
+    latency_budget_s=2.0,
+    latency_min_iters=20,
+    latency_max_iters=200,
+)
 # GPU: cuDNN autotuning and clock ramp-up need more warm-up; steps are short, so repeats of 1 s
 # hold many of them (min 10, like timm's benchmark.py timing tens of steps) and latency gets the
 # 100+ samples that p99 needs.
-GPU_BUDGET = Budget(warmup_min_iters=10, warmup_max_iters=1000, warmup_max_s=20.0, settle_window=5, settle_tol=0.02,
-                    repeats=5, min_repeat_s=1.0, min_iters=10,
-                    latency_budget_s=3.0, latency_min_iters=100, latency_max_iters=1000)
+GPU_BUDGET = Budget(
+    warmup_min_iters=10,
+    warmup_max_iters=1000,
+    warmup_max_s=20.0,
+    settle_window=5,
+    settle_tol=0.02,
+    repeats=5,
+    min_repeat_s=1.0,
+    min_iters=10,
+    latency_budget_s=3.0,
+    latency_min_iters=100,
+    latency_max_iters=1000,
+)
 
 
 def default_budget(device_type: str) -> Budget:

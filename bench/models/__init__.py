@@ -31,8 +31,25 @@ from .weights import (
 )
 
 __all__ = [
-    "PYPI_WEIGHTS", "TIMM", "TV", "ModelSpec", "WeightsInfo", "build", "expand", "list_models", "match", "not_a_classifier",
+    "PYPI_WEIGHTS",
+    "TIMM",
+    "TV",
+    "ModelSpec",
+    "WeightsInfo",
+    "build",
+    "expand",
+    "list_models",
+    "match",
+    "not_a_classifier",
     "prefers_channels_last",
-    "read_checkpoint", "resolve", "state_dict_sha256", "suggest", "timm_pretrained", "torchvision_models",
-    "torchvision_references", "tv_cache_path", "uncached_weights_hint", "weights_file",
+    "read_checkpoint",
+    "resolve",
+    "state_dict_sha256",
+    "suggest",
+    "timm_pretrained",
+    "torchvision_models",
+    "torchvision_references",
+    "tv_cache_path",
+    "uncached_weights_hint",
+    "weights_file",
 ]

@@ -42,9 +42,14 @@ IMAGENET = ("imagenet-1k", "validation")
 # Images in each split timm evaluated (its results/README.md; the -clean sets are the 200 classes x 50
 # validation images): a local copy with fewer images is not the split the figure is about.
 SPLIT_SIZES: dict[tuple[str, str], int] = {
-    ("imagenet-1k", "validation"): 50_000, ("imagenet-real", "validation"): 50_000, ("imagenet-v2", "val"): 10_000,
-    ("imagenet-a", "val"): 7_500, ("imagenet-r", "val"): 30_000, ("imagenet-sketch", "val"): 50_889,
-    ("imagenet-1k@imagenet-a", "validation"): 10_000, ("imagenet-1k@imagenet-r", "validation"): 10_000,
+    ("imagenet-1k", "validation"): 50_000,
+    ("imagenet-real", "validation"): 50_000,
+    ("imagenet-v2", "val"): 10_000,
+    ("imagenet-a", "val"): 7_500,
+    ("imagenet-r", "val"): 30_000,
+    ("imagenet-sketch", "val"): 50_889,
+    ("imagenet-1k@imagenet-a", "validation"): 10_000,
+    ("imagenet-1k@imagenet-r", "validation"): 10_000,
 }
 NONE = "none"  # trained on ImageNet-1k alone
 UNKNOWN = "unknown"  # the name and config say nothing about the training data
@@ -151,12 +156,24 @@ def timm_figures(name: str, dataset: str = "imagenet-1k", split: str = "validati
     if not rows:
         return []
     cfg = timm_cfg(name)
-    return [Figure(model=name, dataset=dataset, split=split, top1=_num(r.get("top1")), top5=_num(r.get("top5")),
-                   params_m=_num(r.get("param_count")), img_size=int(r["img_size"]) if r.get("img_size") else None,
-                   crop_pct=_num(r.get("crop_pct")), crop_mode=str(cfg.get("crop_mode") or "center"),
-                   interpolation=r.get("interpolation") or None,
-                   mean=tuple(cfg["mean"]) if cfg.get("mean") else None, std=tuple(cfg["std"]) if cfg.get("std") else None,
-                   source=_timm_source(filename)) for r in rows]
+    return [
+        Figure(
+            model=name,
+            dataset=dataset,
+            split=split,
+            top1=_num(r.get("top1")),
+            top5=_num(r.get("top5")),
+            params_m=_num(r.get("param_count")),
+            img_size=int(r["img_size"]) if r.get("img_size") else None,
+            crop_pct=_num(r.get("crop_pct")),
+            crop_mode=str(cfg.get("crop_mode") or "center"),
+            interpolation=r.get("interpolation") or None,
+            mean=tuple(cfg["mean"]) if cfg.get("mean") else None,
+            std=tuple(cfg["std"]) if cfg.get("std") else None,
+            source=_timm_source(filename),
+        )
+        for r in rows
+    ]
 
 
 def default_eval_size(cfg: dict[str, Any]) -> tuple[int | None, float | None]:
@@ -183,8 +200,15 @@ def timm_reference(name: str, cfg: dict[str, Any] | None = None) -> dict[str, An
     fig = primary_figure(timm_figures(name), cfg if cfg is not None else timm_cfg(name))
     if fig is None:
         return {}
-    return {"top1": fig.top1, "top5": fig.top5, "params": round(fig.params_m * 1e6) if fig.params_m else None,
-            "img_size": fig.img_size, "crop_pct": fig.crop_pct, "interpolation": fig.interpolation, "source": fig.source}
+    return {
+        "top1": fig.top1,
+        "top5": fig.top5,
+        "params": round(fig.params_m * 1e6) if fig.params_m else None,
+        "img_size": fig.img_size,
+        "crop_pct": fig.crop_pct,
+        "interpolation": fig.interpolation,
+        "source": fig.source,
+    }
 
 
 def torchvision_figure(model_id: str, meta: dict[str, Any], cfg: dict[str, Any]) -> Figure | None:
@@ -192,10 +216,21 @@ def torchvision_figure(model_id: str, meta: dict[str, Any], cfg: dict[str, Any])
     `weights.transforms()` (ModelSpec.pretrained_cfg); None for weights without an accuracy."""
     if meta.get("top1") is None:
         return None
-    return Figure(model=model_id, dataset="imagenet-1k", split="validation", top1=meta["top1"], top5=meta.get("top5"),
-                  params_m=meta["params"] / 1e6 if meta.get("params") else None, img_size=int(cfg["input_size"][-1]),
-                  crop_pct=float(cfg["crop_pct"]), crop_mode="center", interpolation=str(cfg["interpolation"]),
-                  mean=tuple(cfg["mean"]), std=tuple(cfg["std"]), source=meta["source"])
+    return Figure(
+        model=model_id,
+        dataset="imagenet-1k",
+        split="validation",
+        top1=meta["top1"],
+        top5=meta.get("top5"),
+        params_m=meta["params"] / 1e6 if meta.get("params") else None,
+        img_size=int(cfg["input_size"][-1]),
+        crop_pct=float(cfg["crop_pct"]),
+        crop_mode="center",
+        interpolation=str(cfg["interpolation"]),
+        mean=tuple(cfg["mean"]),
+        std=tuple(cfg["std"]),
+        source=meta["source"],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,13 +267,20 @@ class RunProtocol:
         size = tf.get("input_size")
         overrides = tf.get("overrides") or (result.get("run") or {}).get("transform_overrides") or ()
         return cls(
-            dataset=str(key.get("dataset")), split=str(key.get("split")), weights=str(key.get("weights") or "pretrained"),
+            dataset=str(key.get("dataset")),
+            split=str(key.get("split")),
+            weights=str(key.get("weights") or "pretrained"),
             policy=tf.get("policy") or key.get("transform"),
             input_size=(int(size[-2]), int(size[-1])) if size else None,
             crop_pct=float(tf["crop_pct"]) if tf.get("crop_pct") is not None else None,
-            crop_mode=str(tf.get("crop_mode") or "center"), interpolation=tf.get("interpolation"),
-            mean=tuple(tf["mean"]) if tf.get("mean") else None, std=tuple(tf["std"]) if tf.get("std") else None,
-            overrides=tuple(sorted(overrides)), limit=ds.get("limit"), n=acc.get("n"), size=ds.get("size"),
+            crop_mode=str(tf.get("crop_mode") or "center"),
+            interpolation=tf.get("interpolation"),
+            mean=tuple(tf["mean"]) if tf.get("mean") else None,
+            std=tuple(tf["std"]) if tf.get("std") else None,
+            overrides=tuple(sorted(overrides)),
+            limit=ds.get("limit"),
+            n=acc.get("n"),
+            size=ds.get("size"),
             data_source=ds.get("source"),
         )
 
@@ -297,8 +339,12 @@ def closest_figure(run: RunProtocol, figures: list[Figure]) -> Figure | None:
     if not figures:
         return None
     for fig in figures:
-        if run.input_size == (fig.img_size, fig.img_size) and run.crop_pct is not None and fig.crop_pct is not None \
-                and abs(run.crop_pct - fig.crop_pct) < 5e-4:
+        if (
+            run.input_size == (fig.img_size, fig.img_size)
+            and run.crop_pct is not None
+            and fig.crop_pct is not None
+            and abs(run.crop_pct - fig.crop_pct) < 5e-4
+        ):
             return fig
     sized = [f for f in figures if run.input_size == (f.img_size, f.img_size)]
     return (sized or figures)[0]
@@ -379,8 +425,12 @@ def _arch_module() -> dict[str, str]:
 
 
 def _best(rules: Iterable[_Rule], model_id: str, module: str | None, tiers: tuple[int, ...]) -> _Rule | None:
-    hits = [r for r in rules if r.rank[0] in tiers and
-            (r.regex.fullmatch(model_id) if r.regex is not None else module and r.match == f"module:{module}")]
+    hits = [
+        r
+        for r in rules
+        if r.rank[0] in tiers
+        and (r.regex.fullmatch(model_id) if r.regex is not None else module and r.match == f"module:{module}")
+    ]
     return max(hits, key=lambda r: r.rank, default=None)
 
 
@@ -430,7 +480,7 @@ def training_data(model_id: str) -> tuple[str, ...]:
     i = 0
     while i < len(words):
         for n in range(min(longest, len(words) - i), 0, -1):
-            row = tokens.get(tuple(words[i:i + n]))
+            row = tokens.get(tuple(words[i : i + n]))
             if row is not None:
                 if row["data"] != "ImageNet-1k" and row["data"] not in chain:
                     chain.append(row["data"])
@@ -496,9 +546,11 @@ def ilsvrc_winners() -> list[dict[str, str]]:
     return read_table("ilsvrc_winners.csv")
 
 
-ILSVRC_RULE = ("Each year counts the best entry of the classification winner trained on the supplied ILSVRC training "
-               "data alone (top-5 error on the test set); `extra data` names what that entry used besides, and "
-               "`entry with outside data` the same team's best entry that used more, where there was one.")
+ILSVRC_RULE = (
+    "Each year counts the best entry of the classification winner trained on the supplied ILSVRC training "
+    "data alone (top-5 error on the test set); `extra data` names what that entry used besides, and "
+    "`entry with outside data` the same team's best entry that used more, where there was one."
+)
 
 
 def code_url(model_id: str) -> str | None:

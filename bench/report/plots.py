@@ -8,9 +8,9 @@ metadata. matplotlib is imported inside the functions so `bench --help` stays in
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 DPI = 100
 PARETO_SIZE = (9.0, 6.0)
@@ -87,8 +87,14 @@ def plot_pareto(points: Sequence[Point], path: str | Path, title: str) -> Path:
             ax.plot([p.img_s for p in front], [p.top1 for p in front], color=color, linestyle="--", linewidth=1.2, zorder=2)
             on_front = {id(p) for p in front}
             for p in members:  # every point named; the dominated ones in grey
-                ax.annotate(p.label, (p.img_s, p.top1), textcoords="offset points", xytext=(5, 4), fontsize=7,
-                            color=color if id(p) in on_front else "0.45")
+                ax.annotate(
+                    p.label,
+                    (p.img_s, p.top1),
+                    textcoords="offset points",
+                    xytext=(5, 4),
+                    fontsize=7,
+                    color=color if id(p) in on_front else "0.45",
+                )
         from matplotlib.ticker import LogFormatter
 
         ax.set_xscale("log")
@@ -188,10 +194,26 @@ def plot_reliability(bins: Sequence[dict], path: str | Path, title: str, ece: fl
         width = bins[0]["upper"] - bins[0]["lower"] if bins else 1.0
         centres = [(b["lower"] + b["upper"]) / 2 for b in bins]
         filled = [(c, b) for c, b in zip(centres, bins) if b["count"]]
-        top.bar([c for c, _ in filled], [b["accuracy"] for _, b in filled], width=width, color="#4c72b0",
-                edgecolor="black", linewidth=0.6, label="accuracy")
-        top.bar([c for c, _ in filled], [b["confidence"] - b["accuracy"] for _, b in filled], bottom=[b["accuracy"] for _, b in filled],
-                width=width, color="#dd8452", alpha=0.45, edgecolor="#dd8452", hatch="//", label="gap to mean confidence")
+        top.bar(
+            [c for c, _ in filled],
+            [b["accuracy"] for _, b in filled],
+            width=width,
+            color="#4c72b0",
+            edgecolor="black",
+            linewidth=0.6,
+            label="accuracy",
+        )
+        top.bar(
+            [c for c, _ in filled],
+            [b["confidence"] - b["accuracy"] for _, b in filled],
+            bottom=[b["accuracy"] for _, b in filled],
+            width=width,
+            color="#dd8452",
+            alpha=0.45,
+            edgecolor="#dd8452",
+            hatch="//",
+            label="gap to mean confidence",
+        )
         top.plot([0, 1], [0, 1], linestyle="--", color="0.3", linewidth=1, label="perfect calibration")
         top.set_xlim(0, 1)
         top.set_ylim(0, 1)
@@ -223,12 +245,21 @@ def plot_robustness(points: Sequence[RobustPoint], path: str | Path, title: str)
     with _defaults():
         fig = _figure(ROBUSTNESS_SIZE)
         ax = fig.add_subplot(1, 1, 1)
-        for complete, marker_face, label in ((True, "#4c72b0", "mCE over all 15 corruptions"),
-                                             (False, "none", "partial mCE (fewer corruptions)")):
+        for complete, marker_face, label in (
+            (True, "#4c72b0", "mCE over all 15 corruptions"),
+            (False, "none", "partial mCE (fewer corruptions)"),
+        ):
             pts = [p for p in points if p.complete == complete]
             if pts:
-                ax.scatter([p.top1 for p in pts], [p.mce for p in pts], s=36, facecolors=marker_face, edgecolors="#4c72b0",
-                           label=label, zorder=3)
+                ax.scatter(
+                    [p.top1 for p in pts],
+                    [p.mce for p in pts],
+                    s=36,
+                    facecolors=marker_face,
+                    edgecolors="#4c72b0",
+                    label=label,
+                    zorder=3,
+                )
         for p in points:
             ax.annotate(p.label, (p.top1, p.mce), textcoords="offset points", xytext=(5, 4), fontsize=7)
         ax.axhline(100.0, color="0.4", linestyle=":", linewidth=1, label="AlexNet (mCE 100)")
@@ -264,8 +295,15 @@ def plot_sensitivity(rows: Sequence[tuple[str, str, float]], path: str | Path, t
                         xs.append(d)
             ax.barh(ys, xs, height=height, color=colors[k % len(colors)], label=model)
             for y, x in zip(ys, xs):
-                ax.annotate(f"{x:+.2f}", (x, y), textcoords="offset points", xytext=(4 if x >= 0 else -4, 0), fontsize=7,
-                            ha="left" if x >= 0 else "right", va="center")
+                ax.annotate(
+                    f"{x:+.2f}",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(4 if x >= 0 else -4, 0),
+                    fontsize=7,
+                    ha="left" if x >= 0 else "right",
+                    va="center",
+                )
         ax.axvline(0.0, color="black", linewidth=0.8)
         span = max([abs(d) for _, _, d in rows] + [1.0])
         ax.set_xlim(-1.3 * span, 1.3 * span)

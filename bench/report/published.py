@@ -65,12 +65,21 @@ def torchvision_reported() -> list[Reported]:
         if fig is None:
             continue
         info = ref.model_paper(model_id)
-        out.append(Reported(
-            model=model_id, top1=fig.top1, top5=fig.top5, params_m=fig.params_m, gmacs=_finite(meta.get("gmacs")),
-            extra_data=info["extra_data"], paper=info["paper"], year=info["year"],
-            source=fig.source,  # the version is in the page header
-            code=meta.get("recipe") or ref.code_url(model_id), protocol=_val(fig.protocol),
-        ))
+        out.append(
+            Reported(
+                model=model_id,
+                top1=fig.top1,
+                top5=fig.top5,
+                params_m=fig.params_m,
+                gmacs=_finite(meta.get("gmacs")),
+                extra_data=info["extra_data"],
+                paper=info["paper"],
+                year=info["year"],
+                source=fig.source,  # the version is in the page header
+                code=meta.get("recipe") or ref.code_url(model_id),
+                protocol=_val(fig.protocol),
+            )
+        )
     return out
 
 
@@ -87,11 +96,21 @@ def timm_reported() -> list[Reported]:
             continue
         model_id = f"timm:{name}"
         info = ref.model_paper(model_id)
-        out.append(Reported(
-            model=model_id, top1=fig.top1, top5=fig.top5, params_m=fig.params_m, gmacs=None,
-            extra_data=info["extra_data"], paper=info["paper"], year=info["year"],
-            source=f"timm @ {ref.timm_pin()['commit'][:8]}", code=ref.code_url(model_id), protocol=_val(fig.protocol),
-        ))
+        out.append(
+            Reported(
+                model=model_id,
+                top1=fig.top1,
+                top5=fig.top5,
+                params_m=fig.params_m,
+                gmacs=None,
+                extra_data=info["extra_data"],
+                paper=info["paper"],
+                year=info["year"],
+                source=f"timm @ {ref.timm_pin()['commit'][:8]}",
+                code=ref.code_url(model_id),
+                protocol=_val(fig.protocol),
+            )
+        )
     return out
 
 
@@ -104,12 +123,20 @@ def paper_reported() -> list[Reported]:
         if row.get("params_definition"):
             source = f"{source}; params: {row['params_definition']}"
         protocol = " · ".join(p for p in (row.get("protocol"), row.get("split")) if p)
-        out.append(Reported(
-            model=row["model"], top1=ref._num(row.get("top1")), top5=ref._num(row.get("top5")),
-            params_m=ref._num(row.get("params_m")), gmacs=ref._num(row.get("gmacs")),
-            extra_data=row.get("extra_data") or None, paper=row.get("paper") or None,
-            year=int(row["year"]) if row.get("year") else None, source=source, protocol=protocol or None,
-        ))
+        out.append(
+            Reported(
+                model=row["model"],
+                top1=ref._num(row.get("top1")),
+                top5=ref._num(row.get("top5")),
+                params_m=ref._num(row.get("params_m")),
+                gmacs=ref._num(row.get("gmacs")),
+                extra_data=row.get("extra_data") or None,
+                paper=row.get("paper") or None,
+                year=int(row["year"]) if row.get("year") else None,
+                source=source,
+                protocol=protocol or None,
+            )
+        )
     return out
 
 

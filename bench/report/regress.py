@@ -14,10 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store import results
-from ..store import schema
 from ..errors import ConfigError
 from ..measure.stats import mcnemar_exact
+from ..store import results, schema
 
 BASELINE_SCHEMA_VERSION = 2  # 2: per-sample arrays in an .npz beside the JSON (1 had them inline)
 ALPHA = 0.05  # McNemar significance level for flips
@@ -57,9 +56,11 @@ class Figures:
         return cls(int(acc.n), r.top1, r.top5, r.nll, f.top1, f.top5, f.nll)
 
     def as_accuracy(self) -> dict[str, Any]:
-        return {"n": self.n,
-                "restricted": {"top1": self.top1, "top5": self.top5, "nll": self.nll},
-                "full": {"top1": self.top1_full, "top5": self.top5_full, "nll": self.nll_full}}
+        return {
+            "n": self.n,
+            "restricted": {"top1": self.top1, "top5": self.top5, "nll": self.nll},
+            "full": {"top1": self.top1_full, "top5": self.top5_full, "nll": self.nll_full},
+        }
 
 
 @dataclass
@@ -173,12 +174,18 @@ def _entries_from_results(results_dir: str | Path) -> list[Entry]:
     with accuracy (efficiency-only results have nothing to regress on) and no corruptions."""
     root = Path(results_dir)
     if not root.is_dir():
-        raise ConfigError(f"results directory {root} does not exist: run `bench run ... --results-dir {root}` first or pass --results-dir")
+        raise ConfigError(
+            f"results directory {root} does not exist: run `bench run ... --results-dir {root}` first or pass --results-dir"
+        )
     # Corruption runs are left out: their clean figures are the plain run's, and the gate judges clean accuracy.
-    with_accuracy = [r for r in results.read_all(root) if r.accuracy is not None and r.accuracy.n is not None and not r.key.corruptions]
+    with_accuracy = [
+        r for r in results.read_all(root) if r.accuracy is not None and r.accuracy.n is not None and not r.key.corruptions
+    ]
     entries = [Entry.from_result(best) for best, _ in results.choose(with_accuracy)]
     if not entries:
-        raise ConfigError(f"no accuracy results under {root}: run `bench run ... --results-dir {root}` first or pass --results-dir")
+        raise ConfigError(
+            f"no accuracy results under {root}: run `bench run ... --results-dir {root}` first or pass --results-dir"
+        )
     return sorted(entries, key=lambda e: e.ident)
 
 
@@ -193,7 +200,7 @@ def write_baseline(results_dir: str | Path, path: str | Path) -> Path:
     entries = _entries_from_results(results_dir)
     doc = {
         "baseline_schema_version": BASELINE_SCHEMA_VERSION,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "bench_version": env.package_version("imagenet-bench"),
         "note": "written by `bench check --update`; regenerate it rather than editing it",
         "entries": [e.to_json() for e in entries],
@@ -248,16 +255,19 @@ def read_baseline(path: str | Path) -> list[Entry]:
     path = Path(path)
     fix = f"regenerate it with `bench check --update --baseline {path}` from results you trust"
     if not path.is_file():
-        raise ConfigError(f"baseline {path} not found: create it with `bench check --update --baseline {path}` "
-                          "from results you trust, or pass the right --baseline")
+        raise ConfigError(
+            f"baseline {path} not found: create it with `bench check --update --baseline {path}` "
+            "from results you trust, or pass the right --baseline"
+        )
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ConfigError(f"cannot read baseline {path} ({e}): {fix}") from e
     version = doc.get("baseline_schema_version") if isinstance(doc, dict) else None
     if version != BASELINE_SCHEMA_VERSION:
-        raise ConfigError(f"baseline {path} has baseline_schema_version {version}, this bench reads "
-                          f"{BASELINE_SCHEMA_VERSION}: {fix}")
+        raise ConfigError(
+            f"baseline {path} has baseline_schema_version {version}, this bench reads {BASELINE_SCHEMA_VERSION}: {fix}"
+        )
     arrays = _read_npz(samples_path(path), fix)
     try:
         return [Entry.from_json(e, arrays) for e in doc["entries"]]
@@ -319,8 +329,11 @@ class Row:
             "now": None if self.now is None else asdict(self.now),
             "delta_pp": {k: self.delta(k) for k in ("top1", "top5", "top1_full", "top5_full")},
             "nll_rel": _round(self.nll_rel(), 6),
-            "flips": {"right_to_wrong": self.right_to_wrong, "wrong_to_right": self.wrong_to_right,
-                      "mcnemar_p": _round(self.p_value, 6)},
+            "flips": {
+                "right_to_wrong": self.right_to_wrong,
+                "wrong_to_right": self.wrong_to_right,
+                "mcnemar_p": _round(self.p_value, 6),
+            },
             "predictions_changed": self.predictions_changed,
             "reasons": self.reasons,
             "changes": self.changes,
@@ -358,34 +371,68 @@ class Report:
         head = f"{len(self.rows)} {'entry' if len(self.rows) == 1 else 'entries'}: {counts} (tolerance {self.tolerance:g} pp, NLL {100 * self.nll_tolerance:g}%)"
         if self.exit_code == 0:
             return f"{head} -- OK"
-        return (f"{head} -- FAIL (exit 1): if the change is intended, update the baseline with "
-                f"`bench check --update --baseline {self.baseline} --results-dir {self.results_dir}`")
+        return (
+            f"{head} -- FAIL (exit 1): if the change is intended, update the baseline with "
+            f"`bench check --update --baseline {self.baseline} --results-dir {self.results_dir}`"
+        )
 
     def format(self) -> str:
         from tabulate import tabulate
 
-        headers = ["verdict", "model", "dataset/split", "top-1 base → now", "Δ", "top-5 base → now", "Δ",
-                   "NLL base → now", "flips −/+", "McNemar p", "note"]
+        headers = [
+            "verdict",
+            "model",
+            "dataset/split",
+            "top-1 base → now",
+            "Δ",
+            "top-5 base → now",
+            "Δ",
+            "NLL base → now",
+            "flips −/+",
+            "McNemar p",
+            "note",
+        ]
         # no wrapping of the note: one line per entry keeps CI logs greppable
         table = tabulate([_cells(r) for r in self.rows], headers=headers, tablefmt="simple", disable_numparse=True)
         return f"{table}\n{self.summary()}"
 
     def to_json(self) -> str:
-        return json.dumps({"baseline": self.baseline, "results_dir": self.results_dir, "tolerance_pp": self.tolerance,
-                           "nll_tolerance": self.nll_tolerance, "counts": self.counts(), "exit_code": self.exit_code,
-                           "summary": self.summary(), "rows": [r.to_json() for r in self.rows]}, indent=1)
+        return json.dumps(
+            {
+                "baseline": self.baseline,
+                "results_dir": self.results_dir,
+                "tolerance_pp": self.tolerance,
+                "nll_tolerance": self.nll_tolerance,
+                "counts": self.counts(),
+                "exit_code": self.exit_code,
+                "summary": self.summary(),
+                "rows": [r.to_json() for r in self.rows],
+            },
+            indent=1,
+        )
 
 
 def _cells(r: Row) -> list[str]:
     k = r.key
-    model = k["model"] + ("" if (k["weights"], k["transform"]) == ("pretrained", "model") else f" [{k['weights']}, {k['transform']}]")
+    model = k["model"] + (
+        "" if (k["weights"], k["transform"]) == ("pretrained", "model") else f" [{k['weights']}, {k['transform']}]"
+    )
     flips = "—" if r.right_to_wrong is None else f"{r.right_to_wrong}/{r.wrong_to_right}"
     rel = r.nll_rel()
     nll = _arrow(_get(r.base, "nll"), _get(r.now, "nll"), "{:.4f}") + ("" if rel is None else f" ({_pct(rel)})")
-    return [r.verdict, model, f"{k['dataset']}/{k['split']}",
-            _arrow(_get(r.base, "top1"), _get(r.now, "top1")), _signed(r.delta("top1")),
-            _arrow(_get(r.base, "top5"), _get(r.now, "top5")), _signed(r.delta("top5")),
-            nll, flips, "—" if r.p_value is None else f"{r.p_value:.3g}", r.note]
+    return [
+        r.verdict,
+        model,
+        f"{k['dataset']}/{k['split']}",
+        _arrow(_get(r.base, "top1"), _get(r.now, "top1")),
+        _signed(r.delta("top1")),
+        _arrow(_get(r.base, "top5"), _get(r.now, "top5")),
+        _signed(r.delta("top5")),
+        nll,
+        flips,
+        "—" if r.p_value is None else f"{r.p_value:.3g}",
+        r.note,
+    ]
 
 
 def _arrow(b: float | None, n: float | None, fmt: str = "{:.2f}") -> str:
@@ -401,12 +448,15 @@ def _signed(v: float | None) -> str:
     return "—" if v is None else f"{v:+.2f}"
 
 
-def check(baseline: str | Path, results_dir: str | Path, tolerance: float = 0.1, nll_tolerance: float = 0.01,
-          alpha: float = ALPHA) -> Report:
+def check(
+    baseline: str | Path, results_dir: str | Path, tolerance: float = 0.1, nll_tolerance: float = 0.01, alpha: float = ALPHA
+) -> Report:
     """Compare every baseline entry with the current results under `results_dir`."""
     base_entries = read_baseline(baseline)
     if not base_entries:  # a gate with nothing to check must not pass
-        raise ConfigError(f"baseline {baseline} has no entries: regenerate it with `bench check --update --baseline {baseline}` from results you trust")
+        raise ConfigError(
+            f"baseline {baseline} has no entries: regenerate it with `bench check --update --baseline {baseline}` from results you trust"
+        )
     current = _entries_from_results(results_dir)
     pairs, new = _pair(base_entries, current)
     rows = [_compare(b, c, tolerance, nll_tolerance, alpha) for b, c in pairs]
@@ -448,8 +498,11 @@ def _compare(base: Entry, cur: Entry | None, tolerance: float, nll_tolerance: fl
 def _incomparable(base: Entry, cur: Entry) -> list[str]:
     """Why two entries measure different things (empty when they are comparable)."""
     out = []
-    for name, b, c in (("dataset", base.key["dataset"], cur.key["dataset"]), ("split", base.key["split"], cur.key["split"]),
-                       ("n", base.figures.n, cur.figures.n)):
+    for name, b, c in (
+        ("dataset", base.key["dataset"], cur.key["dataset"]),
+        ("split", base.key["split"], cur.key["split"]),
+        ("n", base.figures.n, cur.figures.n),
+    ):
         if b != c:
             out.append(f"{name} differs: {b} → {c}")
     for name in ("label_protocols", "dataset_space", "model_space"):
@@ -475,14 +528,20 @@ def _incomparable(base: Entry, cur: Entry) -> list[str]:
 def _changes(base: Entry, cur: Entry) -> list[str]:
     """What changed without making the runs incomparable: the suspects when accuracy moved."""
     out = []
-    diffs = [f"{k} {_short(base.transform.get(k))} → {_short(cur.transform.get(k))}"
-             for k in sorted(set(base.transform) | set(cur.transform)) if base.transform.get(k) != cur.transform.get(k)]
+    diffs = [
+        f"{k} {_short(base.transform.get(k))} → {_short(cur.transform.get(k))}"
+        for k in sorted(set(base.transform) | set(cur.transform))
+        if base.transform.get(k) != cur.transform.get(k)
+    ]
     if diffs:
         out.append("transform changed: " + ", ".join(diffs))
     if base.weights_sha256 != cur.weights_sha256:
         out.append(f"weights sha256 {_sha(base.weights_sha256)} → {_sha(cur.weights_sha256)}")
-    out += [f"{lib} {base.versions.get(lib)} → {cur.versions.get(lib)}"
-            for lib in LIBRARIES if base.versions.get(lib) != cur.versions.get(lib)]
+    out += [
+        f"{lib} {base.versions.get(lib)} → {cur.versions.get(lib)}"
+        for lib in LIBRARIES
+        if base.versions.get(lib) != cur.versions.get(lib)
+    ]
     if (base.device, base.device_name) != (cur.device, cur.device_name):
         out.append(f"device {base.device} ({base.device_name}) → {cur.device} ({cur.device_name})")
     if base.precision != cur.precision:

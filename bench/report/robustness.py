@@ -44,20 +44,42 @@ def label(result: dict[str, Any]) -> str:
     """Model id, with the weights / transform policy when they are not the defaults."""
     key = result["key"]
     policy = key["transform"].get("policy", "model") if isinstance(key.get("transform"), dict) else key.get("transform", "model")
-    notes = [n for n in (key.get("weights") if key.get("weights") != "pretrained" else None,
-                         f"{policy} transform" if policy != "model" else None) if n]
+    notes = [
+        n
+        for n in (
+            key.get("weights") if key.get("weights") != "pretrained" else None,
+            f"{policy} transform" if policy != "model" else None,
+        )
+        if n
+    ]
     return f"{key['model']} ({', '.join(notes)})" if notes else str(key["model"])
 
 
 def entries(results: list[dict[str, Any]]) -> list[Entry]:
     """Results with corruption figures, in page order: per dataset/split, complete mCE first (ascending), then the rest."""
-    out = [Entry(label(r), r["key"]["dataset"], r["key"]["split"], r["accuracy"]["corruptions"],
-                 ((r.get("accuracy") or {}).get("restricted") or {}).get("top1"))
-           for r in results if ((r.get("accuracy") or {}).get("corruptions"))]
+    out = [
+        Entry(
+            label(r),
+            r["key"]["dataset"],
+            r["key"]["split"],
+            r["accuracy"]["corruptions"],
+            ((r.get("accuracy") or {}).get("restricted") or {}).get("top1"),
+        )
+        for r in results
+        if ((r.get("accuracy") or {}).get("corruptions"))
+    ]
 
     def order(e: Entry):
         mce = e.record.get("mce")
-        return (e.dataset, e.split, not e.complete, mce is None, mce if mce is not None else 0.0, e.label, e.record.get("requested", ""))
+        return (
+            e.dataset,
+            e.split,
+            not e.complete,
+            mce is None,
+            mce if mce is not None else 0.0,
+            e.label,
+            e.record.get("requested", ""),
+        )
 
     return sorted(out, key=order)
 
@@ -86,26 +108,50 @@ def _detail(e: Entry) -> str:
     for name, by_sev in e.record.get("errors", {}).items():
         values = [by_sev.get(str(s)) for s in C.SEVERITIES]
         mean = sum(values) / len(values) if all(v is not None for v in values) else None
-        body.append([name] + [F.num(v, 1) for v in values] + [F.num(mean, 2), F.num(e.record.get("ce", {}).get(name), 1),
-                     F.num(e.record.get("relative_ce", {}).get(name), 1), F.num(100 * ref[name] if name in ref else None, 1)])
+        body.append(
+            [name]
+            + [F.num(v, 1) for v in values]
+            + [
+                F.num(mean, 2),
+                F.num(e.record.get("ce", {}).get(name), 1),
+                F.num(e.record.get("relative_ce", {}).get(name), 1),
+                F.num(100 * ref[name] if name in ref else None, 1),
+            ]
+        )
     title = f"### {e.label} — {e.dataset}/{e.split}, corruptions {e.record.get('requested')}"
-    meta = (f"n = {e.record.get('n')}, clean error {F.num(e.record.get('clean_error'), 2)}%, {F.text(e.record.get('library'))}, "
-            f"data path {F.text(e.record.get('data_path'))}.")
+    meta = (
+        f"n = {e.record.get('n')}, clean error {F.num(e.record.get('clean_error'), 2)}%, {F.text(e.record.get('library'))}, "
+        f"data path {F.text(e.record.get('data_path'))}."
+    )
     return "\n\n".join([title, meta, F.table(DETAIL_HEADERS, body, set(DETAIL_HEADERS) - {"corruption"})])
 
 
 def render(results: list[dict[str, Any]]) -> str:
     found = entries(results)
-    parts = ["# Robustness: ImageNet-C corruptions", GENERATED,
-             f"{len(found)} result(s) with corruption figures (`bench run --corruptions ...`). [All leaderboards](README.md)"]
+    parts = [
+        "# Robustness: ImageNet-C corruptions",
+        GENERATED,
+        f"{len(found)} result(s) with corruption figures (`bench run --corruptions ...`). [All leaderboards](README.md)",
+    ]
     if not found:
         parts.append("No results with corruptions yet: run `bench run --models M --corruptions all`, then `bench leaderboard`.")
         return "\n\n".join(parts) + "\n"
     if _points(found):
         parts.append(f"![clean top-1 vs mCE]({PLOT})")
-    body = [[rank, F.text(e.label), f"{e.dataset}/{e.split}", F.text(e.record.get("n")), F.text(e.record.get("requested")),
-             F.num(e.top1, 2), F.num(e.record.get("mce"), 2), F.num(e.record.get("relative_mce"), 2),
-             f"{e.record.get('mce_corruptions', 0)}/{len(C.COMMON)}"] for rank, e in zip(_ranks(found), found)]
+    body = [
+        [
+            rank,
+            F.text(e.label),
+            f"{e.dataset}/{e.split}",
+            F.text(e.record.get("n")),
+            F.text(e.record.get("requested")),
+            F.num(e.top1, 2),
+            F.num(e.record.get("mce"), 2),
+            F.num(e.record.get("relative_mce"), 2),
+            f"{e.record.get('mce_corruptions', 0)}/{len(C.COMMON)}",
+        ]
+        for rank, e in zip(_ranks(found), found)
+    ]
     parts += [F.table(SUMMARY_HEADERS, body, SUMMARY_RIGHT), "## Error per corruption and severity (%)"]
     parts += [_detail(e) for e in found]
     parts += ["## Columns", NOTES]
@@ -115,8 +161,11 @@ def render(results: list[dict[str, Any]]) -> str:
 def _points(found: list[Entry]) -> list:
     from .plots import RobustPoint
 
-    return [RobustPoint(f"{e.label} ({e.dataset})", float(e.top1), float(e.record["mce"]), e.complete)
-            for e in found if e.top1 is not None and e.record.get("mce") is not None]
+    return [
+        RobustPoint(f"{e.label} ({e.dataset})", float(e.top1), float(e.record["mce"]), e.complete)
+        for e in found
+        if e.top1 is not None and e.record.get("mce") is not None
+    ]
 
 
 def regenerate(results: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:

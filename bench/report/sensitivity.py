@@ -8,8 +8,9 @@ page and the plot are a function of the JSON alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from . import tables as F
 
@@ -46,24 +47,46 @@ def merge(old: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]]) -> list[
 
 
 def render(reports: Sequence[dict[str, Any]]) -> str:
-    intro = ("How much each model's top-1 depends on preprocessing details, measured on the same images "
-             "(`bench sensitivity --models ...`). [All leaderboards](README.md)")
+    intro = (
+        "How much each model's top-1 depends on preprocessing details, measured on the same images "
+        "(`bench sensitivity --models ...`). [All leaderboards](README.md)"
+    )
     parts = ["# Preprocessing sensitivity", GENERATED, intro]
     if reports:
         parts.append(f"![Δ top-1 per preprocessing variant]({PLOT})")
-    for (dataset, split) in sorted({(r["dataset"], r["split"]) for r in reports}):
+    for dataset, split in sorted({(r["dataset"], r["split"]) for r in reports}):
         group = [r for r in reports if (r["dataset"], r["split"]) == (dataset, split)]
         parts.append(f"## {dataset} ({split})")
         body = []
         for r in group:
             own = r["protocol"]
-            body.append([F.text(r["model"]), "own protocol",
-                         f"{own['interpolation']}, crop_pct {own['crop_pct']}, {own['input_size'][-1]}px, PIL resize",
-                         F.num(r["top1"], 2), F.DASH, F.DASH, F.DASH, F.DASH, f"n = {r['n']}, {r['device']}, {r['date']}"])
+            body.append(
+                [
+                    F.text(r["model"]),
+                    "own protocol",
+                    f"{own['interpolation']}, crop_pct {own['crop_pct']}, {own['input_size'][-1]}px, PIL resize",
+                    F.num(r["top1"], 2),
+                    F.DASH,
+                    F.DASH,
+                    F.DASH,
+                    F.DASH,
+                    f"n = {r['n']}, {r['device']}, {r['date']}",
+                ]
+            )
             for v in r["variants"]:
-                body.append([F.text(r["model"]), F.text(v["axis"]), F.text(v["variant"]), F.num(v.get("top1"), 2),
-                             F.signed(v.get("delta_top1")), F.text(v.get("flips_lost")), F.text(v.get("flips_gained")),
-                             F.num(v.get("mcnemar_p"), 4), F.text(v.get("note"))])
+                body.append(
+                    [
+                        F.text(r["model"]),
+                        F.text(v["axis"]),
+                        F.text(v["variant"]),
+                        F.num(v.get("top1"), 2),
+                        F.signed(v.get("delta_top1")),
+                        F.text(v.get("flips_lost")),
+                        F.text(v.get("flips_gained")),
+                        F.num(v.get("mcnemar_p"), 4),
+                        F.text(v.get("note")),
+                    ]
+                )
         parts.append(F.table(HEADERS, body, RIGHT))
     if not reports:
         parts.append("No reports yet: run `bench sensitivity --models NAME`.")
@@ -72,8 +95,12 @@ def render(reports: Sequence[dict[str, Any]]) -> str:
 
 
 def _bars(reports: Sequence[dict[str, Any]]) -> list[tuple[str, str, float]]:
-    return [(f"{r['model']} ({r['dataset']})", v["variant"], float(v["delta_top1"]))
-            for r in reports for v in r["variants"] if v.get("delta_top1") is not None]
+    return [
+        (f"{r['model']} ({r['dataset']})", v["variant"], float(v["delta_top1"]))
+        for r in reports
+        for v in r["variants"]
+        if v.get("delta_top1") is not None
+    ]
 
 
 def regenerate(out_dir: str | Path) -> list[Path]:

@@ -7,7 +7,8 @@ pre-formatted strings through tabulate's github format, so that pages are a func
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 DASH = "—"
 MINUS = "−"

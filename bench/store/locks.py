@@ -11,8 +11,8 @@ import contextlib
 import fcntl
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import ResultsError
 
@@ -44,8 +44,11 @@ class EntryLock:
                 if not wait:
                     os.close(fd)
                     return False
-                print(f"   waiting for another bench run (pid {self.holder}) that is computing {self.json_path.name}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"   waiting for another bench run (pid {self.holder}) that is computing {self.json_path.name}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 fcntl.flock(fd, fcntl.LOCK_EX)
             if self._still_there(fd):
                 break
@@ -87,8 +90,9 @@ def entry_lock(json_path: Path, wait: bool = True) -> Iterator[EntryLock]:
     """Hold the entry's lock for the block; without `wait`, a held lock is a ResultsError naming the holder."""
     lock = EntryLock(json_path)
     if not lock.acquire(wait):
-        raise ResultsError(f"another bench run (pid {lock.holder}) is computing {Path(json_path).name}: "
-                           "wait for it or use another --results-dir")
+        raise ResultsError(
+            f"another bench run (pid {lock.holder}) is computing {Path(json_path).name}: wait for it or use another --results-dir"
+        )
     try:
         yield lock
     finally:

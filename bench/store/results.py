@@ -12,9 +12,10 @@ import os
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..errors import ResultsError, SchemaVersionError
 from . import schema
@@ -73,7 +74,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise ResultsError(f"cannot write results under {path.parent} ({e.strerror}): check permissions or pass --results-dir") from e
+        raise ResultsError(
+            f"cannot write results under {path.parent} ({e.strerror}): check permissions or pass --results-dir"
+        ) from e
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
@@ -86,7 +89,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise ResultsError(f"cannot write {path} ({e.strerror}): free some space or pass --results-dir; nothing was half-written") from e
+        raise ResultsError(
+            f"cannot write {path} ({e.strerror}): free some space or pass --results-dir; nothing was half-written"
+        ) from e
 
 
 def _as_record(record: Record | dict[str, Any]) -> Record:
@@ -245,9 +250,16 @@ def merge(base: Record | None, new: Record, measured: Sequence[str]) -> Record:
     """`new`'s measured sections over `base`; what `new` did not measure stays as stored (never erased)."""
     if base is None:
         return new
-    out = replace(base, key=new.key, model=new.model or base.model, transform=new.transform or base.transform,
-                  env=new.env or base.env, run=_merge_run(base.run, new.run), schema_version=schema.SCHEMA_VERSION,
-                  extra={**base.extra, **new.extra})
+    out = replace(
+        base,
+        key=new.key,
+        model=new.model or base.model,
+        transform=new.transform or base.transform,
+        env=new.env or base.env,
+        run=_merge_run(base.run, new.run),
+        schema_version=schema.SCHEMA_VERSION,
+        extra={**base.extra, **new.extra},
+    )
     for section in measured:
         if hasattr(out, section):
             setattr(out, section, getattr(new, section))

@@ -109,8 +109,19 @@ class Identity(Section):
 
     # What efficiency depends on: a record of the same model that differs only elsewhere (other samples,
     # label space, decode path) holds the same efficiency measurement.
-    EFFICIENCY_FIELDS: ClassVar[tuple[str, ...]] = ("model", "weights", "weights_digest", "dataset", "split", "transform",
-                                                    "precision", "batch_size", "channels_last", "compile", "device")
+    EFFICIENCY_FIELDS: ClassVar[tuple[str, ...]] = (
+        "model",
+        "weights",
+        "weights_digest",
+        "dataset",
+        "split",
+        "transform",
+        "precision",
+        "batch_size",
+        "channels_last",
+        "compile",
+        "device",
+    )
 
     def canonical(self) -> dict[str, Any]:
         return {k: v for k, v in self.to_json().items() if v is not None}
@@ -305,7 +316,9 @@ class Env(Section):
     cpu: str | None = None
     bench_version: str | None = None
     git_sha: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)  # datasets, pandas, numpy, cudnn, counts, ... (measure.env.collect)
+    extra: dict[str, Any] = field(
+        default_factory=dict, repr=False
+    )  # datasets, pandas, numpy, cudnn, counts, ... (measure.env.collect)
 
 
 @dataclass
@@ -408,8 +421,10 @@ def from_json(d: Any, path: Path | None = None, default_version: int | None = No
         raise ResultsError(f"{where} is not a result (a JSON object was expected)")
     version = d.get("schema_version", default_version)
     if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
-        raise SchemaVersionError(f"{where} was written by a newer imagenet-bench (schema_version {version}; this one reads up to "
-                                 f"{SCHEMA_VERSION}): upgrade imagenet-bench to read it; the file is left as it is")
+        raise SchemaVersionError(
+            f"{where} was written by a newer imagenet-bench (schema_version {version}; this one reads up to "
+            f"{SCHEMA_VERSION}): upgrade imagenet-bench to read it; the file is left as it is"
+        )
     migrated = None
     if version == 1:
         d, migrated = migrate_v1(d), 1
@@ -438,12 +453,19 @@ def migrate_v1(d: dict[str, Any]) -> dict[str, Any]:
     protocol, dataset = d.get("protocol") or {}, d.get("dataset") or {}
     transform = d.get("transform") or {"policy": k.get("transform") or "model"}
     key = {
-        "model": k["model"], "weights": k.get("weights") or "pretrained", "weights_digest": f"state:{sha}" if sha else None,
-        "dataset": k["dataset"], "split": k["split"],
+        "model": k["model"],
+        "weights": k.get("weights") or "pretrained",
+        "weights_digest": f"state:{sha}" if sha else None,
+        "dataset": k["dataset"],
+        "split": k["split"],
         "samples": f"v1:{protocol['indices']}" if protocol.get("indices") else None,
-        "transform": transform, "precision": run.get("precision") or eff.get("precision") or "fp32",
-        "classes": dataset.get("classes"), "data_path": run.get("data_path"), "channels_last": run.get("channels_last"),
-        "compile": eff.get("compile"), "device": run.get("device"),
+        "transform": transform,
+        "precision": run.get("precision") or eff.get("precision") or "fp32",
+        "classes": dataset.get("classes"),
+        "data_path": run.get("data_path"),
+        "channels_last": run.get("channels_last"),
+        "compile": eff.get("compile"),
+        "device": run.get("device"),
     }
     return {**d, "schema_version": SCHEMA_VERSION, "key": key}
 

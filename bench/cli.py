@@ -13,6 +13,7 @@ from typing import Any
 from .config import Flag, RunConfig, at_least, declared_flags, integer, label_space_ref, non_negative, number, positive
 from .data import datasets  # the registry only: cheap to import, and the one list of dataset names
 from .errors import BenchError, ConfigError
+from .report import tables as F
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -20,7 +21,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 class Parser(argparse.ArgumentParser):
     """argparse whose errors are one line and exit 2 through `main` (no usage dump, no SystemExit)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         raise ConfigError(f"{message} (see `{self.prog} --help`)")
 
 
@@ -194,7 +195,7 @@ def cmd_list(args) -> int:
     elif args.format == "tsv":
         print("\t".join(columns))
         for r in kept:
-            print("\t".join(_dash(r.get(c)) for c in columns))
+            print("\t".join(F.formatted(r.get(c)) for c in columns))
     else:
         print(
             tabulate(
@@ -203,10 +204,10 @@ def cmd_list(args) -> int:
                         r["model"],
                         r["source"],
                         _reported(r),
-                        _dash(r["params_m"]),
+                        F.formatted(r["params_m"]),
                         _short(r["paper"]),
-                        _dash(r["year"]),
-                        _dash(r["extra_data"]),
+                        F.formatted(r["year"]),
+                        F.formatted(r["extra_data"]),
                     ]
                     for r in kept
                 ],
@@ -227,7 +228,7 @@ def cmd_list(args) -> int:
 def _reported(r) -> str:
     """'85.49 (224px, crop 1.0)': a reported top-1 means little without the protocol it was measured at."""
     if r.get("top1") is None:
-        return "—"
+        return F.DASH
     from .models.reference import fmt_pct
 
     crop = f", crop {fmt_pct(r['crop_pct'])}" if r.get("crop_pct") is not None else ""
@@ -235,11 +236,7 @@ def _reported(r) -> str:
 
 
 def _short(text, width: int = 60) -> str:
-    return "—" if not text else text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _dash(v) -> str:
-    return "—" if v is None else str(v)
+    return F.DASH if not text else text if len(text) <= width else text[: width - 1] + "…"
 
 
 def cmd_labels(args) -> int:

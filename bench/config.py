@@ -128,7 +128,7 @@ def triple(text: str) -> tuple[float, float, float]:
         raise ValueError("expected 3 comma-separated numbers, e.g. 0.485,0.456,0.406") from None
     if len(values) != 3:
         raise ValueError("expected 3 comma-separated numbers, e.g. 0.485,0.456,0.406")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def at_least(low: int) -> Callable[[Any], None]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from . import models
 from .errors import BenchError
+from .report import tables as F
 
 
 def profile(
@@ -69,31 +70,20 @@ def static_cost(spec: models.ModelSpec, use_train_size: bool = False) -> dict[st
     Architectures that need real parameter values to build or to run the FLOP count are built on
     the CPU instead; `built_on` says which.
     """
-    from .measure.efficiency import count_macs, count_params
+    from .measure.efficiency import cost
 
     size = eval_size(spec, None, use_train_size)
     try:
         model, _ = models.build(spec, "random", meta=True)
-        macs, built_on = count_macs(model, size), "meta"
+        static, built_on = cost(model, size), "meta"
     except Exception:
         model, _ = models.build(spec, "random")
-        macs, built_on = count_macs(model, size), "cpu"
-    params, trainable = count_params(model)
-    return {
-        "params": params,
-        "params_trainable": trainable,
-        "gmacs": macs.gmacs,
-        "macs_counter": macs.counter,
-        "input_size": list(size),
-        "built_on": built_on,
-    }
+        static, built_on = cost(model, size), "cpu"
+    return {**static, "built_on": built_on}
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     from tabulate import tabulate
-
-    def f(v, fmt):
-        return "—" if v is None else format(v, fmt)
 
     def spread(r):  # (max - min) / median over the timed repeats, percent
         lo, mid, hi = r.get("throughput_img_s_min"), r.get("throughput_img_s"), r.get("throughput_img_s_max")
@@ -102,15 +92,15 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     table = [
         [
             r["model"],
-            f(r.get("params"), ","),
-            f(r.get("gmacs"), ".3f"),
-            f(r.get("throughput_img_s"), ".1f"),
-            f(spread(r), ".1f"),
-            r.get("batch_size", "—"),
-            f(r.get("latency_ms_p50"), ".2f"),
-            f(r.get("latency_ms_p95"), ".2f"),
-            f(r.get("gpu_max_allocated_mb"), ".0f"),
-            f(r.get("measure_s"), ".1f"),
+            F.formatted(r.get("params"), ","),
+            F.formatted(r.get("gmacs"), ".3f"),
+            F.formatted(r.get("throughput_img_s"), ".1f"),
+            F.formatted(spread(r), ".1f"),
+            r.get("batch_size", F.DASH),
+            F.formatted(r.get("latency_ms_p50"), ".2f"),
+            F.formatted(r.get("latency_ms_p95"), ".2f"),
+            F.formatted(r.get("gpu_max_allocated_mb"), ".0f"),
+            F.formatted(r.get("measure_s"), ".1f"),
             r.get("error", ""),
         ]
         for r in rows

@@ -16,13 +16,14 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from . import models
 from .config import RunConfig
 from .data import datasets, labels, loaders, streaming, transforms
 from .errors import BenchError, DatasetUnavailableError
 from .measure import distributed as dist
+from .report import tables as F
 from .store import results
 from .sweep import plan
 
@@ -60,19 +61,16 @@ class Outcome:
         return out
 
     def cells(self) -> list[str]:
-        def num(v, fmt):
-            return "—" if v is None else fmt.format(v)
-
         status = f"{self.status} ({self.why})" if self.why else self.status
         where = self.paths[0] + (f" (+{len(self.paths) - 1} more)" if len(self.paths) > 1 else "") if self.paths else ""
         return [
             self.model,
-            num(self.top1, "{:.2f}"),
-            num(self.top5, "{:.2f}"),
-            num(self.n, "{}"),
-            num(None if self.params is None else self.params / 1e6, "{:.2f}"),
-            num(self.gmacs, "{:.3f}"),
-            num(self.img_s, "{:.1f}"),
+            F.formatted(self.top1, ".2f"),
+            F.formatted(self.top5, ".2f"),
+            F.formatted(self.n),
+            F.formatted(None if self.params is None else self.params / 1e6, ".2f"),
+            F.formatted(self.gmacs, ".3f"),
+            F.formatted(self.img_s, ".1f"),
             status.replace("\n", " "),
             where,
         ]
@@ -194,7 +192,7 @@ class Context:
     split: str
     device: str
     device_id: str  # kind:name, part of the key
-    images: datasets.ImageSet | None = None
+    images: datasets.Images | None = None
     indices: list[int] | None = None
     samples: str | None = None  # digest of the exact samples
     data_path: str | None = None  # cpu | gpu, resolved
@@ -259,8 +257,9 @@ def _device_id(device: str) -> str:
     if kind == "cuda":
         import torch
 
-        index = int(device.split(":")[1]) if ":" in device else torch.cuda.current_device()
-        return f"cuda:{torch.cuda.get_device_name(index)}"
+        from .measure.device import cuda_index
+
+        return f"cuda:{torch.cuda.get_device_name(cuda_index(device))}"
     from .measure.env import cpu_name
 
     return f"{kind}:{cpu_name()}"
@@ -414,7 +413,7 @@ def _bare_record(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan) -> 
     )
 
 
-def _load_images(cfg: RunConfig, split: str, specs) -> datasets.ImageSet:
+def _load_images(cfg: RunConfig, split: str, specs) -> datasets.Images:
     try:
         images = (streaming.load if cfg.streaming else datasets.load)(cfg.dataset, split, cfg.data_dir)
     except DatasetUnavailableError as e:
@@ -460,6 +459,7 @@ def run_one(
     samples = None
     if "accuracy" in plan.measure:
         images, indices = ctx.images, ctx.indices
+        assert images is not None and indices is not None  # `_context` loads them when accuracy is asked for
         projection = labels.project(images.label_space, head)
         if not projection.mapped:
             raise BenchError(
@@ -542,7 +542,7 @@ class EvalJob:
     """One model's accuracy evaluation: what is evaluated on which samples, and how."""
 
     model: Any
-    images: Any  # D.ImageSet or a streamed set
+    images: datasets.Images  # an ImageSet or a streamed set
     indices: list[int]
     ts: transforms.TransformSpec
     projection: labels.Projection
@@ -581,11 +581,13 @@ def _evaluate_with_backoff(cfg: RunConfig, job: EvalJob):
     from .measure.efficiency import run_with_oom_backoff
     from .measure.evaluate import evaluate
 
-    build = streaming.build if _streamed(job.images) else loaders.build
-
     def attempt(batch: int):
-        extra = {"corrupt": job.corrupt} if job.corrupt is not None else {}
-        pipe = build(job.images, job.indices, job.ts, job.device, batch, cfg.workers, cfg.data_path, **extra)
+        images, options = job.images, (job.indices, job.ts, job.device, batch, cfg.workers, cfg.data_path)
+        if _streamed(images):
+            assert job.corrupt is None  # RunConfig refuses --corruptions with --streaming
+            pipe = streaming.build(images, *options)
+        else:
+            pipe = loaders.build(images, *options, corrupt=job.corrupt)
         ev = evaluate(
             job.model,
             pipe.batches,
@@ -611,7 +613,7 @@ def _evaluate_with_backoff(cfg: RunConfig, job: EvalJob):
     return ev
 
 
-def _streamed(images) -> bool:
+def _streamed(images: datasets.Images) -> TypeGuard[streaming.StreamedImageSet]:
     return getattr(images, "streamed", False)
 
 
@@ -621,4 +623,5 @@ def _efficiency(cfg: RunConfig, model, ts: transforms.TransformSpec, device: str
     ecfg = EfficiencyConfig(
         device=device, batch_size=cfg.batch_size, precision=cfg.precision, channels_last=channels_last, compile=cfg.compile
     )
-    return measure(model, tuple(ts.input_size), ecfg)
+    c, h, w = ts.input_size
+    return measure(model, (c, h, w), ecfg)

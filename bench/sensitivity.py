@@ -93,14 +93,12 @@ def _evaluate(
     progress: bool,
 ):
     """The harness's CPU data path (uint8 in workers, batched normalise on the device) with `transform`."""
-    from torch.utils.data import DataLoader
-
     from .data import loaders
     from .measure.evaluate import evaluate
 
     n_workers = min(loaders.default_workers(workers), max(0, (len(indices) + batch - 1) // batch - 1))
     view = D.TorchView(images, indices, transform, ts.input_size)
-    loader = DataLoader(view, batch_size=batch, shuffle=False, num_workers=n_workers)
+    loader = loaders.data_loader(view, batch_size=batch, shuffle=False, num_workers=n_workers)
     return evaluate(model, loader, projection, device, total=len(indices), progress=progress, finish=T.BatchNormalizer(ts))
 
 

@@ -544,3 +544,11 @@ def test_nvml_process_memory(monkeypatch: pytest.MonkeyPatch, processes, expecte
 def test_nvml_process_memory_without_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", None)
     assert env.nvml_process_memory(0) == env.NvmlMemory(None, None, None)
+
+
+def test_cuda_index_reads_the_number_or_asks_for_the_current_device():
+    from bench.measure.device import cuda_index
+
+    current = SimpleNamespace(current_device=lambda: 3)  # a stand-in for torch.cuda: no GPU needed
+    assert cuda_index("cuda:1", current) == 1 and cuda_index(torch.device("cuda", 2), current) == 2
+    assert cuda_index("cuda", current) == 3 and cuda_index(torch.device("cuda"), current) == 3 and cuda_index(None, current) == 3

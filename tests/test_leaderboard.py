@@ -20,6 +20,7 @@ import pytest
 from bench.models import reference
 from bench.report import leaderboard as LB
 from bench.report import published
+from bench.report import tables as F
 from bench.report.plots import Point, YearPoint, pareto_front, plot_pareto, plot_years
 from bench.store import results as R
 
@@ -289,10 +290,13 @@ def test_delta_on_the_other_datasets_timm_reports(dataset, split, size, top1, re
 
 
 def test_number_formats():
-    assert LB._signed(0.123) == "+0.12" and LB._signed(-1.034) == "−1.03"
-    assert LB._signed(-0.001) == "0.00" and LB._signed(None) == LB.DASH and LB._signed(float("nan")) == LB.DASH
-    assert LB._num(0.0, 2) == "0.00" and LB._num(None, 2) == LB.DASH  # a measured 0 stays 0
-    assert LB._text("a|b") == "a\\|b"
+    assert F.signed(0.123) == "+0.12" and F.signed(-1.034) == "−1.03"
+    assert F.signed(-0.001) == "0.00" and F.signed(None) == LB.DASH and F.signed(float("nan")) == LB.DASH
+    assert F.num(0.0, 2) == "0.00" and F.num(None, 2) == LB.DASH  # a measured 0 stays 0
+    assert F.text("a|b") == "a\\|b"
+    assert F.integer(2.0) == "2" and F.integer(float("nan")) == LB.DASH and F.link("code", None) == LB.DASH
+    # terminal cells (bench check, bench run, bench profile): format as asked, a dash for None only
+    assert F.formatted(-0.001, "+.2f") == "-0.00" and F.formatted(None, ".2f") == LB.DASH and F.formatted(7) == "7"
 
 
 def test_model_label_names_non_default_weights_and_transform(generated):

@@ -22,6 +22,17 @@ def test_bare_name_prefers_torchvision_like_the_classic_demo():
     assert spec.pretrained_cfg["input_size"] == (3, 224, 224) and spec.pretrained_cfg["resize_size"] == [256]
 
 
+def test_model_id_splits_as_written_and_joins_back():
+    assert M.ModelId.parse("tv:resnet50.IMAGENET1K_V2") == M.ModelId("tv", "resnet50", "IMAGENET1K_V2")
+    assert M.ModelId.parse("convnext_tiny.in12k_ft_in1k") == M.ModelId(None, "convnext_tiny", "in12k_ft_in1k")
+    assert M.ModelId.parse("timm:convnext_tiny") == M.ModelId("timm", "convnext_tiny", None)
+    assert M.ModelId.parse("resnet50.") == M.ModelId(None, "resnet50", "")  # a trailing dot: resolve reads it as no tag
+    assert M.ModelId.parse("timm:resnet5*.a1*").name == "resnet5*.a1*"
+    for text in ("tv:resnet50.IMAGENET1K_V2", "alexnet", "resnet50.", "timm:resnet5*.a1*", "a.b.c"):
+        assert str(M.ModelId.parse(text)) == text
+    assert M.resolve("resnet50.").id == "tv:resnet50.IMAGENET1K_V2"
+
+
 def test_explicit_sources_and_tags():
     assert M.resolve("resnet50").id == "tv:resnet50.IMAGENET1K_V2"  # torchvision's DEFAULT
     assert M.resolve("tv:resnet50.IMAGENET1K_V1").tag == "IMAGENET1K_V1"

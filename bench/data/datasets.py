@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import DatasetUnavailableError
 from . import labels as label_spaces
@@ -140,6 +140,24 @@ def splits_present(name: str, data_dir: str | Path) -> list[str]:
     return sorted(detect(info_for(name), Path(data_dir).expanduser())[1])
 
 
+class Images(Protocol):
+    """What the runner and the loaders read of a split: an `ImageSet`, or a `streaming.StreamedImageSet`."""
+
+    name: str
+    split: str
+    label_space: label_spaces.LabelSpace
+    labels: list[int]
+    source: str
+
+    def __len__(self) -> int: ...
+
+    def raw(self, i: int) -> ImageSource: ...
+
+    def ids(self) -> list[str]: ...
+
+    def restrict_classes(self, space: label_spaces.LabelSpace) -> Images: ...
+
+
 @dataclass
 class ImageSet:
     """Undecoded images with labels in `label_space` order; `source` says where they came from."""
@@ -172,18 +190,25 @@ class ImageSet:
 
     def restrict_classes(self, space: label_spaces.LabelSpace) -> ImageSet:
         """Only the samples whose class is in `space` (e.g. ImageNet-1k val on Tiny's 200 classes)."""
-        keep_space = label_spaces.subset(self.label_space, set(space.wnids), f"{self.label_space.name}∩{space.name}")
-        if not len(keep_space):
-            raise DatasetUnavailableError(f"{self.name} has none of the {len(space)} {space.name} classes")
-        new_index = keep_space.index
-        keep = [i for i, y in enumerate(self.labels) if 0 <= y < len(self.label_space) and self.label_space.wnids[y] in new_index]
-        labels = [new_index[self.label_space.wnids[self.labels[i]]] for i in keep]
+        keep_space, keep, labels = kept_classes(self, space)
         ids = self.ids()
         names = [ids[i] for i in keep]
         items = self.items.select(keep) if hasattr(self.items, "select") else [self.items[i] for i in keep]
         return ImageSet(
             self.name, self.split, keep_space, labels, f"{self.source} (classes of {space.name})", items, self.hf_column, names
         )
+
+
+def kept_classes(images: Images, space: label_spaces.LabelSpace) -> tuple[label_spaces.LabelSpace, list[int], list[int]]:
+    """What `restrict_classes` keeps: (the classes of `images` that `space` has, the positions of their samples,
+    and those samples' labels in the kept classes)."""
+    own = images.label_space
+    keep_space = label_spaces.subset(own, set(space.wnids), f"{own.name}∩{space.name}")
+    if not len(keep_space):
+        raise DatasetUnavailableError(f"{images.name} has none of the {len(space)} {space.name} classes")
+    index = keep_space.index
+    keep = [i for i, y in enumerate(images.labels) if 0 <= y < len(own) and own.wnids[y] in index]
+    return keep_space, keep, [index[own.wnids[images.labels[i]]] for i in keep]
 
 
 def _label_of(wnid: str, space: label_spaces.LabelSpace, where: Path | str) -> int:
@@ -564,6 +589,7 @@ def _hub(info: DatasetInfo, split: str) -> ImageSet:
     from .. import hub
     from . import hub_files
 
+    assert info.hf_id is not None  # `load` comes here only for a dataset on the hub
     offline = hub.ensure_offline_if_unreachable()
     try:
         fetched = hub_files.fetch_split(info.hf_id, split, offline=offline)
@@ -687,7 +713,7 @@ class SampleView:
     image costs one sample, reported in the result. Subclasses say what `load` makes of the raw image.
     """
 
-    def __init__(self, images: ImageSet, indices: Sequence[int]):
+    def __init__(self, images: Images, indices: Sequence[int]):
         self.images = images
         self.indices = list(indices)
 
@@ -714,7 +740,7 @@ class SampleView:
 class TorchView(SampleView):
     """Decoded and transformed on the CPU (in loader workers)."""
 
-    def __init__(self, images: ImageSet, indices: Sequence[int], transform: Callable, input_size: tuple[int, int, int]):
+    def __init__(self, images: Images, indices: Sequence[int], transform: Callable, input_size: tuple[int, int, int]):
         super().__init__(images, indices)
         self.transform = transform
         self.input_size = tuple(input_size)

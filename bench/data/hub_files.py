@@ -211,8 +211,9 @@ def features_from_card(data, config: str | None):
 # --- listings: the hub, the hub cache, a local directory ----------------------------------------------
 
 
-def hub_listing(repo_id: str, revision: str | None = None) -> tuple[str, list[RepoFile]]:
-    """(commit sha, files with size and LFS sha256) of a dataset repository, from the hub's API."""
+def hub_listing(repo_id: str, revision: str | None = None) -> tuple[str | None, list[RepoFile]]:
+    """(commit sha, files with size and LFS sha256) of a dataset repository, from the hub's API (which may leave
+    the sha out: then files are fetched at `revision`'s latest)."""
     from huggingface_hub import HfApi
 
     info = HfApi().dataset_info(repo_id, revision=revision, files_metadata=True)

@@ -11,6 +11,7 @@ import io
 import os
 import pkgutil
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -64,7 +65,9 @@ def _lemmas() -> dict[str, str]:
     """wnid -> WordNet lemma for every class timm knows (the 21k-goog list is the superset)."""
     from timm.data import ImageNetInfo
 
-    return ImageNetInfo("imagenet-21k-goog").label_descriptions(as_dict=True)
+    lemmas = ImageNetInfo("imagenet-21k-goog").label_descriptions(as_dict=True)
+    assert isinstance(lemmas, dict)  # as_dict=True (timm types the return as list | dict)
+    return lemmas
 
 
 def _package_text(name: str) -> str:
@@ -192,7 +195,7 @@ def subset(space: LabelSpace, wnids: set[str] | tuple[str, ...], name: str | Non
     return LabelSpace(name or f"{space.name}-subset", tuple(space.wnids[i] for i in keep), tuple(space.names[i] for i in keep))
 
 
-NAMED_SPACES = {
+NAMED_SPACES: dict[str, Callable[[], LabelSpace]] = {
     "imagenet-1k": imagenet_1k,
     "imagenet-1k+background": imagenet_1k_with_background,
     "tiny-imagenet": tiny_imagenet,

@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import transforms
-from .datasets import ImageSet, SampleView, TorchView
+from .datasets import Images, SampleView, TorchView
 from .images import open_rgb
+
+if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
 
 JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
 
@@ -34,7 +37,7 @@ def is_complete_jpeg(data) -> bool:
     return head == JPEG_START and tail == JPEG_END
 
 
-def choose(data_path: str, device: str = "cpu", images: ImageSet | None = None) -> str:
+def choose(data_path: str, device: str = "cpu", images: Images | None = None) -> str:
     """The data path a run uses: `auto` is the faithful CPU path; the GPU decode path only when asked for.
 
     GPU decode becomes the default only once it agrees with the CPU path on >= 99.9% of images
@@ -69,7 +72,7 @@ class Pipeline:
 
 
 def build(
-    images: ImageSet,
+    images: Images,
     indices: Sequence[int],
     ts: transforms.TransformSpec,
     device: str,
@@ -80,11 +83,9 @@ def build(
 ) -> Pipeline:
     """`corrupt(uint8 CxHxW crop, sample index)` runs in the CPU workers before normalisation (ImageNet-C
     corruptions); it takes the CPU path whatever `data_path` says, since the corruptions are numpy code."""
-    from torch.utils.data import DataLoader
-
     path = "cpu" if corrupt is not None else choose(data_path, device, images)
     n_workers = min(default_workers(workers), max(0, (len(indices) + batch_size - 1) // batch_size - 1))
-    common = dict(
+    common: dict[str, Any] = dict(
         batch_size=batch_size,
         shuffle=False,
         num_workers=n_workers,
@@ -93,20 +94,29 @@ def build(
         prefetch_factor=4 if n_workers else None,
     )
     if path == "gpu":
-        loader = DataLoader(RawView(images, indices), collate_fn=collate_raw, **common)
+        loader = data_loader(RawView(images, indices), collate_fn=collate_raw, **common)
         decoder = GpuDecoder(ts, device)
         return Pipeline(decoder.batches(loader), lambda x: x, "gpu", n_workers)
+    view: TorchView
     if corrupt is not None:
         view = CorruptedView(images, indices, transforms.build(ts, normalize=False), ts.input_size, corrupt)
     else:
         view = TorchView(images, indices, transforms.build(ts, normalize=False), ts.input_size)
-    return Pipeline(DataLoader(view, **common), transforms.BatchNormalizer(ts), "cpu", n_workers)
+    return Pipeline(data_loader(view, **common), transforms.BatchNormalizer(ts), "cpu", n_workers)
+
+
+def data_loader(view: SampleView, **options: Any) -> DataLoader[Any]:
+    """A torch DataLoader over a view. torch types its dataset as its own Dataset class; a view is a map-style
+    dataset by protocol (__getitem__ and __len__, all DataLoader uses), which keeps torch out of the import."""
+    from torch.utils.data import DataLoader, Dataset
+
+    return DataLoader(cast("Dataset[Any]", view), **options)
 
 
 class CorruptedView(TorchView):
     """The CPU path's uint8 crop, then `corrupt(crop, dataset index)` in the same worker: the index seeds it."""
 
-    def __init__(self, images: ImageSet, indices: Sequence[int], transform: Callable, input_size, corrupt: Callable):
+    def __init__(self, images: Images, indices: Sequence[int], transform: Callable, input_size, corrupt: Callable):
         super().__init__(images, indices, transform, input_size)
         self.corrupt = corrupt
         self._index = -1

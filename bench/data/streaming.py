@@ -66,16 +66,14 @@ class StreamedImageSet:
 
     def restrict_classes(self, space: label_spaces.LabelSpace) -> StreamedImageSet:
         """Only the samples whose class is in `space` (as ImageSet.restrict_classes, keeping stream positions)."""
-        keep_space = label_spaces.subset(self.label_space, set(space.wnids), f"{self.label_space.name}∩{space.name}")
-        if not len(keep_space):
-            raise DatasetUnavailableError(f"{self.name} has none of the {len(space)} {space.name} classes")
-        index = keep_space.index
-        keep = [i for i, y in enumerate(self.labels) if 0 <= y < len(self.label_space) and self.label_space.wnids[y] in index]
+        from .datasets import kept_classes
+
+        keep_space, keep, labels = kept_classes(self, space)
         return StreamedImageSet(
             self.name,
             self.split,
             keep_space,
-            [index[self.label_space.wnids[self.labels[i]]] for i in keep],
+            labels,
             f"{self.source} (classes of {space.name})",
             self.files,
             self.features,
@@ -179,6 +177,7 @@ def index(info, split: str, files: Sequence[str], features, source: str) -> Stre
             table = pf.read(columns=[f"{image_col}.path", label_col])
         raw_labels += table.column(label_col).to_pylist()
         paths += [cell.get("path") if cell else None for cell in table.column(image_col).to_pylist()]
+    assert image_col is not None and label_col is not None  # `files` is never empty (hub_files.choose refuses that)
     # the index as a tiny in-memory Dataset (paths only, no bytes) for the materialised path's `_from_hf`
     cells = pa.StructArray.from_arrays([pa.nulls(len(paths), pa.binary()), pa.array(paths, pa.string())], names=["bytes", "path"])
     table = pa.table({image_col: cells, label_col: pa.array(raw_labels, pa.int64())})
@@ -246,7 +245,7 @@ def build(
     `indices` are ALL the samples to evaluate (not this rank's shard): the stream decides the shard.
     """
     from . import loaders, transforms
-    from .datasets import TorchView
+    from .datasets import SampleView, TorchView
 
     images._inflight.clear()  # a retry (out of memory) starts the stream over
     examples = _examples(images, indices)
@@ -260,7 +259,7 @@ def build(
     n_threads = loaders.default_workers(workers)
     everything = range(len(images))
     if path == "gpu":
-        view = loaders.RawView(images, everything)
+        view: SampleView = loaders.RawView(images, everything)
         raw = _batches(images, view, examples, batch_size, n_threads, loaders.collate_raw)
         return loaders.Pipeline(loaders.GpuDecoder(ts, device).batches(raw), lambda x: x, "gpu", n_threads)
     from torch.utils.data import default_collate

@@ -184,8 +184,12 @@ def build_for_tensors(ts: TransformSpec) -> Callable:
     tensors is off by one level on ~18% of pixels), and pads with a per-channel fill, which timm's
     CenterCropOrPad cannot do on tensors. An unknown step is refused rather than approximated.
     """
-    steps = []
-    for step in build(ts, normalize=False).transforms:
+    from torchvision.transforms import Compose
+
+    steps: list[Callable[..., Any]] = []
+    composed = build(ts, normalize=False)
+    assert isinstance(composed, Compose)  # both libraries' eval transforms are a torchvision Compose without normalize
+    for step in composed.transforms:
         kind = type(step).__name__
         if kind == "Resize" and getattr(step, "max_size", None) is None:
             steps.append(_V2Resize(step.size, step.interpolation, step.antialias))
@@ -199,8 +203,6 @@ def build_for_tensors(ts: TransformSpec) -> Callable:
             continue
         else:
             raise ValueError(f"the tensor data path has no equivalent of {step!r}: use --data-path cpu")
-    from torchvision.transforms import Compose
-
     return Compose(steps)
 
 

@@ -124,12 +124,15 @@ def summarize(samples: dict[str, Any]) -> dict[str, Any] | None:
     if not has_record(samples) or not len(samples["target"]):
         return None
     conf, ok = samples["conf_restricted"], correct_top1(samples)
+    equal_width, equal_mass = ece(conf, ok), adaptive_ece(conf, ok)
+    brier_score = brier(samples["sumsq_restricted"], samples["ptrue_restricted"])
+    assert equal_width is not None and equal_mass is not None and brier_score is not None  # samples are not empty
     return {
         "protocol": PROTOCOL,
         "n_bins": N_BINS,
-        "ece": round(100.0 * ece(conf, ok), 4),
-        "ece_adaptive": round(100.0 * adaptive_ece(conf, ok), 4),
-        "brier": round(brier(samples["sumsq_restricted"], samples["ptrue_restricted"]), 6),
+        "ece": round(100.0 * equal_width, 4),
+        "ece_adaptive": round(100.0 * equal_mass, 4),
+        "brier": round(brier_score, 6),
         "mean_confidence": round(100.0 * float(conf.astype("float64").mean()), 4),
         "reliability": reliability(conf, ok),
     }

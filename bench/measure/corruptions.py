@@ -206,13 +206,13 @@ def score(errors: dict[str, dict[int, float]], clean_error: float | None) -> dic
         mean = sum(by_sev[s] for s in SEVERITIES) / len(SEVERITIES)
         ce[name] = mean / ref[name]
         rel[name] = None if clean_error is None else (mean - clean_error) / (ref[name] - ref_clean)
-    scored = [c for c in COMMON if ce.get(c) is not None]
-    rel_scored = [c for c in scored if rel.get(c) is not None]
+    scored = {c: v for c in COMMON if (v := ce.get(c)) is not None}
+    rel_scored = {c: v for c in scored if (v := rel.get(c)) is not None}
     return {
         "ce": {c: _pct(v) for c, v in ce.items()},
         "relative_ce": {c: _pct(v) for c, v in rel.items()},
-        "mce": _pct(sum(ce[c] for c in scored) / len(scored)) if scored else None,
-        "relative_mce": _pct(sum(rel[c] for c in rel_scored) / len(rel_scored)) if rel_scored else None,
+        "mce": _pct(sum(scored.values()) / len(scored)) if scored else None,
+        "relative_mce": _pct(sum(rel_scored.values()) / len(rel_scored)) if rel_scored else None,
         "mce_corruptions": len(scored),
         "mce_complete": len(scored) == len(COMMON),
     }

@@ -27,6 +27,22 @@ def kind(device: Any) -> str:
     return str(getattr(device, "type", device)).split(":")[0]
 
 
+def cuda_index(device: Any, cuda: Any = None) -> int:
+    """The CUDA device number of 'cuda:1' / torch.device('cuda', 1); without one ('cuda', None) the current CUDA
+    device, which is what torch means by a bare 'cuda'. `cuda`: the torch.cuda module, or a stand-in in tests."""
+    if isinstance(device, str):
+        index = int(device.split(":", 1)[1]) if device.startswith("cuda:") else None
+    else:
+        index = getattr(device, "index", None)
+    if index is not None:
+        return index
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda
+    return cuda.current_device()
+
+
 def default_batch_size(device: Any, purpose: str = "eval") -> int:
     """The batch size used when none is given: `purpose` is "eval" (accuracy) or "timing" (efficiency)."""
     return _DEFAULT_BATCH[purpose].get(kind(device), _DEFAULT_BATCH[purpose]["cpu"])

@@ -27,7 +27,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from . import env
-from .device import PRECISIONS, autocast, default_batch_size
+from .device import PRECISIONS, autocast, cuda_index, default_batch_size
 from .timing import (
     Budget,
     Repeats,
@@ -278,7 +278,7 @@ class _RssProbe:
         gc.collect()
         current = _proc_status_mb("VmRSS")
         self.exact = current is not None and _reset_peak_rss()
-        self.before_mb = current if self.exact else _maxrss_mb()
+        self.before_mb = current if current is not None and self.exact else _maxrss_mb()
 
     def _growth_mb(self) -> float:
         peak = _proc_status_mb("VmHWM") if self.exact else None
@@ -292,10 +292,6 @@ class _RssProbe:
     def finish(self) -> _Memory:
         self.mem.cpu_rss_growth_mb = self._growth_mb()
         return self.mem
-
-
-def _cuda_index(device: torch.device, cuda: Any = torch.cuda) -> int:
-    return device.index if device.index is not None else cuda.current_device()
 
 
 def _nvml_uuid(index: int, cuda: Any = torch.cuda) -> str | None:
@@ -334,7 +330,7 @@ class _CudaProbe:
     def finish(self) -> _Memory:
         self.mem.gpu_max_allocated_mb, self.mem.gpu_max_reserved_mb = self._peaks()
         # Read while the batch's memory is still held by the caching allocator.
-        index = _cuda_index(self.device, self.cuda)
+        index = cuda_index(self.device, self.cuda)
         nv = self.nvml(index, _nvml_uuid(index, self.cuda))
         self.mem.nvml_process_used_mb, self.mem.nvml_device_used_mb, self.mem.nvml_total_mb = (
             nv.process_used_mb, nv.device_used_mb, nv.total_mb)  # fmt: skip
@@ -441,7 +437,7 @@ def _latencies(
 def device_name(device: torch.device) -> str | None:
     """GPU name for CUDA, else the CPU model (MPS shares the SoC with the CPU)."""
     if device.type == "cuda":
-        return torch.cuda.get_device_name(_cuda_index(device))
+        return torch.cuda.get_device_name(cuda_index(device))
     return env.cpu_name()
 
 
@@ -471,6 +467,20 @@ def _timing_fields(thr: _Throughput, lat_warmup: Warmup, lat_s: list[float], bud
     }
 
 
+def cost(model: nn.Module, input_size: tuple[int, int, int]) -> dict[str, Any]:
+    """Params and GMACs of one image at `input_size`: the static part of `measure`, and all of `bench profile
+    --no-timing` (bench.profiling.static_cost)."""
+    params, trainable = count_params(model)
+    macs = count_macs(model, input_size)
+    return {
+        "params": params,
+        "params_trainable": trainable,
+        "gmacs": macs.gmacs,
+        "macs_counter": macs.counter,
+        "input_size": list(input_size),
+    }
+
+
 def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyConfig) -> dict[str, Any]:
     """Params, GMACs, throughput, batch-1 latency and memory of `model`.
 
@@ -485,8 +495,7 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
         log.warning("fp16 autocast on CPU usually has no fast kernels: expect it to be far slower than fp32")
     c, h, w = input_size  # also rejects sizes that are not (C, H, W)
     input_size = (int(c), int(h), int(w))
-    params, trainable = count_params(model)
-    macs = count_macs(model, input_size)
+    static = cost(model, input_size)
     timer = _timer_for(device)
 
     was_training = model.training
@@ -516,11 +525,7 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
         model.train(was_training)
 
     return {
-        "params": params,
-        "params_trainable": trainable,
-        "gmacs": macs.gmacs,
-        "macs_counter": macs.counter,
-        "input_size": list(input_size),
+        **static,
         "device": str(device),
         "device_name": device_name(device),
         "precision": cfg.precision,

@@ -21,6 +21,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .device import cuda_index
+
 _MIB = 1024**2
 
 # Distributions reported by `collect`, as (key, distribution name). Versions come from
@@ -224,12 +226,6 @@ def git_sha(directory: str | Path | None = None) -> str | None:
 # --- torch --------------------------------------------------------------------------
 
 
-def _cuda_index(device: str | None) -> int:
-    if device and device.startswith("cuda:"):
-        return int(device.split(":", 1)[1])
-    return 0
-
-
 def _torch_info(device: str | None) -> dict[str, Any]:
     try:
         import torch
@@ -249,7 +245,7 @@ def _torch_info(device: str | None) -> dict[str, Any]:
         pass
     if torch.cuda.is_available():
         info["gpu_count"] = torch.cuda.device_count()
-        info["gpu_name"] = torch.cuda.get_device_name(_cuda_index(device))
+        info["gpu_name"] = torch.cuda.get_device_name(cuda_index(device))
     return info
 
 

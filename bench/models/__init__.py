@@ -7,6 +7,7 @@ Only this subpackage imports timm or torchvision model code.
 from .registry import (
     TIMM,
     TV,
+    ModelId,
     ModelSpec,
     expand,
     list_models,
@@ -34,6 +35,7 @@ __all__ = [
     "PYPI_WEIGHTS",
     "TIMM",
     "TV",
+    "ModelId",
     "ModelSpec",
     "WeightsInfo",
     "build",

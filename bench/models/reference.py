@@ -23,6 +23,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from .ids import ModelId
+
 TIMM_RESULTS = "timm_results"
 PIN = "PIN.json"
 # (dataset key, split) of our result records -> timm's file. The ReaL figures are on ImageNet-1k
@@ -152,7 +154,9 @@ def timm_figures(name: str, dataset: str = "imagenet-1k", split: str = "validati
     timm's tables have no crop-mode column: its validate.py resolves the mode from the weight's
     pretrained config, so that is the figure's mode (and mean/std, which the tables omit)."""
     filename = TIMM_FILES.get((dataset, split))
-    rows = _timm_rows(filename).get(name, ()) if filename else ()
+    if not filename:
+        return []
+    rows = _timm_rows(filename).get(name, ())
     if not rows:
         return []
     cfg = timm_cfg(name)
@@ -367,12 +371,10 @@ class WeightInfo:
 
 
 def split_id(model_id: str) -> tuple[str, str, str | None]:
-    """`tv:resnet50.IMAGENET1K_V2` -> ("tv", "resnet50", "IMAGENET1K_V2"); no prefix reads as timm."""
-    prefix, sep, rest = model_id.partition(":")
-    if not sep:
-        prefix, rest = "timm", model_id
-    arch, _, tag = rest.partition(".")
-    return prefix, arch, tag or None
+    """`tv:resnet50.IMAGENET1K_V2` -> ("tv", "resnet50", "IMAGENET1K_V2"); no prefix reads as timm (the tables'
+    own ids are timm's `arch.tag`)."""
+    given = ModelId.parse(model_id)
+    return "timm" if given.prefix is None else given.prefix, given.arch, given.tag or None
 
 
 def _literal(glob: str) -> int:
@@ -392,11 +394,11 @@ def _rule(row: dict[str, str]) -> _Rule:
     import fnmatch
 
     match = row["match"]
-    if match.startswith("module:"):
+    glob = ModelId.parse(match)  # a `tv:`/`timm:` glob over model ids, or `module:<timm module>`
+    if glob.prefix == "module":
         return _Rule(match, None, (0, 0, 0), row)
-    arch_glob, _, tag_glob = match.partition(":")[2].partition(".")
-    tag_lits = _literal(tag_glob)
-    return _Rule(match, re.compile(fnmatch.translate(match)), (2 if tag_lits else 1, tag_lits, _literal(arch_glob)), row)
+    tag_lits = _literal(glob.tag or "")
+    return _Rule(match, re.compile(fnmatch.translate(match)), (2 if tag_lits else 1, tag_lits, _literal(glob.arch)), row)
 
 
 @cache
@@ -405,9 +407,10 @@ def _paper_rules() -> tuple[_Rule, ...]:
 
 
 @cache
-def _data_rows() -> tuple[dict[str, tuple[str, ...]], tuple[_Rule, ...]]:
+def _data_rows() -> tuple[dict[tuple[str, ...], dict[str, str]], tuple[_Rule, ...]]:
     """(token run -> row) and the model-glob rows of pretraining_data.csv."""
-    tokens, models = {}, []
+    tokens: dict[tuple[str, ...], dict[str, str]] = {}
+    models: list[_Rule] = []
     for row in read_table("pretraining_data.csv"):
         if row["mode"] == "token":
             tokens[tuple(row["match"].lower().split("_"))] = row
@@ -455,9 +458,9 @@ def _paper(model_id: str, cfg: dict[str, Any]) -> tuple[str | None, str | None, 
     hit = _best(_paper_rules(), model_id, module, (2,))
     if hit is None and cfg.get("paper_ids"):
         ids = cfg["paper_ids"] if isinstance(cfg["paper_ids"], (list, tuple)) else [cfg["paper_ids"]]
-        arxiv = re.sub(r"^arXiv:|v\d+$", "", str(ids[0]))
-        title = cfg.get("paper_name") or _title_of(arxiv) or f"arXiv:{arxiv}"
-        return title, arxiv, _year(arxiv, None)
+        cited = re.sub(r"^arXiv:|v\d+$", "", str(ids[0]))
+        title = cfg.get("paper_name") or _title_of(cited) or f"arXiv:{cited}"
+        return title, cited, _year(cited, None)
     hit = hit or _best(_paper_rules(), model_id, module, (1,)) or _best(_paper_rules(), model_id, module, (0,))
     if hit is None:
         return None, None, None

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import math
 import sys
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from ..errors import ConfigError, UnknownModelError
+from .ids import ModelId
 
 TV, TIMM = "torchvision", "timm"
 _PREFIXES = {"tv": TV, "torchvision": TV, "timm": TIMM}
@@ -34,12 +36,11 @@ class ModelSpec:
 
     @property
     def id(self) -> str:
-        prefix = "tv" if self.source == TV else "timm"
-        return f"{prefix}:{self.arch}.{self.tag}" if self.tag else f"{prefix}:{self.arch}"
+        return str(ModelId("tv" if self.source == TV else "timm", self.arch, self.tag or None))
 
     @property
     def input_size(self) -> tuple[int, int, int]:
-        return tuple(self.pretrained_cfg.get("input_size", (3, 224, 224)))  # type: ignore[return-value]
+        return tuple(self.pretrained_cfg.get("input_size", (3, 224, 224)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,8 +97,8 @@ def _tv_spec(arch: str, tag: str | None) -> ModelSpec:
         "url": weights.url,
     }
     reference = {
-        "top1": _finite(metrics.get("acc@1")),  # NaN for feature-only weights (vgg16 IMAGENET1K_FEATURES)
-        "top5": _finite(metrics.get("acc@5")),
+        "top1": finite(metrics.get("acc@1")),  # NaN for feature-only weights (vgg16 IMAGENET1K_FEATURES)
+        "top5": finite(metrics.get("acc@5")),
         "params": meta.get("num_params"),
         "gmacs": meta.get("_ops"),
         "file_size_mb": meta.get("_file_size"),
@@ -132,50 +133,47 @@ def _timm_spec(arch: str, tag: str | None) -> ModelSpec:
             f"timm:{arch}.{tag}",
             [f"timm:{arch}.{t}" for t in difflib.get_close_matches(tag, tags, 5, 0.3)] or [f"timm:{arch}.{t}" for t in tags[:5]],
         )
-    cfg = get_pretrained_cfg(f"{arch}.{tag}").to_dict()
+    pretrained = get_pretrained_cfg(f"{arch}.{tag}")
+    assert pretrained is not None  # `tag` is one of timm's pretrained tags of `arch`
+    cfg = pretrained.to_dict()
     from .reference import timm_reference
 
     return ModelSpec(TIMM, arch, tag, cfg, timm_reference(f"{arch}.{tag}", cfg), num_classes=int(cfg.get("num_classes") or 0))
 
 
-def _finite(value) -> float | None:
-    if value is None or value != value:  # NaN
+def finite(value: Any) -> float | None:
+    """A float, or None for missing/NaN (torchvision marks feature-only weights' accuracy with NaN)."""
+    if value is None:
         return None
-    return float(value)
+    value = float(value)
+    return None if math.isnan(value) else value
 
 
 def torchvision_references() -> list[tuple[str, dict[str, Any]]]:
     """(model id, reference meta) for every torchvision classification weight, default weights first."""
-    return [
-        (f"tv:{arch}.{tag}", _tv_spec(arch, tag).reference) for arch, tags in sorted(torchvision_models().items()) for tag in tags
-    ]
+    specs = (_tv_spec(arch, tag) for arch, tags in sorted(torchvision_models().items()) for tag in tags)
+    return [(spec.id, spec.reference) for spec in specs]
 
 
 def suggest(name: str, n: int = 5) -> list[str]:
     """Close names from both registries for did-you-mean, in the prefixed form that resolves (`tv:resnet50`,
     `timm:resnet50.a1_in1k`); a `tv:`/`timm:` prefix keeps to that registry."""
-    prefix, sep, body = name.partition(":")
-    source = _PREFIXES.get(prefix) if sep else None
-    body = body if sep else name
+    given = ModelId.parse(name)
+    source = _source(given)
     forms: dict[str, list[str]] = {}  # unprefixed candidate -> its prefixed forms
-    if source in (None, TV):
-        for arch, tags in torchvision_models().items():
-            forms.setdefault(arch, []).append(f"tv:{arch}")
-            for tag in tags:
-                forms.setdefault(f"{arch}.{tag}", []).append(f"tv:{arch}.{tag}")
-    if source in (None, TIMM):
-        for arch, tags in timm_pretrained().items():
-            forms.setdefault(arch, []).append(f"timm:{arch}")
-            for tag in tags:
-                forms.setdefault(f"{arch}.{tag}", []).append(f"timm:{arch}.{tag}")
-    close = difflib.get_close_matches(body, list(forms), n=n, cutoff=0.6)
+    for prefix, registry, weights in (("tv", TV, torchvision_models), ("timm", TIMM, timm_pretrained)):
+        if source in (None, registry):
+            for arch, tags in weights().items():
+                for candidate in (ModelId(prefix, arch), *(ModelId(prefix, arch, tag) for tag in tags)):
+                    forms.setdefault(candidate.name, []).append(str(candidate))
+    close = difflib.get_close_matches(given.name, list(forms), n=n, cutoff=0.6)
     return [f for c in close for f in forms[c]][:n]
 
 
 def _tag_suggestions(arch: str, tag: str, n: int = 5) -> list[str]:
     """Weights of `arch` in both registries, closest to `tag` first (a bare `arch.tag` that neither has)."""
-    tv = {t: f"tv:{arch}.{t}" for t in torchvision_models().get(arch, [])}
-    timm_ = {t: f"timm:{arch}.{t}" for t in timm_pretrained().get(arch, [])}
+    tv = {t: str(ModelId("tv", arch, t)) for t in torchvision_models().get(arch, [])}
+    timm_ = {t: str(ModelId("timm", arch, t)) for t in timm_pretrained().get(arch, [])}
     both = {**tv, **timm_}
     close = difflib.get_close_matches(tag, list(both), n=n, cutoff=0.3)
     return [both[t] for t in close] or [*list(tv.values())[:2], *list(timm_.values())[:3]]
@@ -188,12 +186,11 @@ def resolve(name: str) -> ModelSpec:
     enum (`resnet50.IMAGENET1K_V2`), else timm (`resnet50.a1_in1k`, `tf_efficientnet_lite0`).
     """
     name = name.strip()
-    prefix, sep, rest = name.partition(":")
-    source = _PREFIXES.get(prefix) if sep else None
-    if sep and source is None:
-        raise ConfigError(f"unknown model source {prefix!r} in {name!r}: use tv:NAME or timm:NAME")
-    arch, _, given = (rest if sep else name).partition(".")
-    tag = given or None
+    given = ModelId.parse(name)
+    source = _source(given)
+    if given.prefix is not None and source is None:
+        raise ConfigError(f"unknown model source {given.prefix!r} in {name!r}: use tv:NAME or timm:NAME")
+    arch, tag = given.arch, given.tag or None  # `resnet50.` is resnet50's default weight
     if source == TV:
         if arch not in torchvision_models():
             raise UnknownModelError(
@@ -214,6 +211,11 @@ def resolve(name: str) -> ModelSpec:
     if timm.is_model(arch):
         return _timm_spec(arch, tag)
     raise UnknownModelError(name, suggest(name))
+
+
+def _source(given: ModelId) -> str | None:
+    """The registry a `tv:` / `torchvision:` / `timm:` prefix names; None for a bare name or an unknown prefix."""
+    return None if given.prefix is None else _PREFIXES.get(given.prefix)
 
 
 def is_glob(name: str) -> bool:
@@ -256,13 +258,13 @@ def match(pattern: str) -> tuple[list[ModelSpec], list[tuple[str, str]]]:
     matches every weight: `resnet50.*`, `timm:resnet5*.a1*`. Weights that are not ImageNet
     classifiers (feature-only, CLIP image towers, heads of an unknown label set) are left out.
     """
-    prefix, sep, body = pattern.partition(":")
-    source = _PREFIXES.get(prefix) if sep else None
-    if sep and source is None:
-        raise ConfigError(f"unknown model source {prefix!r} in {pattern!r}: use tv:PATTERN or timm:PATTERN")
-    body = body if sep else pattern
+    given = ModelId.parse(pattern)
+    source = _source(given)
+    if given.prefix is not None and source is None:
+        raise ConfigError(f"unknown model source {given.prefix!r} in {pattern!r}: use tv:PATTERN or timm:PATTERN")
+    body = given.name
     names: list[tuple[str, str, str | None]] = []  # (source, arch, tag)
-    if "." in body:
+    if given.tag is not None:  # a dot: the glob matches weights
         if source in (None, TV):
             names += [(TV, a, t) for a, ts in torchvision_models().items() for t in ts if fnmatch.fnmatchcase(f"{a}.{t}", body)]
         if source in (None, TIMM):
@@ -361,7 +363,7 @@ def list_models(pattern: str | None = None) -> list[dict[str, Any]]:
     rows += [
         {
             "model": mid,
-            "source": TV if mid.startswith("tv:") else TIMM,
+            "source": TV if ModelId.parse(mid).prefix == "tv" else TIMM,
             "top1": None,
             "input": None,
             "crop_pct": None,

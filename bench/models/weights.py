@@ -10,6 +10,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import hub
 from ..errors import WeightsMismatchError, WeightsUnavailableError
@@ -135,7 +136,7 @@ def _construct(spec: ModelSpec, num_classes: int | None = None):
         return tv_build(spec, None, num_classes)
     import timm
 
-    kwargs = {"num_classes": num_classes} if num_classes else {}
+    kwargs: dict[str, Any] = {"num_classes": num_classes} if num_classes else {}
     name = f"{spec.arch}.{spec.tag}" if spec.tag else spec.arch
     return timm.create_model(name, pretrained=False, **kwargs)
 

@@ -63,7 +63,7 @@ def _figure(size: tuple[float, float]):
     return fig
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Software=None drops "matplotlib version X" from the PNG; Agg writes no date by itself.

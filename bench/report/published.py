@@ -3,11 +3,10 @@ weights' meta and every tag timm reports, read through `bench.models`."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
 from ..models import reference as ref
+from ..models.registry import finite
 from ..models.reported import tv_figure
 
 # ---------------------------------------------------------------------------------------------
@@ -39,14 +38,6 @@ def torchvision_version() -> str:
     return torchvision.__version__.split("+", 1)[0]
 
 
-def _finite(value: Any) -> float | None:
-    """A float, or None for missing/NaN (torchvision marks feature-only weights with NaN)."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
-
-
 def _val(protocol: str) -> str:
     return f"{protocol} · val"
 
@@ -64,22 +55,8 @@ def torchvision_reported() -> list[Reported]:
         fig = tv_figure(model_id)
         if fig is None:
             continue
-        info = ref.model_paper(model_id)
-        out.append(
-            Reported(
-                model=model_id,
-                top1=fig.top1,
-                top5=fig.top5,
-                params_m=fig.params_m,
-                gmacs=_finite(meta.get("gmacs")),
-                extra_data=info["extra_data"],
-                paper=info["paper"],
-                year=info["year"],
-                source=fig.source,  # the version is in the page header
-                code=meta.get("recipe") or ref.code_url(model_id),
-                protocol=_val(fig.protocol),
-            )
-        )
+        # the version is in the page header
+        out.append(_library(model_id, fig, finite(meta.get("gmacs")), fig.source, meta.get("recipe") or ref.code_url(model_id)))
     return out
 
 
@@ -95,23 +72,26 @@ def timm_reported() -> list[Reported]:
         if fig is None:
             continue
         model_id = f"timm:{name}"
-        info = ref.model_paper(model_id)
-        out.append(
-            Reported(
-                model=model_id,
-                top1=fig.top1,
-                top5=fig.top5,
-                params_m=fig.params_m,
-                gmacs=None,
-                extra_data=info["extra_data"],
-                paper=info["paper"],
-                year=info["year"],
-                source=f"timm @ {ref.timm_pin()['commit'][:8]}",
-                code=ref.code_url(model_id),
-                protocol=_val(fig.protocol),
-            )
-        )
+        out.append(_library(model_id, fig, None, f"timm @ {ref.timm_pin()['commit'][:8]}", ref.code_url(model_id)))
     return out
+
+
+def _library(model_id: str, fig: ref.Figure, gmacs: float | None, source: str, code: str | None) -> Reported:
+    """A library's own figure for one of its weights, with the paper and training data our rules give it."""
+    info = ref.model_paper(model_id)
+    return Reported(
+        model=model_id,
+        top1=fig.top1,
+        top5=fig.top5,
+        params_m=fig.params_m,
+        gmacs=gmacs,
+        extra_data=info["extra_data"],
+        paper=info["paper"],
+        year=info["year"],
+        source=source,
+        code=code,
+        protocol=_val(fig.protocol),
+    )
 
 
 def paper_reported() -> list[Reported]:

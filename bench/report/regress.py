@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..measure.stats import mcnemar_exact
 from ..store import results, schema
+from . import tables as F
 
 BASELINE_SCHEMA_VERSION = 2  # 2: per-sample arrays in an .npz beside the JSON (1 had them inline)
 ALPHA = 0.05  # McNemar significance level for flips
@@ -52,6 +53,7 @@ class Figures:
 
     @classmethod
     def from_record(cls, acc: schema.Accuracy) -> Figures:
+        assert acc.n is not None, "only records with a sample count are checked (_entries_from_results)"
         r, f = acc.restricted or schema.Figures(), acc.full or schema.Figures()
         return cls(int(acc.n), r.top1, r.top5, r.nll, f.top1, f.top5, f.nll)
 
@@ -97,6 +99,7 @@ class Entry:
         device = run.device
         device_name = env.gpu_name if (device or "").startswith("cuda") else env.cpu
         weights = (record.model.weights if record.model else None) or schema.WeightsRecord()
+        assert record.accuracy is not None, "only records with accuracy are checked (_entries_from_results)"
         return cls(
             key=record.key.group_dict(),
             figures=Figures.from_record(record.accuracy),
@@ -417,35 +420,31 @@ def _cells(r: Row) -> list[str]:
     model = k["model"] + (
         "" if (k["weights"], k["transform"]) == ("pretrained", "model") else f" [{k['weights']}, {k['transform']}]"
     )
-    flips = "—" if r.right_to_wrong is None else f"{r.right_to_wrong}/{r.wrong_to_right}"
+    flips = F.DASH if r.right_to_wrong is None else f"{r.right_to_wrong}/{r.wrong_to_right}"
     rel = r.nll_rel()
-    nll = _arrow(_get(r.base, "nll"), _get(r.now, "nll"), "{:.4f}") + ("" if rel is None else f" ({_pct(rel)})")
+    nll = _arrow(_get(r.base, "nll"), _get(r.now, "nll"), ".4f") + ("" if rel is None else f" ({_pct(rel)})")
     return [
         r.verdict,
         model,
         f"{k['dataset']}/{k['split']}",
         _arrow(_get(r.base, "top1"), _get(r.now, "top1")),
-        _signed(r.delta("top1")),
+        F.formatted(r.delta("top1"), "+.2f"),
         _arrow(_get(r.base, "top5"), _get(r.now, "top5")),
-        _signed(r.delta("top5")),
+        F.formatted(r.delta("top5"), "+.2f"),
         nll,
         flips,
-        "—" if r.p_value is None else f"{r.p_value:.3g}",
+        F.formatted(r.p_value, ".3g"),
         r.note,
     ]
 
 
-def _arrow(b: float | None, n: float | None, fmt: str = "{:.2f}") -> str:
-    return f"{'—' if b is None else fmt.format(b)} → {'—' if n is None else fmt.format(n)}"
+def _arrow(b: float | None, n: float | None, spec: str = ".2f") -> str:
+    return f"{F.formatted(b, spec)} → {F.formatted(n, spec)}"
 
 
 def _pct(rel: float) -> str:
     """Relative change in percent; float noise of 1e-7 reads +0.0%, not a worrying -0.0%."""
     return f"{100 * rel:+.1f}%" if abs(rel) >= 0.0005 else "+0.0%"
-
-
-def _signed(v: float | None) -> str:
-    return "—" if v is None else f"{v:+.2f}"
 
 
 def check(
@@ -506,9 +505,9 @@ def _incomparable(base: Entry, cur: Entry) -> list[str]:
         if b != c:
             out.append(f"{name} differs: {b} → {c}")
     for name in ("label_protocols", "dataset_space", "model_space"):
-        b, c = base.protocol.get(name), cur.protocol.get(name)
-        if b != c:
-            out.append(f"label protocol differs: {name} {_short(b)} → {_short(c)}")
+        bp, cp = base.protocol.get(name), cur.protocol.get(name)
+        if bp != cp:
+            out.append(f"label protocol differs: {name} {_short(bp)} → {_short(cp)}")
     if out:
         return out
     if base.samples is not None and cur.samples is not None:
@@ -594,9 +593,11 @@ def _judge(row: Row, tolerance: float, nll_tolerance: float, alpha: float) -> tu
         elif rel < -nll_tolerance - eps:
             better.append(f"NLL {100 * rel:+.1f}%")
     if row.p_value is not None and row.p_value < alpha:
-        flips = f"flips {row.right_to_wrong}/{row.wrong_to_right} significant (McNemar p={row.p_value:.3g})"
-        if row.right_to_wrong > row.wrong_to_right:
+        r2w, w2r = row.right_to_wrong, row.wrong_to_right
+        assert r2w is not None and w2r is not None  # _flips sets them with the p-value
+        flips = f"flips {r2w}/{w2r} significant (McNemar p={row.p_value:.3g})"
+        if r2w > w2r:
             worse.append(flips)
-        elif row.wrong_to_right > row.right_to_wrong:
+        elif w2r > r2w:
             better.append(flips)
     return worse, better

@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ResultsError, SchemaVersionError
 from . import schema
@@ -24,6 +24,7 @@ from .schema import SCHEMA_VERSION, Identity, Record  # noqa: F401 - the store's
 SAMPLES_SUFFIX = ".samples.npz"
 
 Warn = Callable[[str], None]
+T = TypeVar("T")
 
 
 def _warn(msg: str) -> None:
@@ -280,20 +281,17 @@ def _merge_run(base: schema.RunRecord | None, new: schema.RunRecord | None) -> s
 def save(plan: Plan, record: Record, samples: dict[str, Any] | None, warn: Warn = _warn) -> list[Path]:
     """Store what a run measured (`plan.measure`) for `plan.key`, merged with what is stored; returns the
     files written. Call it holding the entry's lock."""
-    from .locks import EntryLock
+
+    def add_efficiency(path: Path) -> Path:
+        current = read(path)
+        return _write_at(path, merge(current, replace(record, key=current.key), plan.measure), None)
 
     if plan.key.samples is None and plan.targets:
         written = []
         for target in plan.targets:  # records with data, same efficiency identity: each gets the measurement
-            lock = EntryLock(target.path)
-            if not lock.acquire(wait=False):
-                warn(f"{target.path.name} is being written by another run (pid {lock.holder}): efficiency not added to it")
-                continue
-            try:
-                current = read(target.path)
-                written.append(_write_at(target.path, merge(current, replace(record, key=current.key), plan.measure), None))
-            finally:
-                lock.release()
+            path = _unless_locked(target, warn, "efficiency not added to it", add_efficiency)
+            if path is not None:
+                written.append(path)
         if plan.existing is not None:
             written.append(_write_at(plan.path, merge(plan.existing, record, plan.measure), None))
         return written
@@ -308,6 +306,23 @@ def save(plan: Plan, record: Record, samples: dict[str, Any] | None, warn: Warn 
     return [path]
 
 
+def _unless_locked(stored: Record, warn: Warn, otherwise: str, action: Callable[[Path], T]) -> T | None:
+    """`action(path)` holding the entry lock of a record read from the store; when another run holds it,
+    a warning that says what is left undone (`otherwise`), and None."""
+    from .locks import EntryLock
+
+    path = stored.path
+    assert path is not None, f"record {stored.key.stem} was not read from the store"  # `lookup` reads what it plans with
+    lock = EntryLock(path)
+    if not lock.acquire(wait=False):
+        warn(f"{path.name} is being written by another run (pid {lock.holder}): {otherwise}")
+        return None
+    try:
+        return action(path)
+    finally:
+        lock.release()
+
+
 def _adopt(record: Record, donor: Record) -> Record:
     sections = {**((record.run.sections if record.run else None) or {})}
     if donor.run and donor.run.sections and "efficiency" in donor.run.sections:
@@ -318,16 +333,7 @@ def _adopt(record: Record, donor: Record) -> Record:
 
 def _remove_adopted(donor: Record, warn: Warn) -> None:
     """The efficiency-only record now lives in a record with data: remove it so one experiment is one file."""
-    from .locks import EntryLock
-
-    lock = EntryLock(donor.path)
-    if not lock.acquire(wait=False):
-        warn(f"{donor.path.name} is being written by another run (pid {lock.holder}): left in place")
-        return
-    try:
-        donor.path.unlink(missing_ok=True)
-    finally:
-        lock.release()
+    _unless_locked(donor, warn, "left in place", lambda path: path.unlink(missing_ok=True))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,8 +360,9 @@ def describe(record: Record) -> str:
     if acc is not None and acc.n is not None:
         parts.append(f"n={acc.n}" + (f" (--limit {ds.limit})" if ds is not None and not ds.complete else ""))
     parts.append(record.key.precision)
-    if record.overridden:
-        parts.append("overrides " + ", ".join(f"{k}={v}" for k, v in sorted(record.run.transform_overrides.items())))
+    overrides = record.run.transform_overrides if record.run else None
+    if overrides:  # = record.overridden
+        parts.append("overrides " + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())))
     parts.append("+".join(record.sections()) or "no measurements")
     if record.run and record.run.started:
         parts.append(record.run.started[:10])
@@ -371,7 +378,7 @@ def flatten(record: Record | dict[str, Any]) -> dict[str, Any]:
     model = r.model or schema.ModelRecord()
     ref = model.reference or {}
     run = r.run or schema.RunRecord()
-    ci = restricted.top1_ci95 or [None, None]
+    ci: Sequence[float | None] = restricted.top1_ci95 or (None, None)
     dataset_key = r.key.group_dict()
     return {
         **dataset_key,

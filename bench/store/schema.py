@@ -20,9 +20,8 @@ import json
 import re
 import typing
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, overload
 
 from ..errors import ResultsError, SchemaVersionError
 
@@ -39,9 +38,23 @@ class Section:
     """A dataclass read from and written to a JSON object; unknown keys live on in `extra`."""
 
     extra: dict[str, Any]
+    # Every subclass is a dataclass: these say so to the type checker (`dataclasses.fields`, the keyword constructor).
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+    if typing.TYPE_CHECKING:
+
+        def __init__(self, **fields: Any) -> None: ...
+
+    @overload
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Self: ...
+
+    @overload
+    @classmethod
+    def from_json(cls, d: None) -> None: ...
 
     @classmethod
-    def from_json(cls, d: dict[str, Any] | None):
+    def from_json(cls, d: dict[str, Any] | None) -> Self | None:
         if d is None:
             return None
         if not isinstance(d, dict):
@@ -62,9 +75,13 @@ class Section:
         return out
 
 
-@cache
+_HINTS: dict[type, dict[str, Any]] = {}  # per class (a dict, not functools.cache: mypy sees no class object as Hashable)
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def _convert(hint: Any, value: Any) -> Any:

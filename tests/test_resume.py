@@ -37,17 +37,28 @@ def test_sigterm_after_first_model_keeps_it_and_rerun_does_only_the_second(tmp_p
     ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     folder = results / "samples" / "val"
-    deadline = time.time() + 120
-    while (
-        not (found := list(folder.glob("timm-tf_efficientnet_lite0.in1k__random__*.json")))
-        and time.time() < deadline
-        and proc.poll() is None
-    ):
-        time.sleep(0.02)
-    assert found, proc.stderr.read() if proc.poll() is not None else "first result never appeared"
+    # SIGTERM once the runner has moved on to vgg16 (its "== tv:vgg16" line on stderr): lite0's result is then
+    # finished and its lock released, so what the signal interrupts is vgg16, not the end of lite0.
+    err_lines: list[str] = []
+    started = threading.Event()
+
+    def read_stderr():
+        for line in proc.stderr:
+            err_lines.append(line)
+            if line.startswith("== tv:vgg16"):
+                started.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    assert started.wait(timeout=180), "".join(err_lines)[-2000:]
+    found = list(folder.glob("timm-tf_efficientnet_lite0.in1k__random__*.json"))
+    assert found, "".join(err_lines)[-2000:]
     first = found[0]
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    out = proc.stdout.read()
+    proc.wait(timeout=120)
+    reader.join(timeout=10)
+    err = "".join(err_lines)
     assert proc.returncode == 130, (out, err)
     assert "INTERRUPTED during tv:vgg16.IMAGENET1K_V1" in out
     json.loads(first.read_text())  # intact

@@ -302,9 +302,10 @@ class RunConfig:
     transform: str = field(
         default="model",
         metadata=flag(
-            "--protocol",
+            "--preprocessing",
+            "--protocol",  # the old name, kept working
             choices=POLICIES,
-            help="preprocessing: the model's own eval transform, or fixed Resize 256 / CenterCrop 224 / ImageNet mean-std",
+            help="the model's own eval transform, or fixed Resize 256 / CenterCrop 224 / ImageNet mean-std for every model",
         ),
     )
     transform_overrides: dict[str, Any] = field(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import threading
 import types
 from pathlib import Path
 
@@ -94,6 +95,7 @@ class FakeHub:
         self.root, self.repo_id, self.corrupt, self.mask_sha256 = root, repo_id, set(corrupt), mask_sha256
         self.requested: list[str] = []
         self.transferred = 0
+        self._lock = threading.Lock()  # hub_files downloads in threads: the counters must not lose updates
         self.listings = 0
 
     def install(self, monkeypatch) -> FakeHub:
@@ -131,7 +133,8 @@ class FakeHub:
         from huggingface_hub.file_download import repo_folder_name
 
         assert repo_id == self.repo_id and repo_type == "dataset" and revision in (SHA, None), (repo_id, repo_type, revision)
-        self.requested.append(filename)
+        with self._lock:
+            self.requested.append(filename)
         dest = (
             Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="dataset") / "snapshots" / SHA / filename
         )
@@ -142,5 +145,6 @@ class FakeHub:
                 data = bytearray(dest.read_bytes())
                 data[-100] ^= 0xFF
                 dest.write_bytes(bytes(data))
-            self.transferred += dest.stat().st_size
+            with self._lock:
+                self.transferred += dest.stat().st_size
         return str(dest)

@@ -146,7 +146,8 @@ def test_measure_tiny_model_cpu() -> None:
     r = measure(model, (3, 32, 32), EfficiencyConfig(**_FAST))
     assert set(r) == MEASURE_KEYS
     json.dumps(r)  # must be storable as-is
-    assert r["params"] == count_params(model)[0] and r["gmacs"] > 0
+    # conv 3->8 3x3: 216 + 8; batch norm: 8 + 8; linear 8->10: 80 + 10 (by hand, not count_params)
+    assert r["params"] == r["params_trainable"] == 330 and r["gmacs"] > 0
     assert r["throughput_img_s_min"] <= r["throughput_img_s"] <= r["throughput_img_s_max"]
     assert r["throughput_img_s_min"] > 0
     assert 0 < r["latency_ms_p50"] <= r["latency_ms_p95"] <= r["latency_ms_p99"]
@@ -156,7 +157,7 @@ def test_measure_tiny_model_cpu() -> None:
     assert (r["warmup"], r["iters"], r["repeats"]) == (1, 2, 3)
     assert (r["precision"], r["channels_last"], r["compile"]) == ("fp32", False, False)
     assert all(r[k] is None for k in GPU_KEYS)
-    assert r["cpu_rss_growth_mb"] is not None and r["cpu_rss_growth_mb"] >= 0
+    assert isinstance(r["cpu_rss_growth_mb"], float)  # measured on CPU (clamped at 0, so only its presence can be checked)
     assert model.training  # measure's eval() is undone
 
 

@@ -38,11 +38,64 @@ def _script(monkeypatch, values_ms):
     return calls
 
 
+MEASURE_KEYS = {
+    "params", "params_trainable", "gmacs", "input_size", "device", "device_name", "precision", "channels_last", "compile",
+    "batch_size", "batch_size_requested", "warmup", "iters", "repeats", "throughput_img_s", "throughput_img_s_min",
+    "throughput_img_s_max", "latency_ms_p50", "latency_ms_p95", "latency_ms_p99", "gpu_max_allocated_mb",
+    "gpu_max_reserved_mb", "nvml_used_mb", "nvml_total_mb", "cpu_rss_growth_mb",
+}
+
+
+class _Devices(nn.Module):
+    """Records the device of every forward's input: the MAC count must not run the caller's model for real."""
+
+    def __init__(self, data_dependent: bool = False):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.data_dependent = data_dependent
+        self.devices: list[str] = []
+
+    def forward(self, x):
+        self.devices.append(x.device.type)
+        if self.data_dependent and x.abs().sum().item() < 0:  # .item() cannot run on meta tensors
+            return x
+        return self.conv(x)
+
+
 def test_params_are_counted_by_hand_and_macs_are_flops_over_two():
     model = _tiny()
     assert E.count_params(model) == (330, 330)
     # conv: 8 out * 4*4 positions * 3 in * 9 = 3456 MACs; linear: 80 MACs (pool and bn are not counted)
-    assert E.count_gmacs(model, (3, 4, 4)) == pytest.approx((3456 + 80) / 1e9)
+    assert E.count_gmacs(model, (3, 4, 4)) == pytest.approx(3536e-9, rel=1e-12)
+
+
+def test_macs_on_meta_tensors_and_the_real_fallback():
+    # 8 out channels * 6*6 positions * 3 in channels * 3*3 kernel = 7776 MACs
+    meta = _Devices()
+    assert E.count_gmacs(meta, (3, 8, 8)) == pytest.approx(7776e-9, rel=1e-12) and meta.devices == ["meta"]
+    real = _Devices(data_dependent=True)
+    assert E.count_gmacs(real, (3, 8, 8)) == pytest.approx(7776e-9, rel=1e-12) and real.devices == ["meta", "cpu"]
+    assert real.training  # the eval() for counting is undone
+
+
+def test_params_count_each_storage_once_and_frozen_ones_apart():
+    tied = nn.Sequential(nn.Linear(4, 4, bias=False), nn.Linear(4, 4, bias=False), nn.Linear(4, 2))
+    tied[1].weight = tied[0].weight  # one Parameter used twice
+    assert E.count_params(tied) == (16 + 10, 16 + 10)
+    views = nn.Sequential(nn.Linear(4, 4, bias=False), nn.Linear(4, 4, bias=False))
+    views[1].weight = nn.Parameter(views[0].weight.data)  # two Parameters over one storage
+    assert E.count_params(views) == (16, 16)
+    one = nn.Module()
+    one.a = nn.Parameter(torch.ones(1))
+    one.b = nn.Parameter(one.a.data)  # single-value storage shared too
+    one.c = nn.Parameter(torch.ones(1))
+    assert E.count_params(one) == (2, 2)
+    frozen = _tiny()
+    frozen[5].requires_grad_(False)
+    assert E.count_params(frozen) == (330, 240)
+    with torch.device("meta"):
+        on_meta = _tiny()  # no storage: every tensor counts by identity
+    assert E.count_params(on_meta) == (330, 330)
 
 
 def test_measure_params_equal_torchvision_meta():
@@ -53,11 +106,28 @@ def test_measure_params_equal_torchvision_meta():
     assert r["params_trainable"] == r["params"]
 
 
+class _Recording(nn.Module):
+    """Records the batch size and memory layout of every forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = _tiny()
+        self.seen: list[tuple[int, bool]] = []
+
+    def forward(self, x):
+        self.seen.append((x.shape[0], x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()))
+        return self.net(x)
+
+
 def test_throughput_and_latency_percentiles_from_a_scripted_clock(monkeypatch):
     # three timed throughput repeats of iters=2 batches of 4 images: 8 images in 0.5 s, 0.25 s, 1 s;
     # then ten batch-1 latency calls of 1..10 ms
     _script(monkeypatch, [500.0, 250.0, 1000.0] + [float(v) for v in (7, 1, 10, 3, 5, 2, 9, 4, 8, 6)])
-    r = E.measure(_tiny(), (3, 8, 8), E.EfficiencyConfig(**FAST))
+    model = _Recording()
+    r = E.measure(model, (3, 8, 8), E.EfficiencyConfig(**FAST))
+    # the MAC count's batch-1 forward (meta tensors), warm-up 1 + 3 repeats x 2 iters at batch 4,
+    # then warm-up 1 + 10 timed calls at batch 1
+    assert model.seen == [(1, False)] + [(4, False)] * 7 + [(1, False)] * 11
     assert r["throughput_img_s"] == 16.0  # median of 16, 32, 8 img/s: the batch size counts
     assert (r["throughput_img_s_min"], r["throughput_img_s_max"]) == (8.0, 32.0)
     lat = list(range(1, 11))
@@ -108,6 +178,10 @@ def test_oom_backoff_first_try_fits_and_gives_up_below_one():
 
 
 def test_measure_reports_the_batch_that_fit(monkeypatch):
+    def no_cuda() -> None:
+        raise AssertionError("the OOM clean-up must not touch CUDA when measuring on the CPU")
+
+    monkeypatch.setattr(torch.cuda, "empty_cache", no_cuda)
     class OOMAbove2(nn.Module):
         def __init__(self):
             super().__init__()
@@ -135,12 +209,78 @@ def test_settings_defaults_and_validation():
     assert (gpu.batch_size, gpu.warmup, gpu.iters, gpu.latency_iters) == (256, 10, 50, 100)
     given = E.EfficiencyConfig(batch_size=7, warmup=0, iters=1, repeats=1, latency_iters=1).settings()
     assert (given.batch_size, given.warmup, given.iters, given.repeats, given.latency_iters) == (7, 0, 1, 1, 1)
-    for bad in (dict(warmup=-1), dict(latency_iters=0), dict(precision="fp64"), dict(device="tpu")):
+    for bad in (dict(warmup=-1), dict(batch_size=0), dict(iters=0), dict(repeats=0), dict(latency_iters=0),
+                dict(precision="fp64"), dict(device="tpu")):
         with pytest.raises(ConfigError):
             E.EfficiencyConfig(**bad).settings()
 
 
+def test_fp16_on_cpu_is_measured_with_a_warning(caplog):
+    with caplog.at_level("WARNING", logger="bench.measure.efficiency"):
+        E.measure(_tiny(), (3, 8, 8), E.EfficiencyConfig(**{**FAST, "latency_iters": 1}))
+        assert caplog.records == []
+        r = E.measure(_tiny(), (3, 8, 8), E.EfficiencyConfig(precision="fp16", **{**FAST, "latency_iters": 1}))
+    assert r["precision"] == "fp16"
+    assert [rec.getMessage() for rec in caplog.records] == [
+        "fp16 autocast on CPU usually has no fast kernels: expect it to be far slower than fp32"]
+
+
+class _Settings(nn.Module):
+    """Records, at each timed forward, the weight layout, cuDNN autotuning and whether autograd is off."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = _tiny()
+        self.state: set[tuple[bool, bool, bool]] = set()
+
+    def forward(self, x):
+        if x.device.type != "meta":
+            w = self.net[0].weight
+            self.state.add((w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous(),
+                            torch.backends.cudnn.benchmark, torch.is_inference_mode_enabled()))
+        return self.net(x)
+
+
+def test_measure_result_keys_and_static_figures():
+    r = E.measure(_tiny(), (3, 8, 8), E.EfficiencyConfig(**FAST))
+    assert set(r) == MEASURE_KEYS
+    # conv 3->8 3x3 pad 1 on 8x8: 8 * 64 * 27 = 13824 MACs; linear 8->10: 80
+    assert r["gmacs"] == pytest.approx(13904e-9, rel=1e-12)
+    assert (r["precision"], r["compile"], r["device_name"]) == ("fp32", False, E.device_name(torch.device("cpu")))
+    assert r["gpu_max_reserved_mb"] is None and r["nvml_total_mb"] is None
+
+
+def test_measure_runs_the_model_as_configured_and_restores_it():
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False
+    try:
+        model = _Settings()
+        E.measure(model, (3, 8, 8), E.EfficiencyConfig(channels_last=True, precision="bf16", **FAST))
+        assert model.state == {(True, True, True)}  # NHWC weights, cuDNN autotuning on, inference mode
+        assert torch.backends.cudnn.benchmark is False and model.net[0].weight.is_contiguous()
+    finally:
+        torch.backends.cudnn.benchmark = before
+
+
+def test_compile_wraps_the_model_once_per_shape_specialisation(monkeypatch):
+    compiled: list[tuple[object, dict]] = []
+
+    def fake_compile(model, **kwargs):
+        compiled.append((model, kwargs))
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    model = _tiny()
+    E.measure(model, (3, 8, 8), E.EfficiencyConfig(**FAST))
+    assert compiled == []
+    r = E.measure(model, (3, 8, 8), E.EfficiencyConfig(compile=True, **FAST))
+    assert r["compile"] is True and compiled == [(model, {"dynamic": False})]
+
+
 def test_measure_restores_the_model_and_records_the_config():
+    rec = _Recording().train()
+    E.measure(rec, (3, 8, 8), E.EfficiencyConfig(channels_last=True, **FAST))
+    assert set(rec.seen[1:]) == {(4, True), (1, True)}  # the synthetic inputs are channels_last too
     model = _tiny().train()
     r = E.measure(model, (3, 8, 8), E.EfficiencyConfig(channels_last=True, **FAST))
     assert model.training and model[0].weight.is_contiguous()

@@ -96,6 +96,7 @@ def test_imagenet_v2_folders_are_sorted_class_indices(tmp_path):
         for k in range(n):
             (root / folder / "sub" / f"{k}.jpeg").write_bytes(b"jpeg")
         (root / folder / "notes.txt").write_text("x")
+    (root / "1000").write_text("a stray file named by a number is not a class folder")
     ds = D.load("imagenet-v2", None, tmp_path)
     assert (ds.name, ds.split, ds.source) == ("imagenet-v2", "val", f"index-folders:{root}")
     assert ds.labels == [0, 1, 278, 278, 999]  # folders in numeric order (not "0","1","278","999" by luck)

@@ -226,3 +226,67 @@ def test_competition_ranks_per_page_ties_by_top5_then_name():
 def test_empty_table_has_the_columns():
     t = LB.measured_table(pd.DataFrame())
     assert list(t.columns) == LB.MEASURED_COLUMNS and t.empty
+
+
+def test_missing_row_keeps_the_baseline_figures():
+    base = entry(ones(10))
+    row = compare(base, None)
+    assert (row.verdict, row.key, row.base, row.now, row.reasons) == (G.MISSING, KEY, base.figures, None,
+                                                                      ["in the baseline but not in the results"])
+
+
+def test_every_transform_difference_is_named_including_new_fields():
+    cur = entry(ones(10), transform={**TRANSFORM, "crop_pct": 1.0, "interpolation": "bilinear", "antialias": True})
+    row = compare(entry(ones(10)), cur)
+    assert row.changes == ["transform changed: antialias None → True, crop_pct 0.875 → 1, interpolation bicubic → bilinear"]
+
+
+def test_reasons_name_each_figure_that_moved():
+    row = compare(entry(ones(10), top1=50.0, top5=80.0, samples=False), entry(ones(10), top1=48.0, top5=83.0, samples=False))
+    assert row.verdict == G.WORSE and row.reasons == ["top-1 -2.00 pp", "full top-1 -2.00 pp"]
+    up = compare(entry(ones(10), top1=50.0, samples=False), entry(ones(10), top1=50.5, nll=0.8, samples=False))
+    assert up.verdict == G.IMPROVED and up.reasons == ["top-1 +0.50 pp", "full top-1 +0.50 pp", "NLL -20.0%"]
+
+
+def test_a_missing_figure_does_not_stop_the_others_from_counting():
+    base, cur = entry(ones(10), top5=90.0, samples=False), entry(ones(10), top5=85.0, samples=False)
+    base.figures = G.Figures(10, None, 90.0, None, None, 90.0, None)
+    cur.figures = G.Figures(10, None, 85.0, None, None, 85.0, None)
+    row = compare(base, cur)
+    assert row.delta("top1") is None and row.nll_rel() is None
+    assert row.verdict == G.WORSE and row.reasons == ["top-5 -5.00 pp", "full top-5 -5.00 pp"]
+
+
+def test_flips_exactly_at_alpha_are_not_significant_and_better_flips_are_named():
+    n = 1000
+    row = compare(entry(ones(n, range(100))), entry(ones(n, range(105))), alpha=0.0625)  # p = 2 / 2**5 = 0.0625
+    assert row.p_value == 0.0625 and row.verdict == G.WORSE and row.reasons == ["top-1 -0.50 pp", "full top-1 -0.50 pp"]
+    row = compare(entry(ones(n, range(100))), entry(ones(n, range(95))), tolerance=10)
+    assert row.verdict == G.SAME  # 5/0 better flips, p = 0.0625: not significant at 0.05
+    row = compare(entry(ones(n, range(100))), entry(ones(n, range(92))), tolerance=10)
+    assert row.verdict == G.IMPROVED and row.reasons == ["flips 0/8 significant (McNemar p=0.00781)"]
+
+
+def test_deltas_round_to_four_decimals_and_nll_is_relative_to_the_baseline():
+    row = G.Row(G.SAME, KEY, base=G.Figures(10, 80.0, None, 2.0, None, None, None),
+                now=G.Figures(10, 80.12345, 90.0, 2.2, None, None, None))
+    assert row.delta("top1") == 0.1235 and row.delta("top5") is None and row.delta("top1_full") is None
+    assert row.nll_rel() == pytest.approx(0.1)  # (2.2 - 2.0) / 2.0
+    assert G.Row(G.NEW, KEY, now=row.now).delta("top1") is None and G.Row(G.NEW, KEY, now=row.now).nll_rel() is None
+
+
+def test_figures_from_an_accuracy_section():
+    acc = {"n": "7", "restricted": {"top1": 1.0, "top5": 2.0, "nll": 3.0}, "full": {"top1": 4.0, "top5": 5.0, "nll": 6.0}}
+    assert G.Figures.from_accuracy(acc) == G.Figures(7, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+    assert G.Figures.from_accuracy({"n": 3}) == G.Figures(3, None, None, None, None, None, None)
+
+
+def test_pairing_prefers_the_exact_key_and_leaves_other_models_alone():
+    base = entry(ones(4))
+    same_key = entry(ones(4))
+    other_split = entry(ones(4), key={**KEY, "split": "train"})
+    pairs, new = G._pair([base], [other_split, same_key])
+    assert pairs == [(base, same_key)] and new == [other_split]
+    gone = entry(ones(4), key={**KEY, "model": "timm:gone"})  # missing altogether: must not block the fallback
+    pairs, new = G._pair([base, gone], [other_split])
+    assert pairs == [(base, other_split), (gone, None)] and new == []

@@ -209,14 +209,29 @@ def _ids():
     return [f"ILSVRC2012_val_{k:08d}.JPEG" for k in range(1, 5)] + ["not_an_official_name.jpg", "ILSVRC2012_val_00060000.JPEG"]
 
 
+def _top1(*preds):
+    """full_top5 rows whose top-1 is `pred` and whose other four columns are a class no ReaL set here holds."""
+    return np.array([[p, 999, 999, 999, 999] for p in preds])
+
+
 def test_real_accuracy_counts_only_predictions_in_the_label_set():
     """ReaL sets of val images 1-4 (timm's imagenet_real_labels.json): [], [970, 795], [230, 231], [809]."""
     assert L.real_labels()[:4] == [[], [970, 795], [230, 231], [809]]
     inet = L.imagenet_1k()
-    samples = {"index": np.arange(6), "full_top5": np.array([[5] * 5, [795] * 5, [229] * 5, [809] * 5, [1] * 5, [1] * 5])}
+    samples = {"index": np.arange(6), "full_top5": _top1(5, 795, 229, 809, 1, 1)}
     r = real_accuracy(samples, _ids(), L.project(inet, inet))
     # image 1: empty set, left out; 2: 795 in {970, 795}; 3: 229 not in {230, 231}; 4: 809; the last two have no ReaL entry
     assert r == {"top1": 66.6667, "n": 3, "correct1": 2, "top1_ci95": list(wilson(2, 3))}
+
+
+def test_real_accuracy_edges_of_the_label_file():
+    """Class 0 is a class; the last val image (50000, set [355]) counts; names that do not parse are skipped, not fatal."""
+    real = L.real_labels()
+    assert len(real) == 50000 and real[292] == [0] and real[49999] == [355]
+    inet = L.imagenet_1k()
+    ids = ["cover.jpg", "ILSVRC2012_val_00000293.JPEG", "ILSVRC2012_val_00050000.JPEG", "ILSVRC2012_val_00000003.JPEG"]
+    r = real_accuracy({"index": np.arange(4), "full_top5": _top1(0, 0, 355, 230)}, ids, L.project(inet, inet))
+    assert (r["n"], r["correct1"]) == (3, 3)
 
 
 def test_real_accuracy_maps_a_background_head_by_wnid():
@@ -259,6 +274,14 @@ def test_wilson_matches_scipy(correct, n):
     ci = binomtest(correct, n).proportion_ci(confidence_level=0.95, method="wilson")
     low, high = wilson(correct, n)
     assert low == pytest.approx(100 * ci.low, abs=6e-5) and high == pytest.approx(100 * ci.high, abs=6e-5)
+
+
+def test_wilson_exact_values():
+    assert wilson(2, 5) == (11.7621, 76.9276) and wilson(0, 10) == (0.0, 27.7533)
+    for n in range(1, 25):
+        for c in range(n + 1):
+            ci = binomtest(c, n).proportion_ci(method="wilson")
+            assert wilson(c, n) == (round(100 * ci.low, 4), round(100 * ci.high, 4)), (c, n)
 
 
 def test_wilson_without_samples_is_nan():

@@ -45,7 +45,8 @@ def test_torchvision_weights_transform_is_the_weights_own(photo, weights):
     ts = T.resolve(spec)
     ref = enum.transforms()
     assert ts.input_size[-1] == ref.crop_size[0] and ts.resize == ref.resize_size[0]
-    assert ts.interpolation == ref.interpolation.value and ts.library == "torchvision"
+    assert ts.interpolation == ref.interpolation.value and (ts.library, ts.policy) == ("torchvision", "model")
+    assert ts.crop_pct == spec.pretrained_cfg["crop_pct"] and (ts.mean, ts.std) == (tuple(ref.mean), tuple(ref.std))
     torch.testing.assert_close(T.build(ts)(photo), ref(photo), atol=1e-6, rtol=0)
 
 
@@ -64,13 +65,46 @@ def test_timm_transform_is_timms_own(photo):
     torch.testing.assert_close(T.build(ts)(photo), ref(photo), atol=1e-6, rtol=0)
 
 
+def test_timm_build_is_timms_own_transform_object(photo):
+    """The timm path hands everything to create_transform: the same object as timm's own, not just similar pixels."""
+    from timm.data import create_transform, resolve_data_config
+
+    spec = M.resolve("timm:test_resnet.r160_in1k")  # 160 px, crop_pct 0.95, bilinear: none of them timm's defaults
+    ts = T.resolve(spec)
+    assert (ts.input_size, ts.resize, ts.crop_pct, ts.interpolation) == ((3, 160, 160), 168, 0.95, "bilinear")  # int(160 / 0.95)
+    for normalize in (True, False):
+        ref = create_transform(**resolve_data_config({}, pretrained_cfg=spec.pretrained_cfg), normalize=normalize)
+        assert repr(T.build(ts, normalize=normalize)) == repr(ref)
+        torch.testing.assert_close(T.build(ts, normalize=normalize)(photo), ref(photo), atol=1e-6, rtol=0)
+
+
+def test_torchvision_path_honours_an_explicit_resize(photo):
+    from torchvision import transforms as tvt
+
+    ts = T.resolve(M.resolve("tv:resnet50.IMAGENET1K_V1"), overrides={"resize": 300})
+    assert (ts.resize, ts.crop_pct, ts.library) == (300, 0.875, "torchvision")
+    ref = tvt.Compose([tvt.Resize(300, interpolation=tvt.InterpolationMode.BILINEAR), tvt.CenterCrop(224), tvt.ToTensor(),
+                       tvt.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    torch.testing.assert_close(T.build(ts)(photo), ref(photo), atol=1e-6, rtol=0)
+
+
 def test_timm_resolves_from_the_model_when_given():
     import timm
 
-    model = timm.create_model("test_resnet.r160_in1k", pretrained=False)
-    ts = T.resolve(M.resolve("timm:test_resnet.r160_in1k"), model=model)
-    assert ts.input_size == tuple(model.pretrained_cfg["input_size"])
-    assert ts.crop_pct == model.pretrained_cfg["crop_pct"] and ts.resize == int(ts.input_size[-1] / ts.crop_pct)
+    model = timm.create_model("test_resnet.r160_in1k", pretrained=False,
+                              pretrained_cfg_overlay=dict(input_size=(3, 128, 128), crop_pct=1.0))
+    ts = T.resolve(M.resolve("timm:test_resnet.r160_in1k"), model=model)  # the model's own config wins over the registry's
+    assert (ts.input_size, ts.crop_pct, ts.resize) == ((3, 128, 128), 1.0, 128)
+
+
+def test_non_square_sizes_resize_by_the_width():
+    from types import SimpleNamespace
+
+    cfg = {"input_size": (3, 192, 256), "crop_pct": 0.8, "interpolation": "bilinear", "mean": (0.5,) * 3, "std": (0.5,) * 3}
+    ts = T.resolve(SimpleNamespace(source="timm", pretrained_cfg=cfg))
+    assert (ts.input_size, ts.resize) == ((3, 192, 256), 320)  # int(256 / 0.8)
+    ts = T.resolve(M.resolve("tf_efficientnet_lite0"), overrides={"input_size": (3, 192, 256), "crop_pct": 0.8})
+    assert (ts.input_size, ts.resize) == ((3, 192, 256), 320)
 
 
 def test_overrides_win_and_crop_pct_moves_the_resize():
@@ -79,6 +113,7 @@ def test_overrides_win_and_crop_pct_moves_the_resize():
     assert (ts.crop_pct, ts.resize, ts.mean, ts.std) == (1.0, 224, (0.1, 0.2, 0.3), (0.5, 0.5, 0.5))
     ts = T.resolve(spec, overrides={"crop_pct": 0.5, "resize": 300})
     assert (ts.crop_pct, ts.resize) == (0.5, 300)
+    assert T.resolve(spec, overrides={"crop_pct": 0.8}).resize == 280  # int(224 / 0.8)
     ts = T.resolve(spec, policy="fixed", overrides={"interpolation": "bicubic"})
     assert (ts.interpolation, ts.resize) == ("bicubic", 256)
 

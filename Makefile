@@ -18,7 +18,7 @@ EXTRA ?=
 RUN_ARGS = --models $(MODELS_OR_DEFAULT) --dataset $(DATASET) --device $(DEVICE) --results-dir $(RESULTS) \
 	$(if $(LIMIT),--limit $(LIMIT)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(EXTRA)
 
-.PHONY: install bench leaderboards test lint check benchmark clean
+.PHONY: install bench leaderboards test lint check benchmark mutation clean
 
 install: $(STAMP)
 
@@ -58,5 +58,12 @@ check: install
 benchmark: install
 	$(BIN)/python benchmarks/pipeline.py --device cpu --images 1024 --repeats 5
 
+# Mutation testing of the measurement core (mutmut; scope and tests in pyproject.toml). Not part of
+# `make test`: it takes tens of minutes. Prints the score; exit 1 below the target.
+MUTATION_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+mutation: install
+	$(BIN)/pip install --quiet -e '.[mutation]'
+	MUTATION_JOBS=$(MUTATION_JOBS) $(BIN)/python scripts/mutation.py
+
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache mutants mutants.log

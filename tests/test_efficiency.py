@@ -180,7 +180,8 @@ def test_measure_tiny_model_cpu() -> None:
     r = measure(model, (3, 32, 32), EfficiencyConfig(**_FAST))
     assert set(r) == MEASURE_KEYS
     json.dumps(r)  # must be storable as-is
-    assert r["params"] == count_params(model)[0] and r["gmacs"] > 0
+    # conv 3->8 3x3: 216 + 8; batch norm: 8 + 8; linear 8->10: 80 + 10 (by hand, not count_params)
+    assert r["params"] == r["params_trainable"] == 330 and r["gmacs"] > 0
     assert r["throughput_img_s_min"] <= r["throughput_img_s"] <= r["throughput_img_s_max"]
     assert r["throughput_img_s_min"] > 0
     assert 0 < r["latency_ms_p50"] <= r["latency_ms_p95"] <= r["latency_ms_p99"]
@@ -194,7 +195,8 @@ def test_measure_tiny_model_cpu() -> None:
     assert r["measure_s"] >= r["throughput_timing_s"] + r["latency_timing_s"]
     assert (r["precision"], r["channels_last"], r["compile"]) == ("fp32", False, False)
     assert all(r[k] is None for k in GPU_KEYS)
-    assert r["cpu_rss_growth_mb"] >= 0 and r["cpu_warmup_rss_growth_mb"] >= 0
+    # measured on CPU (clamped at 0, so only their presence can be checked)
+    assert isinstance(r["cpu_rss_growth_mb"], float) and isinstance(r["cpu_warmup_rss_growth_mb"], float)
     assert model.training  # measure's eval() is undone
 
 
@@ -255,6 +257,8 @@ class _OOMAbove(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.seen.append(x.shape[0])
+        if len(self.seen) > 100:  # bounded: a back-off that never halves fails instead of hanging
+            raise AssertionError(f"no progress: batches {self.seen[:12]}...")
         if x.shape[0] > self.limit:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
         return self.conv(x)

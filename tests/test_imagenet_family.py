@@ -27,16 +27,19 @@ def test_devkit_id_order_is_not_sorted_order():
     assert order[999] == "n03255030" and sorted(order) == list(INET.wnids)
 
 
+# ILSVRC2012_IDs of the four photos' classes, copied from the devkit's map_clsloc.txt (not from bench/resources)
+DEVKIT_ID = {"n02123045": 174, "n03763968": 866, "n04008634": 542, "n07920052": 947}  # tabby, uniform, projectile, espresso
+
+
 def test_flat_official_val_with_devkit_ground_truth(tmp_path):
     """ILSVRC2012_IDs are in meta.mat order: reading them as sorted indices is the classic silent bug."""
     val = tmp_path / "ILSVRC2012_img_val"
     val.mkdir()
-    order = L.ilsvrc2012_id_order()
     photos = _photos()
     lines = []
     for k, (_, wnid, data) in enumerate(photos, start=1):
         (val / f"ILSVRC2012_val_{k:08d}.JPEG").write_bytes(data)
-        lines.append(str(order.index(wnid) + 1))
+        lines.append(str(DEVKIT_ID[wnid]))
     devkit = tmp_path / "ILSVRC2012_devkit_t12" / "data"
     devkit.mkdir(parents=True)
     (devkit / D.GROUND_TRUTH).write_text("\n".join(lines) + "\n")
@@ -123,6 +126,14 @@ def test_real_labels_reported_beside_original(tmp_path, capsys):
     r = json.loads(next((tmp_path / "r").rglob("*.json")).read_text())
     assert r["accuracy"]["real"]["n"] == 2  # image 1 has an empty ReaL set and is left out, as in the paper
     assert r["accuracy"]["n"] == 3
+    # hits by a plain second count: the per-sample top-1 (ImageNet-1k head) in the image's ReaL set
+    s = _samples_npz(tmp_path / "r")
+    number = {int(i): k for i, k in zip(range(3), (1, 2, 4))}  # sample index -> val image number (files sorted)
+    hits = sum(
+        int(s["full_top5"][j, 0]) in real[number[int(i)] - 1] for j, i in enumerate(s["index"]) if real[number[int(i)] - 1]
+    )
+    assert r["accuracy"]["real"]["correct1"] == hits
+    assert r["accuracy"]["real"]["top1"] == round(100 * hits / 2, 4)
 
 
 def _lite0_head_checkpoint(lite0, tmp_path, rows, name, bias_fill=-1e4):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import fixtures as F
 import pytest
 import torch
@@ -98,7 +100,7 @@ def test_cuda_decode_agrees_with_cpu_path(lite0, tmp_path):
     ts = T.resolve(spec, model)
     images = D.load("samples")
     indices = list(range(len(images)))
-    model = model.cuda()
+    model = copy.deepcopy(model).cuda()  # the session's lite0 stays on the CPU for the other tests
     outs = []
     for path in ("cpu", "gpu"):
         pipe = loaders.build(images, indices, ts, "cuda", batch_size=4, workers=0, data_path=path)

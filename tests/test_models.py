@@ -14,6 +14,17 @@ from bench.errors import ConfigError, UnknownModelError, WeightsMismatchError, W
 from bench.models import weights as W
 
 
+def _sha256(model) -> str:
+    """Second, plain implementation of the weights checksum: key and raw bytes of every state-dict tensor, in order."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def test_bare_name_prefers_torchvision_like_the_classic_demo():
     spec = M.resolve("alexnet")
     assert spec.source == "torchvision" and spec.id == "tv:alexnet.IMAGENET1K_V1"
@@ -81,7 +92,7 @@ def test_pretrained_reads_the_torchvision_cache(cache_root):
     try:
         model, info = M.build(spec, "pretrained")
         assert info.kind == "pretrained" and info.origin.endswith("squeezenet1_1-b8a52dc0.pth")
-        assert info.sha256 == M.state_dict_sha256(reference)
+        assert info.sha256 == _sha256(reference)
         assert info.num_classes == 1000 and not model.training
     finally:
         path.unlink()
@@ -109,7 +120,7 @@ def test_pretrained_reads_the_hf_hub_cache(cache_root):
     save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(snap / "model.safetensors"))
     model, info = M.build(spec, "pretrained")
     assert info.origin == "timm/test_resnet.r160_in1k"
-    assert info.sha256 == M.state_dict_sha256(reference)
+    assert info.sha256 == _sha256(reference)
 
 
 def test_timm_uncached_names_the_hf_cache():
@@ -135,7 +146,7 @@ def test_weights_file_pth_and_safetensors(tmp_path):
     save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(st))
     for path in (pth, st):
         _, info = M.build(spec, str(path))
-        assert info.kind == "file" and info.sha256 == M.state_dict_sha256(ref)
+        assert info.kind == "file" and info.sha256 == _sha256(ref)
 
 
 def test_weights_file_with_200_class_head_rebuilds_the_head(tmp_path):
@@ -241,3 +252,20 @@ def test_bench_list_shows_the_run_expansion_and_says_what_it_left_out(capsys):
     assert "timm:resnet50_clip.openai: 1024-way head matches no ImageNet label space" in err and "resnet50_clip" not in out
     assert main(["run", "--models", "resnet50_clip.*", "--dataset", "samples"]) == 2  # `run` has nothing to run: exit 2
     assert "matches only tags that are not ImageNet classifiers" in capsys.readouterr().err
+
+
+def test_weights_checksum_covers_every_tensor_byte():
+    spec = M.resolve("timm:test_resnet.r160_in1k")
+    torch.manual_seed(3)
+    model = W._construct(spec)
+    before = M.state_dict_sha256(model)
+    assert before == _sha256(model)
+    with torch.no_grad():
+        p = next(model.parameters())
+        p.view(-1)[7] += 1e-3  # one value of one tensor
+    assert M.state_dict_sha256(model) != before and M.state_dict_sha256(model) == _sha256(model)
+    with torch.no_grad():
+        p.view(-1)[7] -= 1e-3
+        buf = next(b for b in model.buffers() if b.is_floating_point())
+        buf.view(-1)[0] += 1.0  # a buffer (batch-norm running mean) counts too
+    assert M.state_dict_sha256(model) != before

@@ -122,3 +122,23 @@ if __name__ == "__main__":  # `python tests/fixtures.py tiny-hf DIR`: the fixtur
     args = parser.parse_args()
     writer = {"tiny-hf": write_hf_parquet, "tiny-stanford": write_stanford, "tiny-imagefolder": write_image_folder}[args.layout]
     print(writer(args.out, tiny_photo_bytes()))
+
+
+def fixed_budget(warmup: int = 1, repeats: int = 3, iters: int = 2, latency: int = 10):
+    """A timing Budget of fixed step counts and no time thresholds (a 0 s cap ends warm-up once its minimum
+    has run, a 0 s repeat is never short): tests get the same number of calls on any machine, however loaded."""
+    from bench.measure.timing import Budget
+
+    return Budget(
+        warmup_min_iters=warmup,
+        warmup_max_iters=warmup,
+        warmup_max_s=0.0,
+        settle_window=1,
+        settle_tol=0.05,
+        repeats=repeats,
+        min_repeat_s=0.0,
+        min_iters=iters,
+        latency_budget_s=0.0,
+        latency_min_iters=latency,
+        latency_max_iters=latency,
+    )

@@ -6,6 +6,7 @@ so throughput and latency percentiles are exact numbers that can be worked out b
 
 from __future__ import annotations
 
+import fixtures as F
 import numpy as np
 import pytest
 import torch
@@ -17,19 +18,7 @@ from bench.measure import efficiency as E
 from bench.measure import timing as T
 
 # A budget with fixed counts (no time thresholds): one warm-up call, 3 repeats of 2 steps, 10 latency samples.
-FAST_BUDGET = T.Budget(
-    warmup_min_iters=1,
-    warmup_max_iters=1,
-    warmup_max_s=0.0,
-    settle_window=1,
-    settle_tol=0.05,
-    repeats=3,
-    min_repeat_s=0.0,
-    min_iters=2,
-    latency_budget_s=0.0,
-    latency_min_iters=10,
-    latency_max_iters=10,
-)
+FAST_BUDGET = F.fixed_budget(warmup=1, repeats=3, iters=2, latency=10)
 FAST = dict(batch_size=4, budget=FAST_BUDGET)
 CPU_TIMING_BATCH, GPU_TIMING_BATCH = 8, 256  # README: timing batch defaults
 

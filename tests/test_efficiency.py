@@ -10,6 +10,7 @@ import weakref
 from dataclasses import replace
 from types import SimpleNamespace
 
+import fixtures as F
 import pytest
 import torch
 import torchvision
@@ -159,19 +160,7 @@ def _tiny() -> nn.Module:
 
 # Fixed counts, no time involved: one warm-up step (the time cap of 0 s ends it once the minimum
 # has run), 3 repeats of 2 steps (a 0 s repeat is never short), 10 latency samples.
-_BUDGET = Budget(
-    warmup_min_iters=1,
-    warmup_max_iters=1,
-    warmup_max_s=0.0,
-    settle_window=1,
-    settle_tol=0.05,
-    repeats=3,
-    min_repeat_s=0.0,
-    min_iters=2,
-    latency_budget_s=0.0,
-    latency_min_iters=10,
-    latency_max_iters=10,
-)
+_BUDGET = F.fixed_budget(warmup=1, repeats=3, iters=2, latency=10)
 _FAST = dict(batch_size=4, budget=_BUDGET)
 
 

@@ -388,21 +388,7 @@ def test_attention_is_counted_by_both_counters(data_dependent, counter):
 
 
 def test_measure_records_the_counter_path():
-    from bench.measure.timing import Budget
-
-    quick = Budget(
-        warmup_min_iters=1,
-        warmup_max_iters=1,
-        warmup_max_s=0.0,
-        settle_window=1,
-        settle_tol=0.05,
-        repeats=1,
-        min_repeat_s=0.0,
-        min_iters=1,
-        latency_budget_s=0.0,
-        latency_min_iters=1,
-        latency_max_iters=1,
-    )
+    quick = F.fixed_budget(warmup=1, repeats=1, iters=1, latency=1)
     r = measure(_ConvAttention(True), (3, 16, 16), EfficiencyConfig(batch_size=1, budget=quick))
     assert r["macs_counter"] == "forward" and r["gmacs"] * 1e9 == pytest.approx(HAND_MACS)
 

@@ -6,13 +6,13 @@ probes that read nothing); these run the same scoring and measurement on CUDA an
 
 from __future__ import annotations
 
+import fixtures as F
 import numpy as np
 import pytest
 import torch
 
 from bench.data import labels as L
 from bench.measure import efficiency as E
-from bench.measure import timing as T
 from bench.measure.evaluate import evaluate
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -49,19 +49,7 @@ def test_measure_on_cuda_reads_gpu_memory_and_restores_the_model():
         torch.nn.Linear(16, 10),
     ).train()
     # fixed counts, no time thresholds: 2 warm-up calls, 3 repeats of 3 steps, 5 latency samples
-    budget = T.Budget(
-        warmup_min_iters=2,
-        warmup_max_iters=2,
-        warmup_max_s=0.0,
-        settle_window=1,
-        settle_tol=0.05,
-        repeats=3,
-        min_repeat_s=0.0,
-        min_iters=3,
-        latency_budget_s=0.0,
-        latency_min_iters=5,
-        latency_max_iters=5,
-    )
+    budget = F.fixed_budget(warmup=2, repeats=3, iters=3, latency=5)
     r = E.measure(model, (3, 64, 64), E.EfficiencyConfig(device="cuda", batch_size=8, budget=budget))
     assert (r["repeat_iters"], r["latency_iters"]) == ([3, 3, 3], 5)
     assert r["params"] == 16 * 3 * 9 + 16 + 16 * 10 + 10

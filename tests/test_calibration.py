@@ -124,3 +124,113 @@ def test_unpredictable_target_has_zero_true_probability():
     rec = C.per_sample(logp, torch.tensor([0, -1]))
     assert rec["ptrue_restricted"][1] == 0.0 and rec["conf_restricted"][1] == pytest.approx(1 / 3)
     assert rec["sumsq_restricted"][1] == pytest.approx(1 / 3)
+
+
+def _bin(lower, upper, count, accuracy, confidence):
+    return {"lower": lower, "upper": upper, "count": count, "accuracy": accuracy, "confidence": confidence}
+
+
+def test_reliability_bins_hand_computed():
+    # width 0.2: 0 and 0.05 -> first bin; 0.2 is the upper edge of the first bin (Guo et al.'s (a, b]);
+    # 0.2000001 and 0.31 -> second bin; 1.0 -> the last bin
+    conf = [0.0, 0.05, 0.2, 0.2000001, 0.31, 1.0]
+    correct = [0, 1, 1, 1, 0, 1]
+    assert C.reliability(conf, correct, n_bins=5) == [
+        _bin(0.0, 0.2, 3, 0.666667, 0.083333),
+        _bin(0.2, 0.4, 2, 0.5, 0.255),
+        _bin(0.4, 0.6, 0, None, None),
+        _bin(0.6, 0.8, 0, None, None),
+        _bin(0.8, 1.0, 1, 1.0, 1.0),
+    ]
+
+
+def test_reliability_default_is_fifteen_bins_rounded_to_six_places():
+    out = C.reliability([0.1234567891, 0.999], [True, False])
+    edges = [0.0, 0.066667, 0.133333, 0.2, 0.266667, 0.333333, 0.4, 0.466667, 0.533333, 0.6, 0.666667, 0.733333, 0.8, 0.866667, 0.933333, 1.0]
+    assert [(b["lower"], b["upper"]) for b in out] == list(zip(edges[:-1], edges[1:]))
+    assert out[1] == _bin(0.066667, 0.133333, 1, 1.0, 0.123457)
+    assert out[14] == _bin(0.933333, 1.0, 1, 0.0, 0.999)
+    assert [b["count"] for b in out] == [0, 1] + [0] * 12 + [1]
+
+
+def test_reliability_of_nothing_is_fifteen_empty_bins():
+    out = C.reliability([], [])
+    assert len(out) == 15 and all(b["count"] == 0 and b["accuracy"] is None and b["confidence"] is None for b in out)
+    assert out[0]["lower"] == 0.0 and out[-1]["upper"] == 1.0
+
+
+def test_ece_counts_bins_by_their_share_of_all_samples():
+    # 5 bins: {0.1, 0.15} accuracy 0.5 confidence 0.125; {0.9} accuracy 0; equal-width ECE = 2/3*0.375 + 1/3*0.9
+    assert C.ece([0.1, 0.9, 0.15], [1, 0, 0], n_bins=5) == pytest.approx(0.25 + 0.3, abs=1e-12)
+    # a confidence on a bin edge belongs to the bin below: 0.2 with 0.1 (not with 0.3) at width 0.2
+    assert C.ece([0.1, 0.2, 0.3], [0, 1, 1], n_bins=5) == pytest.approx(2 / 3 * abs(0.5 - 0.15) + 1 / 3 * 0.7, abs=1e-12)
+
+
+def test_adaptive_ece_keeps_tied_confidences_in_sample_order():
+    # four ties at 0.5 cut into two bins by position: {right, right} and {wrong, wrong}: ECE = 0.5
+    assert C.adaptive_ece([0.5, 0.5, 0.5, 0.5], [1, 1, 0, 0], n_bins=2) == pytest.approx(0.5)
+    # 5 samples in 2 bins: sizes 3 and 2 (numpy.array_split), sorted by confidence
+    conf, correct = [0.9, 0.1, 0.8, 0.2, 0.3], [1, 0, 0, 1, 1]
+    low, high = abs(2 / 3 - 0.2), abs(0.5 - 0.85)
+    assert C.adaptive_ece(conf, correct, n_bins=2) == pytest.approx(3 / 5 * low + 2 / 5 * high, abs=1e-12)
+    assert C.adaptive_ece([], []) is None
+
+
+def test_brier_of_nothing_is_none_and_of_a_perfect_prediction_zero():
+    assert C.brier([], []) is None
+    assert C.brier([1.0], [1.0]) == 0.0
+    assert C.brier([1.0], [0.0]) == 2.0  # all mass on a wrong class: the maximum
+
+
+def test_correct_top1_needs_a_predictable_target():
+    samples = {"target": np.array([3, -1, 2, -1]), "restricted_top5": np.array([[3, 0], [-1, 0], [1, 2], [0, 1]])}
+    assert C.correct_top1(samples).tolist() == [True, False, False, False]
+
+
+def _record(conf, top1, target, sumsq, ptrue):
+    top5 = np.stack([np.asarray(top1), np.full(len(top1), 999)], axis=1)
+    return {
+        "target": np.asarray(target),
+        "restricted_top5": top5,
+        "conf_restricted": np.asarray(conf, dtype=np.float64),
+        "ptrue_restricted": np.asarray(ptrue, dtype=np.float64),
+        "sumsq_restricted": np.asarray(sumsq, dtype=np.float64),
+    }
+
+
+def test_summarize_hand_computed():
+    # right, wrong, right, wrong; equal-width bins (of 15): {0.912345678 x2} acc 0.5, {0.62} acc 1, {0.31} acc 0
+    rec = _record(
+        conf=[0.912345678, 0.912345678, 0.62, 0.31],
+        top1=[5, 6, 7, 1],
+        target=[5, 5, 7, 2],
+        sumsq=[0.8312345678, 0.83, 0.4, 0.2],
+        ptrue=[0.91, 0.05, 0.62, 0.1],
+    )
+    out = C.summarize(rec)
+    bins = out.pop("reliability")
+    assert out == {
+        "protocol": "restricted",
+        "n_bins": 15,
+        # 2/4 * 0.412345678 + 1/4 * 0.38 + 1/4 * 0.31 = 0.378672839
+        "ece": 37.8673,
+        # one sample per bin: (0.087654322 + 0.912345678 + 0.38 + 0.31) / 4
+        "ece_adaptive": 42.25,
+        # mean of sumsq - 2 ptrue + 1: (0.0112345678 + 1.73 + 0.16 + 1.0) / 4 = 0.72530864195
+        "brier": 0.725309,
+        # (2 * 0.912345678 + 0.62 + 0.31) / 4 = 0.6886728390
+        "mean_confidence": 68.8673,
+    }
+    assert [i for i, b in enumerate(bins) if b["count"]] == [4, 9, 13]
+    assert bins[4] == _bin(0.266667, 0.333333, 1, 0.0, 0.31)
+    assert bins[9] == _bin(0.6, 0.666667, 1, 1.0, 0.62)
+    assert bins[13] == _bin(0.866667, 0.933333, 2, 0.5, 0.912346)
+
+
+def test_summarize_needs_every_array_and_a_sample():
+    rec = _record([0.5], [1], [1], [0.5], [0.5])
+    assert C.summarize(rec) is not None
+    for key in C.KEYS:
+        assert C.summarize({k: v for k, v in rec.items() if k != key}) is None
+    assert C.summarize(_record([], [], [], [], [])) is None
+    assert not C.has_record(None)

@@ -301,6 +301,8 @@ def test_delta_only_on_imagenet_validation_with_pretrained_weights():
     rows = {
         "val": _row(TV_R50, 77.25),
         "train": _row(TV_R50, 60.0, split="train", size=1_281_167, n=1_281_167),
+        # another split of the validation's size: only the split itself tells it apart (not the size rule)
+        "train-50k": _row(TV_R50, 60.0, split="train", size=50_000, n=50_000),
         "random": _row(TV_R50, 0.1, weights="random"),
         "file": _row(TV_R50, 55.0, weights="file-mine"),
         "fixed": _row(TV_R50, 76.0, tf={**R50_TF, "policy": "fixed"}),
@@ -322,6 +324,7 @@ def test_delta_only_on_imagenet_validation_with_pretrained_weights():
     assert by_case["random"][2] == "random weights" and by_case["fixed"][2] == "fixed transform"
     assert by_case["bicubic"][2] == "bicubic ≠ bilinear" and by_case["limit"][2] == "--limit 1000"
     assert by_case["partial"][2] == "n 49999 of 50000" and by_case["size"][2] == "split has 10000 of 50000 images"
+    assert by_case["train-50k"][2] == "reported on imagenet-1k"  # the figure's split is validation
     assert set(t["model_id"]) == {TV_R50}
 
 

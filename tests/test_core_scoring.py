@@ -160,6 +160,11 @@ def test_summary_figures_by_hand():
 
 def test_restricted_nll_uses_the_restricted_column():
     """Dataset class 2 is restricted column 1: indexing the restricted logits by class is wrong."""
+    # With a fourth, mapped class, class 2 is also a valid column (2 of 3): the wrong column gives a wrong number, not an error.
+    # Restricted columns are head outputs [2, 0, 3] (classes [0, 2, 3]): logits [2, 4, 1, 0] -> [1, 2, 0], class 2 is the 2.
+    data4 = L.LabelSpace("data4", ("n00000002", "n09999999", "n00000000", "n00000003"), ("d0", "d1", "d2", "d3"))
+    ev = _evaluate(rows=[ROWS[2]], proj=L.project(data4, HEAD))
+    assert float(ev.samples["nll_restricted"][0]) == pytest.approx(_lse([1, 2, 0]) - 2, rel=1e-6)
     ev = _evaluate(rows=[ROWS[2]])
     assert float(ev.samples["nll_restricted"][0]) == pytest.approx(math.log(1 + math.exp(-1)), rel=1e-6)
     assert float(ev.samples["nll_full"][0]) == pytest.approx(_lse([2, 4, 1, 0]) - 2, rel=1e-6)

@@ -146,7 +146,24 @@ def test_reliability_bins_hand_computed():
 
 def test_reliability_default_is_fifteen_bins_rounded_to_six_places():
     out = C.reliability([0.1234567891, 0.999], [True, False])
-    edges = [0.0, 0.066667, 0.133333, 0.2, 0.266667, 0.333333, 0.4, 0.466667, 0.533333, 0.6, 0.666667, 0.733333, 0.8, 0.866667, 0.933333, 1.0]
+    edges = [
+        0.0,
+        0.066667,
+        0.133333,
+        0.2,
+        0.266667,
+        0.333333,
+        0.4,
+        0.466667,
+        0.533333,
+        0.6,
+        0.666667,
+        0.733333,
+        0.8,
+        0.866667,
+        0.933333,
+        1.0,
+    ]
     assert [(b["lower"], b["upper"]) for b in out] == list(zip(edges[:-1], edges[1:]))
     assert out[1] == _bin(0.066667, 0.133333, 1, 1.0, 0.123457)
     assert out[14] == _bin(0.933333, 1.0, 1, 0.0, 0.999)

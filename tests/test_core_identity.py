@@ -147,3 +147,20 @@ def test_samples_digest_is_indices_and_their_labels():
     assert R.samples_digest([2, 0, 3], [7, 3, 8, 1]) != R.samples_digest([2, 0, 3], labels)  # same indices, other labels
     assert R.samples_digest([0, 2, 3], labels) != R.samples_digest([2, 0, 3], labels)
     assert R.samples_digest([], labels) == hashlib.sha256(b"|").hexdigest()
+
+
+def test_samples_digest_is_the_same_for_every_integer_type():
+    """HF datasets hand labels as int64 lists, a folder reader as Python ints, a subset as int32 arrays: one
+    experiment, one key. The digest fixes little-endian int64 (checked here against struct, not the code)."""
+    import struct
+
+    import numpy as np
+
+    raw = struct.pack("<2q", 3, 1) + b"|" + struct.pack("<2q", 40, 20)
+    expected = hashlib.sha256(raw).hexdigest()
+    labels = [10, 20, 30, 40]
+    for idx_type in (np.int32, np.int64, np.uint16):
+        for lab_type in (np.int32, np.int64, np.int16):
+            idx = np.array([3, 1], dtype=idx_type)
+            assert R.samples_digest(idx, np.array([10, 20, 30, 40], dtype=lab_type)) == expected, (idx_type, lab_type)
+    assert R.samples_digest((i for i in [3, 1]), labels) == expected  # any iterable of indices

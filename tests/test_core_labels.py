@@ -82,6 +82,14 @@ def test_flat_val_rejects_ids_outside_the_devkit(tmp_path, ids, match):
         D.load("imagenet-1k", "val", _flat_val(tmp_path, ids))
 
 
+def test_flat_val_names_the_entry_that_is_not_an_id(tmp_path):
+    root = _flat_val(tmp_path, [12, 7, 3])
+    gt = root / "ILSVRC2012_devkit_t12" / "data" / D.GROUND_TRUTH
+    gt.write_text("12\n7\nn01443537\n")
+    with pytest.raises(DatasetUnavailableError, match=r"entry 3: 'n01443537' is not an ILSVRC2012_ID"):
+        D.load("imagenet-1k", "val", root)
+
+
 def test_flat_val_with_more_images_than_ground_truth_lines(tmp_path):
     root = _flat_val(tmp_path, [1, 2])
     (root / "ILSVRC2012_img_val" / "ILSVRC2012_val_00000003.JPEG").write_bytes(b"jpeg")
@@ -175,6 +183,30 @@ def test_stanford_unknown_wnid_and_missing_annotations(tmp_path):
     # without its annotations the folder is no Stanford `valid` split (the layout declares that file)
     with pytest.raises(DatasetUnavailableError, match=r"holds no 'valid' split of tiny-imagenet \(splits present: none\)"):
         D.load("tiny-imagenet", "valid", base)
+
+
+@pytest.mark.parametrize(
+    "line,reason",
+    [
+        ("v1.JPEG", "one cell: no wnid"),
+        ("\tn01443537\t0\t0\t63\t63", "an empty file name"),
+        ("   \tn01443537", "a blank file name"),
+    ],
+)
+def test_stanford_malformed_annotation_names_its_line(tmp_path, line, reason):
+    base = _stanford(tmp_path, [("v0.JPEG", "n01443537")])
+    ann = base / "val" / "val_annotations.txt"
+    ann.write_text(ann.read_text() + line + "\n")  # line 1 an image, line 2 blank, line 3 this one
+    with pytest.raises(DatasetUnavailableError, match=r"val_annotations.txt line 3: expected 'FILE<TAB>WNID<TAB>box'"):
+        D.load("tiny-imagenet", "valid", tmp_path)
+
+
+def test_stanford_annotation_without_a_box_is_enough(tmp_path):
+    # file and wnid are all the labels need: the box columns are optional
+    base = _stanford(tmp_path, [])
+    (base / "val" / "val_annotations.txt").write_text("a.JPEG\tn01443537\n b.JPEG \t n01443537 \n")
+    ds = D.load("tiny-imagenet", "valid", tmp_path)
+    assert [p.rsplit("/", 1)[-1] for p in ds.items] == ["a.JPEG", "b.JPEG"] and list(ds.labels) == [0, 0]
 
 
 def test_stanford_train_folders(tmp_path):
@@ -307,6 +339,36 @@ def test_label_space_file_errors(tmp_path):
         L.from_file(twice)
     with pytest.raises(LabelSpaceError, match="unknown label space"):
         L.named("imagenet-2k")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("# my classes\nn01443537\tgoldfish\n\ncat\tnot a wnid\n")  # comment, wnid, blank, then line 4
+    with pytest.raises(LabelSpaceError, match=r"bad.txt line 4: 'cat' is not a WordNet id"):
+        L.from_file(bad)
+
+
+@pytest.fixture
+def latin1_locale(monkeypatch):
+    """A machine whose locale encoding is Latin-1: reading without an explicit encoding would use it."""
+    import io
+
+    real = io.text_encoding
+    monkeypatch.setattr(io, "text_encoding", lambda encoding, stacklevel=2: "latin-1" if encoding is None else real(encoding))
+
+
+def test_label_files_are_utf8_whatever_the_locale(tmp_path, latin1_locale):
+    f = tmp_path / "names.txt"
+    f.write_bytes("n01443537\tpoisson rouge à œil\n".encode())
+    assert L.from_file(f).names == ("poisson rouge à œil",)
+    base = _stanford(tmp_path, [])
+    (base / "val" / "val_annotations.txt").write_bytes("é.JPEG\tn01443537\n".encode())
+    assert D.load("tiny-imagenet", "valid", tmp_path).items[0].endswith("/é.JPEG")
+
+
+def test_label_space_file_accepts_a_background_class(tmp_path):
+    f = tmp_path / "head.txt"
+    f.write_text("background\nn01443537\tgoldfish\nn01440764\n")
+    space = L.from_file(f)
+    assert space.wnids == ("background", "n01443537", "n01440764")
+    assert space.names[1] == "goldfish"
 
 
 def test_cli_dataset_choices_are_the_registry():

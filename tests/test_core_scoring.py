@@ -15,7 +15,7 @@ import torch
 from scipy.stats import binomtest
 
 from bench.data import labels as L
-from bench.measure.evaluate import Evaluation, evaluate, merge, real_accuracy, summarize
+from bench.measure.evaluate import Evaluation, evaluate, merge, real_accuracy, summarize, top_k
 from bench.measure.stats import mcnemar_exact, wilson
 
 # A 4-output head and a 3-class dataset: dataset class 0 is head output 2, class 1 is missing from
@@ -177,6 +177,31 @@ def test_batch_boundaries_do_not_change_the_result():
     assert a.summary["restricted"] == b.summary["restricted"] and a.summary["full"] == b.summary["full"]
 
 
+def _plain_top_k(row, k):
+    """A second implementation: NaN counts as -inf, larger first, the lower class index first among equals."""
+    key = [(-math.inf if math.isnan(v) else v) for v in row]
+    return sorted(range(len(row)), key=lambda i: (-key[i], i))[:k]
+
+
+def test_top_k_ties_go_to_the_lowest_index_even_on_a_wide_head():
+    # 1000 classes with values in {0, 1, 2}: hundreds of ties per row (an unstable sort reorders them here)
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randint(0, 3, (16, 1000), generator=g).float()
+    expected = [_plain_top_k(r, 5) for r in logits.tolist()]
+    assert top_k(logits, 5).tolist() == expected
+    assert top_k(logits, 1).tolist() == [e[:1] for e in expected]
+    assert top_k(logits, 1000).tolist() == [_plain_top_k(r, 1000) for r in logits.tolist()]
+
+
+def test_top_k_ranks_nan_with_minus_infinity_and_infinity_above_every_finite_logit():
+    big = torch.finfo(torch.float32).max
+    nan, inf = float("nan"), float("inf")
+    logits = torch.tensor([[-1.0, nan, -2.0], [nan, -inf, 0.0], [big, inf, 0.0]])
+    assert top_k(logits, 3).tolist() == [[0, 2, 1], [2, 0, 1], [1, 0, 2]]
+    assert top_k(logits, 3).tolist() == [_plain_top_k(r, 3) for r in logits.tolist()]
+    assert top_k(logits, 5).shape == (3, 3)  # never more columns than classes
+
+
 def test_all_failed_batch_is_skipped_and_empty_run_has_no_figures():
     ev = _evaluate(rows=[ROWS[3], ROWS[3]])
     assert ev.summary["n"] == 0 and ev.summary["n_failed"] == 2
@@ -190,6 +215,7 @@ def test_all_failed_batch_is_skipped_and_empty_run_has_no_figures():
             None,
             0,
         )
+        assert p["nll_nonfinite"] == 0  # no rows, so none is non-finite
     assert ev.samples["full_top5"].shape == (0, 5) and ev.samples["nll_full"].shape == (0,)
 
 

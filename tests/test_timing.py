@@ -134,6 +134,14 @@ def test_nearly_long_enough_repeat_costs_one_redo() -> None:
     assert r.discarded_s == pytest.approx(0.99)
 
 
+def test_redo_scales_with_the_minimum_repeat_time() -> None:
+    # min_repeat_s 0.5: warm-up 0.1 s/step gives 5 steps; they take 0.02 s (0.1 s in all, short), so the redo
+    # runs ceil(1.05 x 5 x 0.5 / 0.1) = 27 steps = 0.54 s >= 0.5 s
+    timer = FakeTimer(lambda k: 0.02)
+    r = timing.time_repeats(_noop, timer, replace(B, min_repeat_s=0.5, repeats=2), step_s=0.1)
+    assert timer.timings == [5, 27, 27] and r.seconds == pytest.approx([0.54, 0.54])
+
+
 def test_redo_grows_at_most_tenfold() -> None:
     timer = FakeTimer(lambda k: 0.001)
     timing.time_repeats(_noop, timer, replace(B, repeats=1), step_s=1.0)

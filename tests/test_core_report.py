@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.models import reference as REF
 from bench.report import leaderboard as LB
 from bench.report import regress as G
 
@@ -448,3 +449,359 @@ def test_pairing_prefers_the_exact_key_and_leaves_other_models_alone():
     gone = entry(ones(4), key={**KEY, "model": "timm:gone"})  # missing altogether: must not block the fallback
     pairs, new = G._pair([base, gone], [other_split])
     assert pairs == [(base, other_split), (gone, None)] and new == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The reported columns beside each result, on a hand-made table of library figures
+#
+# bench.models.reported.figures_for is replaced by a lookup in TOY_FIGURES, so every reported figure
+# below is one written here, and every Δ is computed by hand from it (values on a 1/4 grid, exact in
+# binary, so the differences compare with ==).
+
+TOY = "timm:toy.a1_in1k"
+IMN = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+TIMM_SRC = "timm results-imagenet.csv @ 0123abcd"
+REAL_SRC = "timm results-imagenet-real.csv @ 0123abcd"
+V2_SRC = "timm results-imagenetv2-matched-frequency.csv @ 0123abcd"
+
+
+def _toy_fig(dataset, split, top1, top5, size, crop, source):
+    return REF.Figure(
+        model="toy.a1_in1k",
+        dataset=dataset,
+        split=split,
+        top1=top1,
+        top5=top5,
+        img_size=size,
+        crop_pct=crop,
+        interpolation="bicubic",
+        source=source,
+        **IMN,
+    )
+
+
+TOY_FIGURES = {
+    # timm lists its test size first: the 288 row is the first figure, 224 the second
+    (TOY, "imagenet-1k", "validation"): [
+        _toy_fig("imagenet-1k", "validation", 81.75, 95.5, 288, 1.0, TIMM_SRC),
+        _toy_fig("imagenet-1k", "validation", 80.5, 95.25, 224, 0.875, TIMM_SRC),
+    ],
+    (TOY, "imagenet-real", "validation"): [
+        _toy_fig("imagenet-real", "validation", 87.25, 97.5, 288, 1.0, REAL_SRC),
+        _toy_fig("imagenet-real", "validation", 86.0, 97.0, 224, 0.875, REAL_SRC),
+    ],
+    (TOY, "imagenet-v2", "val"): [_toy_fig("imagenet-v2", "val", 69.5, 88.75, 224, 0.875, V2_SRC)],
+    # nothing on imagenet-sketch: that page falls back to the ImageNet-1k figure
+}
+TOY_TF = {
+    "policy": "model",
+    "library": "timm",
+    "input_size": [3, 224, 224],
+    "crop_pct": 0.875,
+    "crop_mode": "center",
+    "interpolation": "bicubic",
+    "mean": list(IMN["mean"]),
+    "std": list(IMN["std"]),
+}
+TOY_TF_288 = {**TOY_TF, "input_size": [3, 288, 288], "crop_pct": 1.0}
+
+
+@pytest.fixture
+def toy_figures(monkeypatch):
+    """figures_for answers from TOY_FIGURES alone; records every (model, dataset, split) it was asked."""
+    asked = []
+
+    def figures_for(model_id, dataset, split):
+        asked.append((model_id, dataset, split))
+        return list(TOY_FIGURES.get((model_id, dataset, split), []))
+
+    monkeypatch.setattr(LB.reported, "figures_for", figures_for)
+    return asked
+
+
+def _toy_row(top1=81.0, dataset="imagenet-1k", split="validation", size=50_000, tf=TOY_TF, **kw):
+    row = _row(TOY, top1, top5=95.0, dataset=dataset, split=split, params=25_000_000, n=size, size=size, tf=tf)
+    return {**row, **kw}
+
+
+def _missing(v):
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _same(got, want):
+    return (_missing(got) and _missing(want)) or (not _missing(got) and not _missing(want) and got == want)
+
+
+def _assert_row(actual, expected):
+    """Every column of a measured_table row; None and NaN both read as missing (pandas' choice per dtype)."""
+    assert set(expected) == set(LB.MEASURED_COLUMNS)
+    got = dict(actual)
+    assert {col: (got[col], want) for col, want in expected.items() if not _same(got[col], want)} == {}
+
+
+def _expected(**kw):
+    """The measured_table row of _toy_row() with no reported figure, updated by kw."""
+    base = {
+        "dataset": "imagenet-1k",
+        "split": "validation",
+        "rank": 1,
+        "model": TOY,
+        "model_id": TOY,
+        "weights": "pretrained",
+        "transform": "model",
+        "top1": 81.0,
+        "top5": 95.0,
+        "top1_full": 81.0,
+        "top1_ci_low": None,
+        "top1_ci_high": None,
+        "n": 50_000.0,
+        "params_m": 25.0,  # 25,000,000 parameters
+        "gmacs": None,
+        "img_s": None,
+        "img_s_device": None,
+        "img_s_precision": None,
+        "img_s_batch": None,
+        "latency_p50_ms": None,
+        "gpu_peak_mb": None,
+        "ref_top1": None,
+        "ref_top5": None,
+        "ref_source": None,
+        "ref_protocol": None,
+        "delta_top1": None,
+        "delta_note": None,
+        "real_top1": None,
+        "real_n": None,
+        "ref_real_top1": None,
+        "delta_real": None,
+        "delta_real_note": None,
+        "date": "2026-11-24",
+        "protocol_hash": "h",
+        "run": None,
+        "limit": None,
+        "shown_instead_of": [],
+        "nll": None,
+        "path": None,
+    }
+    assert set(kw) <= set(base)
+    return {**base, **kw}
+
+
+def _one(row):
+    t = LB.measured_table(pd.DataFrame([row]))
+    assert len(t) == 1
+    return t.iloc[0]
+
+
+def test_imagenet_row_has_the_reported_figure_at_its_size_and_the_real_figure_beside_it(toy_figures):
+    """224px run with a ReaL top-1: the 224 figures of both tables (not timm's first, 288 row), Δ by hand."""
+    got = _one(_toy_row(real_top1=87.5, real_n=50_000))
+    _assert_row(
+        got,
+        _expected(
+            ref_top1=80.5,
+            ref_top5=95.25,
+            ref_source=TIMM_SRC,
+            ref_protocol="timm, single-crop 224px, crop_pct 0.875",
+            delta_top1=0.5,  # 81.0 - 80.5
+            real_top1=87.5,
+            real_n=50_000.0,
+            ref_real_top1=86.0,
+            delta_real=1.5,  # 87.5 - 86.0
+        ),
+    )
+    assert sorted(set(toy_figures)) == [(TOY, "imagenet-1k", "validation"), (TOY, "imagenet-real", "validation")]
+
+
+def test_real_figure_follows_the_runs_size_and_names_why_there_is_no_delta(toy_figures):
+    at_288 = _one(_toy_row(top1=82.0, tf=TOY_TF_288, real_top1=88.0, real_n=50_000))
+    _assert_row(
+        at_288,
+        _expected(
+            top1=82.0,
+            top1_full=82.0,
+            ref_top1=81.75,
+            ref_top5=95.5,
+            ref_source=TIMM_SRC,
+            ref_protocol="timm, single-crop 288px, crop_pct 1.0",
+            delta_top1=0.25,  # 82.0 - 81.75
+            real_top1=88.0,
+            real_n=50_000.0,
+            ref_real_top1=87.25,
+            delta_real=0.75,  # 88.0 - 87.25
+        ),
+    )
+    # the fixed policy: both figures are shown, neither Δ, and both say why
+    fixed = _one(_toy_row(tf={**TOY_TF, "policy": "fixed"}, transform="fixed", real_top1=87.5, real_n=50_000))
+    _assert_row(
+        fixed,
+        _expected(
+            model=f"{TOY} (fixed transform)",
+            transform="fixed",
+            ref_top1=80.5,
+            ref_top5=95.25,
+            ref_source=TIMM_SRC,
+            ref_protocol="timm, single-crop 224px, crop_pct 0.875",
+            delta_note="fixed transform",
+            real_top1=87.5,
+            real_n=50_000.0,
+            ref_real_top1=86.0,
+            delta_real_note="fixed transform",
+        ),
+    )
+    # no ReaL top-1 measured: the ReaL table is not even consulted
+    toy_figures.clear()
+    _one(_toy_row())
+    assert toy_figures == [(TOY, "imagenet-1k", "validation")]
+
+
+def test_other_datasets_use_their_own_figure_and_fall_back_to_imagenet_without_delta(toy_figures):
+    v2 = _one(_toy_row(top1=70.0, dataset="imagenet-v2", split="val", size=10_000))
+    _assert_row(
+        v2,
+        _expected(
+            dataset="imagenet-v2",
+            split="val",
+            top1=70.0,
+            top1_full=70.0,
+            n=10_000.0,
+            ref_top1=69.5,
+            ref_top5=88.75,
+            ref_source=V2_SRC,
+            ref_protocol="timm, single-crop 224px, crop_pct 0.875",
+            delta_top1=0.5,  # 70.0 - 69.5
+        ),
+    )
+    sketch = _one(_toy_row(top1=30.0, dataset="imagenet-sketch", split="val", size=50_889))
+    _assert_row(
+        sketch,
+        _expected(
+            dataset="imagenet-sketch",
+            split="val",
+            top1=30.0,
+            top1_full=30.0,
+            n=50_889.0,
+            ref_top1=80.5,
+            ref_top5=95.25,
+            ref_source=TIMM_SRC,
+            ref_protocol="timm, imagenet-1k, single-crop 224px, crop_pct 0.875",  # the label names the other dataset
+            delta_note="reported on imagenet-1k",
+        ),
+    )
+    assert toy_figures[-2:] == [(TOY, "imagenet-sketch", "val"), (TOY, "imagenet-1k", "validation")]
+
+
+@pytest.mark.parametrize(
+    "change, note",
+    [
+        # ImageNetV2's other sampling variants, whatever the case of the folder name
+        ({"dataset_source": "/data/ImageNetV2-Threshold0.7-format-val"}, "ImageNetV2 variant ≠ matched-frequency"),
+        ({"dataset_source": "/data/imagenetv2-TopImages-format-val"}, "ImageNetV2 variant ≠ matched-frequency"),
+        ({"transform_spec": {**TOY_TF, "policy": None}, "transform": None}, "unknown transform"),
+        ({"transform_spec": {**TOY_TF, "overrides": ["interpolation", "crop_pct"]}}, "overridden crop_pct, interpolation"),
+    ],
+)
+def test_v2_notes_name_the_variant_unknown_policy_and_every_override(toy_figures, change, note):
+    got = _one(_toy_row(top1=70.0, dataset="imagenet-v2", split="val", size=10_000, **change))
+    assert (got["ref_top1"], got["delta_note"]) == (69.5, note) and math.isnan(got["delta_top1"])
+    ok = _one(
+        _toy_row(top1=70.0, dataset="imagenet-v2", split="val", size=10_000, dataset_source="/data/imagenetv2-matched-frequency")
+    )
+    assert (ok["delta_top1"], ok["delta_note"]) == (0.5, None)
+
+
+def test_policy_from_the_key_when_the_transform_record_has_none(toy_figures):
+    """Records whose transform section lacks `policy` read it from the key; a row without any transform
+    record (NaN in a frame where other rows have one) has no Δ, and no error."""
+    old_tf = {k: v for k, v in TOY_TF.items() if k != "policy"}
+    bare = {k: v for k, v in _toy_row(top1=79.0).items() if k != "transform_spec"}
+    t = LB.measured_table(pd.DataFrame([_toy_row(tf=TOY_TF) | {"transform_spec": old_tf}, bare]))
+    assert list(zip(t["top1"], t["delta_top1"].fillna(-1.0), t["delta_note"].fillna(""))) == [
+        (81.0, 0.5, ""),  # 81.0 - 80.5
+        (79.0, -1.0, "transform not recorded"),
+    ]
+    run = LB._run_protocol({**bare, "transform_spec": float("nan")})
+    assert (run.policy, run.input_size, run.dataset, run.split, run.n, run.size) == (
+        "model",
+        None,
+        "imagenet-1k",
+        "validation",
+        50_000,
+        50_000,
+    )
+
+
+def test_measured_table_shows_one_run_per_model_with_its_limit_weights_and_corruptions(toy_figures):
+    rows = [
+        # a --limit that stopped short of the split: labelled, and the limit kept
+        _toy_row(
+            top1=60.0,
+            n=1000,
+            dataset_limit=1000,
+            shown=True,
+            complete=False,
+            limit=1000,
+            run="r1",
+            shown_instead_of=["r9 (older)"],
+            corruptions=None,
+        ),
+        # not shown: results.choose picked another run of the same model
+        _toy_row(
+            top1=99.0, weights="file-x", shown=False, complete=True, limit=None, run="r2", shown_instead_of=[], corruptions=None
+        ),
+        # a --limit at least the split's size covered it: no limit
+        _toy_row(
+            top1=50.0, weights="random", shown=True, complete=True, limit=50_000, run="r3", shown_instead_of=[], corruptions=None
+        ),
+        _toy_row(
+            top1=40.0, weights="w2", shown=True, complete=True, limit=None, run="r4", shown_instead_of=[], corruptions="blur:1-5"
+        ),
+    ]
+    t = LB.measured_table(pd.DataFrame(rows))
+    assert list(t.columns) == LB.MEASURED_COLUMNS
+    got = [
+        (r["model"], r["rank"], r["run"], None if _missing(r["limit"]) else r["limit"], r["shown_instead_of"])
+        for r in t.to_dict("records")
+    ]
+    assert got == [
+        (f"{TOY} (--limit 1000)", 1, "r1", 1000, ["r9 (older)"]),
+        (f"{TOY} (random)", 2, "r3", None, []),
+        (f"{TOY} (w2) (+ corruptions blur:1-5)", 3, "r4", None, []),
+    ]
+    # the weights' notes: random and other weights are never set beside the pretrained figure
+    assert list(t["delta_note"]) == ["--limit 1000", "random weights", "w2 weights"]
+
+
+def test_crop_pct_exactly_the_tolerance_apart_is_another_crop():
+    """|0.001 - 0.0005| is exactly the double 5e-4 (0.001 = 2 x 0.0005, and doubling is exact): the rule is
+    'closer than 5e-4', so such a figure is neither the closest one nor comparable. (Fractions from 1/256 up
+    can never be exactly 5e-4 apart in binary; hence the tiny crops.)"""
+    assert abs(0.001 - 0.0005) == 5e-4
+    run = REF.RunProtocol(
+        "imagenet-1k",
+        "validation",
+        policy="model",
+        input_size=(224, 224),
+        crop_pct=0.001,
+        interpolation="bicubic",
+        n=50_000,
+        size=50_000,
+    )
+    off = _toy_fig("imagenet-1k", "validation", 1.0, None, 224, 0.0005, TIMM_SRC)
+    same = _toy_fig("imagenet-1k", "validation", 2.0, None, 224, 0.001, TIMM_SRC)
+    assert REF.closest_figure(run, [off, same]) is same
+    assert REF.comparable(run, off) == (False, "crop_pct 0.001 ≠ 0.0005")
+    assert REF.comparable(run, same) == (True, "same protocol")
+
+
+def test_closest_figure_prefers_size_and_crop_then_size_then_the_first():
+    run = REF.RunProtocol("imagenet-1k", "validation", input_size=(224, 224), crop_pct=0.875)
+    f288 = _toy_fig("imagenet-1k", "validation", 1.0, None, 288, 0.875, TIMM_SRC)  # same crop, other size
+    f224_95 = _toy_fig("imagenet-1k", "validation", 2.0, None, 224, 0.95, TIMM_SRC)  # same size, other crop
+    f224_no_crop = _toy_fig("imagenet-1k", "validation", 3.0, None, 224, None, TIMM_SRC)
+    f224 = _toy_fig("imagenet-1k", "validation", 4.0, None, 224, 0.875, TIMM_SRC)  # both
+    f256 = _toy_fig("imagenet-1k", "validation", 5.0, None, 256, 0.875, TIMM_SRC)
+    assert REF.closest_figure(run, [f288, f224_95, f224_no_crop, f224]) is f224
+    assert REF.closest_figure(run, [f288, f224_no_crop, f224_95]) is f224_no_crop  # no crop match: the first of the size
+    assert REF.closest_figure(run, [f288, f256]) is f288  # no size match: the first
+    no_crop = REF.RunProtocol("imagenet-1k", "validation", input_size=(224, 224), crop_pct=None)
+    assert REF.closest_figure(no_crop, [f288, f224_95, f224]) is f224_95  # an unknown crop matches no crop

@@ -246,3 +246,132 @@ def test_rgba_decodes_like_the_reference_loaders():
     assert got.mode == "RGB"
     assert np.array_equal(np.asarray(got), np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")))
     assert got.getpixel((0, 0)) == (10, 200, 30) and got.getpixel((1, 1)) == (250, 5, 5)
+
+
+# --- every field of the spec against the library's own transform, and the uint8 / tensor paths ---------------------
+
+
+@pytest.fixture(scope="module")
+def photo_u8(photo) -> torch.Tensor:
+    from torchvision.transforms.functional import pil_to_tensor
+
+    return pil_to_tensor(photo)  # CHW uint8: the GPU decode path's input
+
+
+def _tv_ref(weights: str):
+    arch, tag = weights.split(".")
+    return getattr(torchvision.models, arch)[tag].transforms()
+
+
+@pytest.mark.parametrize(
+    ("tag", "weights"),
+    [
+        ("tv:resnet50.IMAGENET1K_V2", "ResNet50_Weights.IMAGENET1K_V2"),  # resize 232, bilinear
+        ("tv:vit_b_16.IMAGENET1K_SWAG_E2E_V1", "ViT_B_16_Weights.IMAGENET1K_SWAG_E2E_V1"),  # SWAG: 384 / 384, bicubic
+        ("tv:vgg16.IMAGENET1K_FEATURES", "VGG16_Weights.IMAGENET1K_FEATURES"),  # its own mean, std 1/255
+        ("fixed", "ResNet50_Weights.IMAGENET1K_V1"),  # the fixed policy is the classic V1 transform
+    ],
+)
+def test_torchvision_spec_and_every_data_path_are_the_weights_own(photo, photo_u8, tag, weights):
+    """ImageClassification on a PIL image and on a uint8 tensor (where antialias matters), and the uint8 path + normaliser."""
+    ref = _tv_ref(weights)
+    ts = T.resolve(M.resolve("tf_efficientnet_lite0"), policy="fixed") if tag == "fixed" else T.resolve(M.resolve(tag))
+    assert (ts.crop_mode, ts.antialias, ts.interpolation) == ("center", ref.antialias, ref.interpolation.value)
+    assert ref.antialias is True and (ts.mean, ts.std) == (tuple(ref.mean), tuple(ref.std))
+    torch.testing.assert_close(T.build(ts)(photo_u8), ref(photo_u8), atol=1e-6, rtol=0)
+    for img in (photo, photo_u8):
+        raw = T.build(ts, normalize=False)(img)
+        assert raw.dtype == torch.uint8 and tuple(raw.shape) == ts.input_size
+        got = T.BatchNormalizer(ts)(raw.unsqueeze(0))[0]
+        torch.testing.assert_close(got, ref(img), atol=2e-5, rtol=1e-6)
+
+
+def _tv_cfg(**kw):
+    """A torchvision pretrained config as the registry writes it from a weight's ImageClassification."""
+    from types import SimpleNamespace
+
+    cfg = {"crop_size": [224], "resize_size": [256], "interpolation": "bilinear", "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+    return SimpleNamespace(source="torchvision", pretrained_cfg={**cfg, **kw})
+
+
+def test_torchvision_antialias_is_the_weights_own_flag(photo_u8):
+    """A weight built with ImageClassification(antialias=False) (torchvision < 0.17 left tensors unantialiased)."""
+    from torchvision.transforms._presets import ImageClassification
+
+    ref = ImageClassification(crop_size=224, resize_size=256, antialias=False)
+    ts = T.resolve(_tv_cfg(antialias=False))
+    assert ts.antialias is False
+    torch.testing.assert_close(T.build(ts)(photo_u8), ref(photo_u8), atol=1e-6, rtol=0)
+    got = T.BatchNormalizer(ts)(T.build(ts, normalize=False)(photo_u8).unsqueeze(0))[0]
+    torch.testing.assert_close(got, ref(photo_u8), atol=2e-5, rtol=0)
+    antialiased = ImageClassification(crop_size=224, resize_size=256)(photo_u8)
+    assert (got - antialiased).abs().max() > 0.1  # the flag changes the pixels: the comparison above can fail
+    # no flag in the config: ImageClassification's own default
+    assert T.resolve(_tv_cfg()).antialias is ImageClassification(crop_size=224).antialias is True
+
+
+def test_torchvision_crop_is_square():
+    """ImageClassification takes one crop_size: a two-value crop cannot be the weight's transform on both data paths."""
+    with pytest.raises(ConfigError, match=r"^a torchvision eval crop is square .*, got crop_size \[192, 256\]$"):
+        T.resolve(_tv_cfg(crop_size=[192, 256]))
+    assert T.resolve(_tv_cfg(crop_size=[192])).input_size == (3, 192, 192)
+
+
+def test_torchvision_mean_std_overrides_reach_the_transform(photo):
+    from torchvision.transforms._presets import ImageClassification
+
+    mean, std = [0.5, 0.4, 0.3], [0.25, 0.2, 0.1]
+    ts = T.resolve(M.resolve("tv:resnet50.IMAGENET1K_V2"), overrides={"mean": mean, "std": std})
+    assert (ts.mean, ts.std) == (tuple(mean), tuple(std))
+    ref = ImageClassification(crop_size=224, resize_size=232, mean=mean, std=std)
+    torch.testing.assert_close(T.build(ts)(photo), ref(photo), atol=1e-6, rtol=0)
+
+
+def test_to_dict_rounds_floats_to_six_places():
+    d = T.resolve(M.resolve("tv:vgg16.IMAGENET1K_FEATURES")).to_dict()
+    assert d["std"] == [0.003922] * 3  # 1/255 = 0.00392156...
+    d = T.resolve(M.resolve("tv:resnet50.IMAGENET1K_V2")).to_dict()
+    assert d["crop_pct"] == 0.965517 and d["resize"] == [232]  # 224 / 232 = 0.96551724...
+
+
+def test_timm_test_input_size_alone_switches_the_size_and_squash_is_kept(photo):
+    """dm_nfnet_f0.dm_in1k: trained at 192, tested at 256 (no test_crop_pct), crop_pct 0.9, squash crop."""
+    from timm.data import create_transform, resolve_data_config
+
+    spec = M.resolve("timm:dm_nfnet_f0.dm_in1k")
+    assert spec.pretrained_cfg.get("test_crop_pct") is None and spec.pretrained_cfg["crop_mode"] == "squash"
+    ts = T.resolve(spec)
+    assert (ts.input_size, ts.crop_pct, ts.crop_mode, ts.resize, ts.test_size) == ((3, 256, 256), 0.9, "squash", (284, 284), True)
+    ref = create_transform(**resolve_data_config({}, pretrained_cfg=spec.pretrained_cfg, use_test_size=True))
+    assert ts.antialias is ref.transforms[0].antialias is True  # timm's eval Resize
+    assert repr(T.build(ts)) == repr(ref)
+    torch.testing.assert_close(T.build(ts)(photo), ref(photo), atol=1e-6, rtol=0)
+    train = T.resolve(spec, use_train_size=True)
+    assert (train.input_size, train.resize, train.crop_mode, train.test_size) == ((3, 192, 192), (213, 213), "squash", False)
+
+
+def test_timm_test_crop_pct_alone_switches_the_crop():
+    """fasternet_t0.in1k: crop_pct 1.0 for training, test_crop_pct 0.9 (no test_input_size)."""
+    spec = M.resolve("timm:fasternet_t0.in1k")
+    assert spec.pretrained_cfg.get("test_input_size") is None and spec.pretrained_cfg["test_crop_pct"] == 0.9
+    ts = T.resolve(spec)
+    assert (ts.input_size, ts.crop_pct, ts.resize, ts.crop_mode, ts.test_size) == ((3, 224, 224), 0.9, (248, 248), "center", True)
+    train = T.resolve(spec, use_train_size=True)  # int(224 / 0.9) = 248 above; 224 / 1.0 here
+    assert (train.crop_pct, train.resize, train.test_size) == (1.0, (224, 224), False)
+
+
+def test_timm_border_crop_is_timms_own(photo):
+    """deepseek_vit_412m: crop_mode border (longest side to 546, padded with the mean)."""
+    from timm.data import create_transform, resolve_data_config
+
+    spec = M.resolve("timm:deepseek_vit_412m.deepseek_v4_1_flash")
+    ts = T.resolve(spec)
+    assert (ts.input_size, ts.crop_mode, ts.resize, ts.test_size) == ((3, 546, 546), "border", (546, 546), False)
+    ref = create_transform(**resolve_data_config({}, pretrained_cfg=spec.pretrained_cfg, use_test_size=True))
+    assert repr(T.build(ts)) == repr(ref)
+    torch.testing.assert_close(T.build(ts)(photo), ref(photo), atol=1e-6, rtol=0)
+
+
+def test_timm_model_without_a_pretrained_cfg_falls_back_to_the_registry():
+    ts = T.resolve(M.resolve("tf_efficientnet_lite0"), model=torch.nn.Identity())
+    assert (ts.input_size, ts.resize, ts.crop_pct, ts.interpolation) == ((3, 224, 224), (256, 256), 0.875, "bicubic")

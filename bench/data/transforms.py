@@ -85,7 +85,11 @@ def resolve(
 
 def _torchvision(policy: str, cfg: dict[str, Any], overrides: dict[str, Any]) -> TransformSpec:
     crop = [int(x) for x in cfg["crop_size"]]
-    h, w = (crop[0], crop[0]) if len(crop) == 1 else crop
+    if len(crop) != 1:  # ImageClassification(crop_size: int): build() could not give the non-square crop on both data paths
+        from ..errors import ConfigError
+
+        raise ConfigError(f"a torchvision eval crop is square (ImageClassification takes one crop_size), got crop_size {crop}")
+    h = w = crop[0]
     resize = tuple(int(x) for x in cfg["resize_size"])  # ImageClassification: one value, the shorter side
     crop_pct = h / resize[0]
     if overrides.get("crop_pct"):

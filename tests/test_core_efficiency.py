@@ -6,6 +6,8 @@ so throughput and latency percentiles are exact numbers that can be worked out b
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import fixtures as F
 import numpy as np
 import pytest
@@ -188,6 +190,39 @@ def test_throughput_and_latency_percentiles_from_a_scripted_clock(monkeypatch):
     assert r["repeat_s"] == [0.5, 0.25, 1.0] and r["warmup_s"] == pytest.approx(0.3)
     assert r["throughput_timing_s"] == pytest.approx(0.3 + 0.5 + 0.25 + 1.0)
     assert r["latency_timing_s"] == pytest.approx(0.05 + 0.055)
+
+
+def test_short_repeats_are_redone_and_their_time_is_counted(monkeypatch):
+    # min_repeat_s 0.4 s: warm-up 300 ms -> 2 steps per repeat. Repeat 1: 500 ms, kept. Then 250 ms (short: redo with
+    # ceil(1.05 x 2 x 0.4 / 0.25) = 4 steps), 100 ms (short: ceil(1.05 x 4 x 0.4 / 0.1) = 17 steps), 1700 ms and
+    # 850 ms, kept. Then one latency warm-up call and ten timed calls.
+    budget = replace(FAST_BUDGET, min_repeat_s=0.4)
+    _script(monkeypatch, [300.0, 500.0, 250.0, 100.0, 1700.0, 850.0] + [5.0] * 11)
+    r = E.measure(_tiny(), (3, 8, 8), E.EfficiencyConfig(batch_size=4, budget=budget))
+    assert r["repeat_iters"] == [2, 17, 17] and r["repeat_s"] == [0.5, 1.7, 0.85]
+    # 8 images in 0.5 s, 68 in 1.7 s, 68 in 0.85 s: 16, 40, 80 img/s
+    assert (r["throughput_img_s"], r["throughput_img_s_min"], r["throughput_img_s_max"]) == pytest.approx((40.0, 16.0, 80.0))
+    # warm-up 0.3 + kept 3.05 + discarded 0.25 + 0.1
+    assert r["throughput_timing_s"] == pytest.approx(3.7)
+
+
+def test_measure_time_is_the_wall_time_of_the_call(monkeypatch):
+    import types
+
+    clock = iter([1000.0, 1002.5])
+    monkeypatch.setattr(E, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    _script(monkeypatch, [300.0, 500.0, 250.0, 1000.0] + [5.0] * 11)
+    r = E.measure(_tiny(), (3, 8, 8), E.EfficiencyConfig(**FAST))
+    assert r["measure_s"] == 2.5
+
+
+def test_batch_size_one_is_valid():
+    assert E.EfficiencyConfig(batch_size=1, budget=FAST_BUDGET).resolved() == (1, FAST_BUDGET)
+
+
+def test_macs_counter_names_the_path_that_ran():
+    assert E.count_macs(_Devices(), (3, 8, 8)).counter == "meta"
+    assert E.count_macs(_Devices(data_dependent=True), (3, 8, 8)).counter == "forward"
 
 
 @pytest.mark.parametrize("values", [[3.0], [2.0, 1.0], [5.0, 1.0, 4.0, 2.0, 3.0], list(np.linspace(0.1, 7.3, 37))])

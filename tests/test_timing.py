@@ -63,6 +63,9 @@ def test_settled_compares_medians_of_consecutive_windows() -> None:
     assert not timing.settled([4, 3, 2, 2, 2, 2], 3, 0.05)  # medians 3 and 2: 50 % apart
     assert timing.settled([2.1, 2.0, 2.0, 2.0, 2.0, 2.06], 3, 0.05)  # 2.0 vs 2.0
     assert not timing.settled([1.0, 1.0, 1.0, 1.1, 1.1, 1.1], 3, 0.05)  # 1.0 vs 1.1: 9.1 % of 1.1
+    assert timing.settled([10, 10, 10, 2, 2, 2, 2, 2, 2], 3, 0.05)  # only the k times before the last k count
+    assert timing.settled([1.25, 1.0], 1, 0.25)  # exactly tol apart (0.25 = 0.25 x 1.0, exact in binary) is settled
+    assert not timing.settled([1.25, 1.0], 1, 0.24)
 
 
 def test_warmup_stops_when_times_settle() -> None:
@@ -78,6 +81,12 @@ def test_warmup_time_cap_when_never_settled() -> None:
     w = timing.warm_up(_noop, timer, replace(B, warmup_max_s=7.5))
     # cumulative 1, 3, 4, 6, 7, 9: the sixth call passes 7.5 s
     assert (w.iters, w.settled, w.seconds) == (6, False, 9.0)
+
+
+def test_warmup_time_cap_reached_exactly_ends_it() -> None:
+    timer = FakeTimer(lambda k: 1.0 if k % 2 == 0 else 2.0)
+    w = timing.warm_up(_noop, timer, replace(B, warmup_max_s=7.0))
+    assert (w.iters, w.seconds) == (5, 7.0)  # cumulative 1, 3, 4, 6, 7: the cap is reached, not passed
 
 
 def test_warmup_iteration_cap() -> None:
@@ -144,8 +153,9 @@ def test_redo_scales_with_the_minimum_repeat_time() -> None:
 
 def test_redo_grows_at_most_tenfold() -> None:
     timer = FakeTimer(lambda k: 0.001)
-    timing.time_repeats(_noop, timer, replace(B, repeats=1), step_s=1.0)
+    r = timing.time_repeats(_noop, timer, replace(B, repeats=1), step_s=1.0)
     assert timer.timings == [1, 10, 100, 1000]  # 0.001, 0.01, 0.1 s are short; 1 s counts
+    assert r.discarded_s == pytest.approx(0.111)  # every discarded repeat counts
 
 
 def test_redo_is_bounded_when_the_timer_reads_zero() -> None:

@@ -200,8 +200,8 @@ def test_brier_of_nothing_is_none_and_of_a_perfect_prediction_zero():
 
 
 def test_correct_top1_needs_a_predictable_target():
-    samples = {"target": np.array([3, -1, 2, -1]), "restricted_top5": np.array([[3, 0], [-1, 0], [1, 2], [0, 1]])}
-    assert C.correct_top1(samples).tolist() == [True, False, False, False]
+    samples = {"target": np.array([3, -1, 2, -1, 0]), "restricted_top5": np.array([[3, 0], [-1, 0], [1, 2], [0, 1], [0, 4]])}
+    assert C.correct_top1(samples).tolist() == [True, False, False, False, True]  # class 0 is a class
 
 
 def _record(conf, top1, target, sumsq, ptrue):
@@ -216,9 +216,9 @@ def _record(conf, top1, target, sumsq, ptrue):
 
 
 def test_summarize_hand_computed():
-    # right, wrong, right, wrong; equal-width bins (of 15): {0.912345678 x2} acc 0.5, {0.62} acc 1, {0.31} acc 0
+    # right, wrong, right, wrong; equal-width bins (of 15): {0.912345678 x2} acc 0.5, {0.62} acc 1, {0.3123456789} acc 0
     rec = _record(
-        conf=[0.912345678, 0.912345678, 0.62, 0.31],
+        conf=[0.912345678, 0.912345678, 0.62, 0.3123456789],
         top1=[5, 6, 7, 1],
         target=[5, 5, 7, 2],
         sumsq=[0.8312345678, 0.83, 0.4, 0.2],
@@ -229,17 +229,17 @@ def test_summarize_hand_computed():
     assert out == {
         "protocol": "restricted",
         "n_bins": 15,
-        # 2/4 * 0.412345678 + 1/4 * 0.38 + 1/4 * 0.31 = 0.378672839
-        "ece": 37.8673,
-        # one sample per bin: (0.087654322 + 0.912345678 + 0.38 + 0.31) / 4
-        "ece_adaptive": 42.25,
+        # 2/4 * 0.412345678 + 1/4 * 0.38 + 1/4 * 0.3123456789 = 0.379259258725
+        "ece": 37.9259,
+        # one sample per bin: (0.087654322 + 0.912345678 + 0.38 + 0.3123456789) / 4 = 0.423086419725
+        "ece_adaptive": 42.3086,
         # mean of sumsq - 2 ptrue + 1: (0.0112345678 + 1.73 + 0.16 + 1.0) / 4 = 0.72530864195
         "brier": 0.725309,
-        # (2 * 0.912345678 + 0.62 + 0.31) / 4 = 0.6886728390
-        "mean_confidence": 68.8673,
+        # (2 * 0.912345678 + 0.62 + 0.3123456789) / 4 = 0.689259258725
+        "mean_confidence": 68.9259,
     }
     assert [i for i, b in enumerate(bins) if b["count"]] == [4, 9, 13]
-    assert bins[4] == _bin(0.266667, 0.333333, 1, 0.0, 0.31)
+    assert bins[4] == _bin(0.266667, 0.333333, 1, 0.0, 0.312346)
     assert bins[9] == _bin(0.6, 0.666667, 1, 1.0, 0.62)
     assert bins[13] == _bin(0.866667, 0.933333, 2, 0.5, 0.912346)
 
@@ -251,3 +251,46 @@ def test_summarize_needs_every_array_and_a_sample():
         assert C.summarize({k: v for k, v in rec.items() if k != key}) is None
     assert C.summarize(_record([], [], [], [], [])) is None
     assert not C.has_record(None)
+
+
+def test_float32_confidences_are_averaged_in_float64():
+    # stored confidences are float32. 1 and 1 - 2**-24 sum to exactly 2 in float32 (a tie, rounded to even),
+    # so a float32 mean reads 1.0 and hides the gap: the float64 mean is 1 - 2**-25
+    conf = np.array([1.0, 1.0 - 2**-24], dtype=np.float32)
+    assert C.ece(conf, [1, 1]) == 2**-25
+    assert C.adaptive_ece(conf, [1, 1], n_bins=1) == 2**-25
+    # three float32 confidences whose float32 mean (0.51022249) and float64 mean (0.51022253) round apart at the
+    # sixth decimal (found by a search): the reliability table shows the float64 one
+    conf = np.array([0.5089913606643677, 0.5089956521987915, 0.5126805901527405], dtype=np.float32)
+    exact = sum(float(c) for c in conf) / 3
+    assert round(exact, 6) == 0.510223
+    assert C.reliability(conf, [1, 0, 1])[7] == _bin(0.466667, 0.533333, 3, 0.666667, 0.510223)
+
+
+def test_a_confidence_just_above_one_is_in_the_last_bin():
+    # exp(log_softmax) in float32 can exceed 1 by an ulp: it still belongs to the top bin
+    out = C.reliability(np.array([1.0000001, 0.5]), [1, 0])
+    assert [b["count"] for b in out][-1] == 1 and sum(b["count"] for b in out) == 2
+    assert C.ece([1.0000001], [1]) == pytest.approx(1e-7, abs=1e-12)
+
+
+def _plain_adaptive(conf, correct, n_bins):
+    """Equal-mass ECE in plain Python: Python's sort is stable, so ties keep their sample order."""
+    n = len(conf)
+    order = sorted(range(n), key=lambda i: conf[i])
+    size, extra = divmod(n, n_bins)
+    total, start = 0.0, 0
+    for b in range(n_bins):
+        g = order[start : start + size + (1 if b < extra else 0)]
+        start += len(g)
+        total += len(g) / n * abs(sum(correct[i] for i in g) / len(g) - sum(conf[i] for i in g) / len(g))
+    return total
+
+
+def test_equal_mass_bins_keep_tied_confidences_in_sample_order():
+    # 60 confidences of three values (an unstable sort reorders ties in arrays this long), right or wrong at random
+    rng = np.random.default_rng(3)
+    conf = (rng.integers(1, 4, 60) / 4).tolist()
+    correct = rng.integers(0, 2, 60).tolist()
+    for n_bins in (4, 7):
+        assert C.adaptive_ece(conf, correct, n_bins=n_bins) == pytest.approx(_plain_adaptive(conf, correct, n_bins), abs=1e-12)

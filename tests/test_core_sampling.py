@@ -66,3 +66,19 @@ def test_limit_is_seeded_nested_and_the_same_in_another_process():
     env = {**os.environ, "PYTHONHASHSEED": "123"}
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert other.stdout.strip() == str(D.stratified(labels, 40))
+
+
+def test_limit_class_order_depends_on_the_seed():
+    # 45 of 20 classes x 30: 2 from every class, then a third from the first 5 classes in the seeded class order
+    labels = [c for c in range(20) for _ in range(30)]
+    for seed in (1, 2, 7):
+        assert D.stratified(labels, 45, seed=seed) == _round_robin_by_keys(labels, 45, seed=seed)
+
+
+def test_limit_is_the_same_for_any_integer_type_of_the_labels():
+    import numpy as np
+
+    labels = [c for c in range(7) for _ in range(5)]
+    expected = _round_robin_by_keys(labels, 10)
+    for dtype in (np.int32, np.int64, np.int16):
+        assert D.stratified(np.array(labels, dtype=dtype), 10) == expected

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..errors import ConfigError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 POLICIES = ("model", "fixed")
@@ -60,8 +62,6 @@ def resolve(
 ) -> TransformSpec:
     """The TransformSpec for a ModelSpec under a policy; `overrides` (mean, std, crop_pct, interpolation) win."""
     if policy not in POLICIES:
-        from ..errors import ConfigError
-
         raise ConfigError(f"unknown transform protocol {policy!r}: use one of {', '.join(POLICIES)}")
     overrides = dict(overrides or {})
     if policy == "fixed":
@@ -86,8 +86,6 @@ def resolve(
 def _torchvision(policy: str, cfg: dict[str, Any], overrides: dict[str, Any]) -> TransformSpec:
     crop = [int(x) for x in cfg["crop_size"]]
     if len(crop) != 1:  # ImageClassification(crop_size: int): build() could not give the non-square crop on both data paths
-        from ..errors import ConfigError
-
         raise ConfigError(f"a torchvision eval crop is square (ImageClassification takes one crop_size), got crop_size {crop}")
     h = w = crop[0]
     resize = tuple(int(x) for x in cfg["resize_size"])  # ImageClassification: one value, the shorter side

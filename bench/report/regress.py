@@ -245,10 +245,10 @@ def dumps_compact(obj: Any, indent: int = 0) -> str:
 def _atomic_write(path: Path, data: bytes) -> None:
     """The results store's temp-file + rename: a crash never leaves a half-written baseline."""
     from ..errors import ResultsError
-    from ..store.results import atomic_write_bytes
+    from ..store.atomic import write_file
 
     try:
-        atomic_write_bytes(path, data)
+        write_file(path, data)
     except ResultsError as e:
         raise ConfigError(f"cannot write baseline {path}: {e}; pass a writable --baseline path") from e
 

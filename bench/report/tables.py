@@ -77,8 +77,7 @@ def compact_table(headers: Sequence[str], rows: list[list[str]], right: set[str]
 
 
 def write(path: str | Path, content: str) -> Path:
-    """Bytes, not text mode: no platform newline translation."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content.encode("utf-8"))
-    return path
+    """Through the store's atomic writer: a full disk leaves the previous page, never a truncated one."""
+    from ..store.atomic import write_file
+
+    return write_file(Path(path), content)

@@ -47,7 +47,7 @@ def file_sha256(path: str | Path) -> str:
 
 def _remember(entry: Path, digest: str) -> None:
     """Best effort: a cache that cannot be written only costs a re-hash next time."""
-    from .results import atomic_write_bytes
+    from .atomic import write_file
 
     with contextlib.suppress(Exception):  # read-only home, full disk: hashing still worked
-        atomic_write_bytes(entry, digest.encode())
+        write_file(entry, digest)

@@ -8,9 +8,7 @@ Layout: <results>/<dataset>/<split>/<model>__<weights>__<key hash>.json (+ .samp
 from __future__ import annotations
 
 import io
-import os
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import ResultsError, SchemaVersionError
-from . import schema
+from . import atomic, schema
 from .schema import SCHEMA_VERSION, Identity, Record  # noqa: F401 - the store's types, re-exported
 
 SAMPLES_SUFFIX = ".samples.npz"
@@ -62,39 +60,6 @@ def samples_digest(indices: Sequence[int], labels: Sequence[int]) -> str:
 # writing
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, fsync, rename: readers see all or nothing. The file gets
-    the mode a plain open() would give (0666 less the umask), not mkstemp's private 0600."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise ResultsError(
-            f"cannot write results under {path.parent} ({e.strerror}): check permissions or pass --results-dir"
-        ) from e
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ResultsError(
-            f"cannot write {path} ({e.strerror}): free some space or pass --results-dir; nothing was half-written"
-        ) from e
-
-
 def _as_record(record: Record | dict[str, Any]) -> Record:
     return record if isinstance(record, Record) else schema.from_json(record, default_version=1)
 
@@ -107,14 +72,21 @@ def write(record: Record | dict[str, Any], samples: dict[str, Any] | None, resul
 
 
 def _write_at(path: Path, record: Record, samples: dict[str, Any] | None) -> Path:
+    try:
+        return _write_files(path, record, samples)
+    except ResultsError as e:
+        raise ResultsError(f"{e} (or pass --results-dir)") from e
+
+
+def _write_files(path: Path, record: Record, samples: dict[str, Any] | None) -> Path:
     if samples is not None:
         import numpy as np
 
         buf = io.BytesIO()
         np.savez_compressed(buf, **samples)
-        atomic_write_bytes(path.with_name(path.stem + SAMPLES_SUFFIX), buf.getvalue())
+        atomic.write_file(path.with_name(path.stem + SAMPLES_SUFFIX), buf.getvalue())
         record = replace(record, samples_file=path.stem + SAMPLES_SUFFIX)
-    atomic_write_bytes(path, schema.dumps(record).encode())
+    atomic.write_file(path, schema.dumps(record))
     return path
 
 

@@ -581,6 +581,11 @@ def _expected(**kw):
         "shown_instead_of": [],
         "nll": None,
         "path": None,
+        "corruptions": None,
+        "corruptions_run": None,
+        "mce": None,
+        "relative_mce": None,
+        "mce_corruptions": None,
     }
     assert set(kw) <= set(base)
     return {**base, **kw}
@@ -765,7 +770,7 @@ def test_measured_table_shows_one_run_per_model_with_its_limit_weights_and_corru
     assert got == [
         (f"{TOY} (--limit 1000)", 1, "r1", 1000, ["r9 (older)"]),
         (f"{TOY} (random)", 2, "r3", None, []),
-        (f"{TOY} (w2) (+ corruptions blur:1-5)", 3, "r4", None, []),
+        (f"{TOY} (w2)", 3, "r4", None, []),
     ]
     # the weights' notes: random and other weights are never set beside the pretrained figure
     assert list(t["delta_note"]) == ["--limit 1000", "random weights", "w2 weights"]

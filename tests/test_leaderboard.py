@@ -97,6 +97,8 @@ def test_regenerate_twice_gives_identical_bytes_in_a_stable_order(generated):
         == [p.name for p in b]
         == [
             "README.md",
+            "robustness.md",
+            "robustness.png",
             "imagenet-1k.md",
             "imagenet-1k-pareto.png",
             "tiny-imagenet.md",
@@ -461,3 +463,96 @@ def test_a_limit_run_is_labelled_and_never_shadows_the_full_run(tmp_path):
     assert list(t["model"]) == ["tv:alexnet.IMAGENET1K_V1"] and list(t["top1"]) == [40.0] and list(t["n"]) == [5.0]
     page = LB.render_dataset_page(R.load(tmp_path), "samples", "val")
     assert "not shown: run " in page and "n=3 (--limit 3)" in page
+
+
+# ---------------------------------------------------------------------------------------------
+# One row per model and weights: a --corruptions run joins the clean run of its experiment
+
+
+def _run(
+    corruptions: str | None = None,
+    top1: float = 60.0,
+    params: int | None = None,
+    mce: float | None = None,
+    over: int = 15,
+    started: str = "2026-11-20T00:00:00+00:00",
+    **key,
+):
+    """A hand-made record of tv:alexnet on samples/val: clean (with efficiency when `params`) or with corruptions."""
+    from bench.store import schema as S
+
+    identity = S.Identity(
+        **{
+            "model": "tv:alexnet.IMAGENET1K_V1",
+            "weights": "pretrained",
+            "weights_digest": "file:" + "ab" * 32,
+            "dataset": "samples",
+            "split": "val",
+            "samples": "a" * 64,
+            "transform": {"policy": "model"},
+            "precision": "fp32",
+            "data_path": "cpu",
+            "device": "cpu:X",
+            "corruptions": corruptions,
+            **key,
+        }
+    )
+    summary = None
+    if corruptions:
+        summary = {"requested": corruptions, "mce": mce, "relative_mce": None if mce is None else mce - 30.0}
+        summary |= {"mce_corruptions": over, "mce_complete": over == 15}
+    return S.Record(
+        key=identity,
+        accuracy=S.Accuracy(n=5, restricted=S.Figures(top1=top1, top5=80.0), corruptions=summary),
+        efficiency=None if params is None else S.Efficiency(params=params, gmacs=0.714, throughput_img_s=10.0),
+        dataset=S.DatasetRecord(name="samples", split="val", size=5),
+        run=S.RunRecord(started=started),
+    )
+
+
+def _rows(results_dir) -> list[dict[str, str]]:
+    return _table(LB.render_dataset_page(R.load(results_dir), "samples", "val"), "rank")
+
+
+def test_a_corruption_run_joins_the_clean_row_of_its_experiment(tmp_path):
+    """The clean run (with efficiency) and a later --corruptions run of the same experiment, at another batch
+    size (an execution knob, not the experiment): one row, with the clean run's figures and the mCE."""
+    clean = _run(params=61_100_840)
+    corrupted = _run("all", top1=60.0, mce=98.2, batch_size=16, started="2026-11-21T00:00:00+00:00")
+    for r in (clean, corrupted):
+        R.write(r, None, tmp_path)
+    (row,) = _rows(tmp_path)
+    assert row["model"] == "tv:alexnet.IMAGENET1K_V1" and row["top-1"] == "60.00" and row["params (M)"] == "61.10"
+    assert row["mCE"] == "98.20" and row["relative mCE"] == "68.20" and row["date"] == "2026-11-20"
+    (shown,) = LB.measured_table(R.load(tmp_path)).to_dict("records")
+    assert shown["run"] == clean.key.hash and shown["corruptions_run"] == corrupted.key.hash
+    assert shown["shown_instead_of"] == []  # the joined run is on the row, not "not shown"
+
+
+def test_a_corruption_run_of_another_experiment_does_not_join(tmp_path):
+    """Another device, or other images, is another experiment: its clean accuracy is not the clean row's, so
+    its mCE is never set beside that row. One row per model and weights still: the clean run, the other listed."""
+    R.write(_run(params=61_100_840), None, tmp_path)
+    R.write(_run("all", top1=40.0, mce=90.0, device="cpu:Y", started="2026-11-22T00:00:00+00:00"), None, tmp_path)
+    R.write(_run("all", top1=20.0, mce=80.0, samples="b" * 64, started="2026-11-23T00:00:00+00:00"), None, tmp_path)
+    (row,) = _rows(tmp_path)
+    assert row["top-1"] == "60.00" and "mCE" not in row  # no row of the page has a corruption run joined
+    (shown,) = LB.measured_table(R.load(tmp_path)).to_dict("records")
+    assert len(shown["shown_instead_of"]) == 2 and all("corruptions all" in d for d in shown["shown_instead_of"])
+
+
+def test_a_corruption_run_alone_is_the_row_and_the_complete_mce_wins(tmp_path):
+    """Without a clean run, the --corruptions run is the row (its own clean top-1 and mCE); of two corruption
+    runs joining one clean run, the one over all 15 corruptions is shown, and a partial mCE says over how many."""
+    R.write(_run("gaussian_noise", top1=40.0, mce=95.0, over=1), None, tmp_path)
+    (row,) = _rows(tmp_path)
+    assert row["top-1"] == "40.00" and row["mCE"] == "95.00 (1 of 15)" and row["params (M)"] == "—"
+    R.write(_run("noise:3", top1=40.0, mce=None, over=0, started="2026-11-24T00:00:00+00:00"), None, tmp_path)
+    (row,) = _rows(tmp_path)
+    assert row["mCE"] == "— (noise:3)"  # the newest is shown; it ran no corruption at all five severities
+    R.write(_run(top1=40.0), None, tmp_path)
+    (row,) = _rows(tmp_path)
+    assert row["mCE"] == "95.00 (1 of 15)"  # both join the clean run: the one with an mCE
+    R.write(_run("all", top1=40.0, mce=99.0), None, tmp_path)
+    (row,) = _rows(tmp_path)
+    assert row["mCE"] == "99.00" and row["top-1"] == "40.00"

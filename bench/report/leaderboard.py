@@ -63,6 +63,11 @@ MEASURED_COLUMNS = [
     "shown_instead_of",
     "nll",
     "path",  # the calibration section reads each result's per-sample record
+    "corruptions",  # the --corruptions set whose figures join the row (results.choices), and its record
+    "corruptions_run",
+    "mce",
+    "relative_mce",
+    "mce_corruptions",
 ]
 _NUMERIC = [
     "top1",
@@ -79,6 +84,9 @@ _NUMERIC = [
     "gpu_peak_mb",
     "real_top1",
     "real_n",
+    "mce",
+    "relative_mce",
+    "mce_corruptions",
 ]
 
 MEASURED_HEADERS = [
@@ -217,7 +225,7 @@ def measured_table(df):
     if df.empty:
         return pd.DataFrame(columns=MEASURED_COLUMNS)
     t = df[df["shown"].astype(bool)].copy() if "shown" in df.columns else df.copy()  # one run per model: results.choose
-    for col in ("run", "limit", "complete"):
+    for col in ("run", "limit", "complete", "corruptions", "corruptions_run", "mce", "relative_mce", "mce_corruptions"):
         if col not in t.columns:
             t[col] = None
     if "shown_instead_of" not in t.columns:
@@ -229,8 +237,6 @@ def measured_table(df):
         t[col] = pd.to_numeric(t[col], errors="coerce").astype(float)
     t["model_id"] = t["model"]
     t["model"] = [model_label(m, w, tf, lim) for m, w, tf, lim in zip(t["model_id"], t["weights"], t["transform"], t["limit"])]
-    if "corruptions" in t:  # a run with --corruptions is its own entry: say so beside the clean one
-        t["model"] = [m if F.missing(c) else f"{m} (+ corruptions {c})" for m, c in zip(t["model"], t["corruptions"])]
     t["params_m"] = t["params"] / 1e6
     refs = [_reported(r) for r in t.to_dict("records")]
     for col in REF_COLUMNS:
@@ -331,7 +337,29 @@ def _delta(value: Any, note: Any) -> str:
     return f"{DASH} ({F.text(note)})"
 
 
-def _measured_rows(table) -> list[list[str]]:
+MCE_HEADERS = ["mCE", "relative mCE"]
+
+
+def _has_corruptions(table) -> bool:
+    """The page shows the mCE columns when some row joins a --corruptions run."""
+    return bool(table["corruptions"].notna().any()) if len(table) else False
+
+
+def _mce(row: dict[str, Any], column: str) -> str:
+    """mCE (or relative mCE) of the row's --corruptions run; over fewer than the 15 common corruptions it is
+    partial and says over how many; a run with no complete corruption has none, and names its set."""
+    from ..measure.corruptions import COMMON
+
+    if F.missing(row["corruptions"]):
+        return DASH
+    if F.missing(row[column]):
+        return f"{DASH} ({F.text(row['corruptions'])})"
+    over = row["mce_corruptions"]
+    partial = not F.missing(over) and int(over) < len(COMMON)
+    return F.num(row[column], 2) + (f" ({int(over)} of {len(COMMON)})" if partial else "")
+
+
+def _measured_rows(table, mce: bool = False) -> list[list[str]]:
     rows = []
     for r in table.to_dict("records"):
         rows.append(
@@ -352,10 +380,16 @@ def _measured_rows(table) -> list[list[str]]:
                 F.num(r["ref_top5"], 2),
                 F.text(r["ref_protocol"]),
                 _delta(r["delta_top1"], r["delta_note"]),
+                *([_mce(r, "mce"), _mce(r, "relative_mce")] if mce else []),
                 F.text(r["date"]),
             ]
         )
     return rows
+
+
+def measured_headers(mce: bool = False) -> list[str]:
+    """The dataset page's columns: with mCE and relative mCE before the date when the page has corruption runs."""
+    return MEASURED_HEADERS[:-1] + (MCE_HEADERS if mce else []) + MEASURED_HEADERS[-1:]
 
 
 def _real_rows(table) -> list[list[str]]:
@@ -419,6 +453,11 @@ COLUMN_NOTES = """\
   `--limit`, n = the split's size), the pretrained weights, the model's own transform with nothing overridden,
   and the figure's input size, crop_pct, crop mode, interpolation and mean/std; otherwise the dash says why.
 - Ties share a rank (1, 2, 2, 4) and are ordered by top-5, then name. "—": not measured or not known."""
+MCE_NOTES = """
+- **mCE / relative mCE**: ImageNet-C corruption error of the same experiment's `bench run --corruptions` run (100 =
+  AlexNet, lower is more robust; per corruption and severity on the [robustness page](robustness.md)). A corruption
+  run of the same model, weights digest, images, transform, precision, label space, data path and device as the
+  clean run joins its row; "(7 of 15)": an mCE over fewer corruptions than the 15 common ones."""
 
 
 def render_dataset_page(df, dataset: str, split: str) -> str:
@@ -438,7 +477,8 @@ def render_dataset_page(df, dataset: str, split: str) -> str:
             f"> These rows come from {len(protocols)} protocols (the images evaluated, n or the transform "
             "policy differ): their ranks compare unlike measurements."
         )
-    parts.append(F.table(MEASURED_HEADERS, _measured_rows(table), MEASURED_RIGHT))
+    mce = _has_corruptions(table)
+    parts.append(F.table(measured_headers(mce), _measured_rows(table, mce), MEASURED_RIGHT | set(MCE_HEADERS)))
     hidden = [
         (r["model"], r["run"], others)
         for r in table.to_dict("records")
@@ -473,7 +513,7 @@ def render_dataset_page(df, dataset: str, split: str) -> str:
     if calibration:
         parts.append(calibration)
     parts += ["## Models", F.table(["model", "paper", "year", "extra training data", "code"], _models_rows(table), {"year"})]
-    parts += ["## Columns", COLUMN_NOTES]
+    parts += ["## Columns", COLUMN_NOTES + (MCE_NOTES if mce else "")]
     return "\n\n".join(parts) + "\n"
 
 

@@ -8,6 +8,7 @@ Layout: <results>/<dataset>/<split>/<model>__<weights>__<key hash>.json (+ .samp
 from __future__ import annotations
 
 import io
+import json
 import sys
 import zipfile
 from collections.abc import Callable, Sequence
@@ -311,18 +312,64 @@ def _remove_adopted(donor: Record, warn: Warn) -> None:
 # ---------------------------------------------------------------------------------------------
 # choosing among runs, and the pandas view
 
+# Identity fields that say how a run executed, not which images it scored or how they were prepared
+# (DESIGN: efficiency's extra key parts). A --corruptions run that differs from a clean run only here, or in
+# its corruption set, scored the same clean experiment.
+EXECUTION_ONLY = ("batch_size", "channels_last", "compile")
 
-def choose(records: Sequence[Record]) -> list[tuple[Record, list[Record]]]:
-    """Per (dataset, split, model, weights, policy), and corruption set: the record to show (`Record.preference`),
-    and the others. A --corruptions run is its own row: its clean figures equal the plain run's."""
+
+def clean_experiment(key: Identity) -> str:
+    """What a record's clean accuracy measured (as canonical JSON): its identity without the corruption set and the
+    execution knobs. Same model, weights digest, dataset, split, samples, transform, precision, label space,
+    classes, data path and device: the same clean top-1."""
+    part = {k: v for k, v in key.canonical().items() if k not in ("corruptions", *EXECUTION_ONLY)}
+    return json.dumps(part, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One leaderboard row of a (dataset, split, model, weights, policy): the record shown, the --corruptions
+    run of the same clean experiment whose mCE joins the row (None when there is none), and the other runs."""
+
+    shown: Record
+    corruptions: Record | None
+    others: list[Record]
+
+
+def _mce_rank(record: Record) -> tuple:
+    """Among --corruptions runs of one experiment: mCE over all 15 first, then over the most corruptions."""
+    c = (record.accuracy.corruptions if record.accuracy else None) or {}
+    return (bool(c.get("mce_complete")), c.get("mce") is not None, c.get("mce_corruptions") or 0, record.preference())
+
+
+def choices(records: Sequence[Record]) -> list[Choice]:
+    """Per (dataset, split, model, weights, policy): one row. A --corruptions run whose clean experiment
+    (`clean_experiment`) a clean record also measured is not a row of its own: its mCE joins that record's row.
+    A --corruptions run without such a partner competes like any run. The row shows `Record.preference`'s pick."""
     groups: dict[tuple, list[Record]] = {}
     for r in records:
-        groups.setdefault((*r.key.group(), r.key.corruptions or ""), []).append(r)
+        groups.setdefault(r.key.group(), []).append(r)
     out = []
     for g in sorted(groups):
-        ranked = sorted(groups[g], key=lambda r: r.preference(), reverse=True)
-        out.append((ranked[0], ranked[1:]))
+        clean = {clean_experiment(r.key) for r in groups[g] if not r.key.corruptions and r.accuracy is not None}
+        joining = [r for r in groups[g] if r.key.corruptions and clean_experiment(r.key) in clean]
+        candidates = [r for r in groups[g] if not any(r is j for j in joining)]
+        ranked = sorted(candidates, key=lambda r: r.preference(), reverse=True)
+        best = ranked[0]
+        partners = sorted(
+            (j for j in joining if not best.key.corruptions and clean_experiment(j.key) == clean_experiment(best.key)),
+            key=_mce_rank,
+            reverse=True,
+        )
+        joined = partners[0] if partners else None
+        rest = sorted((j for j in joining if j is not joined), key=lambda r: r.preference(), reverse=True)
+        out.append(Choice(best, joined, ranked[1:] + rest))
     return out
+
+
+def choose(records: Sequence[Record]) -> list[tuple[Record, list[Record]]]:
+    """(shown, others) of each `choices` row: what `bench check` compares (it passes no --corruptions runs)."""
+    return [(c.shown, c.others) for c in choices(records)]
 
 
 def describe(record: Record) -> str:
@@ -335,6 +382,8 @@ def describe(record: Record) -> str:
     overrides = record.run.transform_overrides if record.run else None
     if overrides:  # = record.overridden
         parts.append("overrides " + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())))
+    if record.key.corruptions:
+        parts.append(f"corruptions {record.key.corruptions}")
     parts.append("+".join(record.sections()) or "no measurements")
     if record.run and record.run.started:
         parts.append(record.run.started[:10])
@@ -374,6 +423,8 @@ def flatten(record: Record | dict[str, Any]) -> dict[str, Any]:
         "brier": (acc.calibration or {}).get("brier"),
         "mce": (acc.corruptions or {}).get("mce"),
         "relative_mce": (acc.corruptions or {}).get("relative_mce"),
+        "mce_corruptions": (acc.corruptions or {}).get("mce_corruptions"),  # of the 15: fewer is a partial mCE
+        "corruptions_run": r.key.hash if r.key.corruptions else None,  # the record the corruption figures come from
         "coverage": (r.labels or schema.LabelsRecord()).coverage,
         "params": eff.params,
         "gmacs": eff.gmacs,
@@ -411,17 +462,23 @@ def flatten(record: Record | dict[str, Any]) -> dict[str, Any]:
     }
 
 
+CORRUPTION_COLUMNS = ("corruptions", "mce", "relative_mce", "mce_corruptions", "corruptions_run")
 COLUMNS = list(flatten(Record(key=Identity("", "", None, "", "", None, {}, "fp32"))).keys()) + ["shown", "shown_instead_of"]
 
 
 def load(results_dir: str | Path = "results"):
     """All records under `results_dir` as a DataFrame, one row per record (sorted by path). `shown` marks the
-    record `choose` picks for its (dataset, split, model, weights, policy); `shown_instead_of` lists the others."""
+    record of each leaderboard row (`choices`), which carries the corruption figures of the --corruptions run
+    that joins it; `shown_instead_of` lists the other runs."""
     import pandas as pd
 
     rows = []
-    for best, others in choose(read_all(results_dir)):
-        rows.append({**flatten(best), "shown": True, "shown_instead_of": [describe(o) for o in others]})
-        rows += [{**flatten(o), "shown": False, "shown_instead_of": []} for o in others]
+    for c in choices(read_all(results_dir)):
+        row = {**flatten(c.shown), "shown": True, "shown_instead_of": [describe(o) for o in c.others]}
+        if c.corruptions is not None:
+            row.update({k: v for k, v in flatten(c.corruptions).items() if k in CORRUPTION_COLUMNS})
+            rows.append({**flatten(c.corruptions), "shown": False, "shown_instead_of": []})
+        rows.append(row)
+        rows += [{**flatten(o), "shown": False, "shown_instead_of": []} for o in c.others]
     rows.sort(key=lambda row: row["path"] or "")
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -370,7 +370,7 @@ def test_web_data_fine_tunes_named_in_the_issue_are_not_none(zoo):
         ("timm:vit_base_patch16_clip_224.laion2b_ft_in1k", ("LAION-2B",)),
         ("timm:eva02_large_patch14_448.mim_m38m_ft_in22k_in1k", ("Merged-38M", "ImageNet-22k")),
         ("timm:eva02_large_patch14_448.mim_in22k_ft_in22k_in1k", ("ImageNet-22k",)),
-        ("timm:eva_giant_patch14_336.clip_ft_in1k", ("LAION-400M",)),
+        ("timm:eva_giant_patch14_336.clip_ft_in1k", ("Merged-30M", "LAION-400M")),
         ("timm:resnet50.fb_ssl_yfcc100m_ft_in1k", ("YFCC100M (unlabelled)",)),
         ("timm:resnext101_32x8d.fb_wsl_ig1b_ft_in1k", ("IG-1B (hashtags)",)),
         ("timm:regnety_160.swag_ft_in1k", ("IG-3.6B (hashtags)",)),

@@ -368,6 +368,12 @@ class WeightInfo:
     year: int | None = None
     extra_data: str | None = None
     data_chain: tuple[str, ...] = field(default_factory=tuple)
+    data_sources: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (label, where to check it) per rule
+
+    @property
+    def data_unverified(self) -> bool:
+        """Some link of the extra-data chain has no source that was checked (published.md marks the label)."""
+        return any(is_unverified(source) for _, source in self.data_sources)
 
 
 def split_id(model_id: str) -> tuple[str, str, str | None]:
@@ -468,36 +474,70 @@ def _paper(model_id: str, cfg: dict[str, Any]) -> tuple[str | None, str | None, 
     return hit.row["paper"], arxiv, _year(arxiv, hit.row.get("year"))
 
 
-def training_data(model_id: str) -> tuple[str, ...]:
-    """The chain of training data named by a weight, pre-training first, ImageNet-1k left out.
+def _data_rows_of(model_id: str) -> list[dict[str, str]]:
+    """The pretraining_data.csv rows that name a weight's training data, pre-training first, ImageNet-1k left out.
 
     The tag's tokens are read left to right (`laion2b_ft_in12k_in1k` -> LAION-2B, ImageNet-12k); at each
     position the longest token run in pretraining_data.csv wins. Families whose tags do not name their
-    data have a model rule: `default` when the tag names nothing, `prefix` always. An empty chain means
-    no extra data was named; extra_data() tells "none" (ImageNet-1k named) from "unknown" (nothing named)."""
+    data have a model rule: `default` when the tag names nothing, `prefix` always."""
     _, _, tag = split_id(model_id)
     tokens, models = _data_rows()
     words = (tag or "").lower().split("_")
-    chain: list[str] = []
+    rows: list[dict[str, str]] = []
     longest = max((len(k) for k in tokens), default=1)
     i = 0
     while i < len(words):
         for n in range(min(longest, len(words) - i), 0, -1):
             row = tokens.get(tuple(words[i : i + n]))
             if row is not None:
-                if row["data"] != "ImageNet-1k" and row["data"] not in chain:
-                    chain.append(row["data"])
+                if row["data"] != "ImageNet-1k" and all(r["data"] != row["data"] for r in rows):
+                    rows.append(row)
                 i += n
                 break
         else:
             i += 1
     prefix = _best((r for r in models if r.row["mode"] == "prefix"), model_id, None, (1, 2))
     default = _best((r for r in models if r.row["mode"] == "default"), model_id, None, (1, 2))
-    if not chain and default is not None:
-        chain.append(default.row["data"])
+    if not rows and default is not None:
+        rows.append(default.row)
     if prefix is not None:
-        chain.insert(0, prefix.row["data"])
-    return tuple(chain)
+        rows.insert(0, prefix.row)
+    return rows
+
+
+def training_data(model_id: str) -> tuple[str, ...]:
+    """The chain of training data named by a weight, pre-training first, ImageNet-1k left out (a rule's data may
+    itself be a chain, `A → B`). An empty chain means no extra data was named; extra_data() tells "none"
+    (ImageNet-1k named) from "unknown" (nothing named)."""
+    return tuple(part for row in _data_rows_of(model_id) for part in row["data"].split(CHAIN))
+
+
+UNVERIFIED = "unverified"  # how a source that could not be checked starts, on the published-results page too
+CHAIN = " → "
+
+
+def data_source(row: dict[str, str]) -> str:
+    """Where a reader can check one pretraining_data.csv row: the check it passed (`checked`: a model card, README
+    or paper section), else the paper of the corpus; 'unverified: why' when there is neither or the check failed."""
+    if row.get("checked"):
+        return row["checked"]
+    if row.get("paper"):
+        return row["paper"] + (f", arXiv:{row['arxiv']}" if row.get("arxiv") else "")
+    return f"{UNVERIFIED}: no paper or model card checked for this corpus"
+
+
+def is_unverified(source: str | None) -> bool:
+    return not source or source.startswith(UNVERIFIED)
+
+
+def data_sources(model_id: str) -> tuple[tuple[str, str], ...]:
+    """(label, source) of each link of a weight's extra-data chain (see data_source)."""
+    return tuple((row["data"], data_source(row)) for row in _data_rows_of(model_id))
+
+
+def data_rules() -> list[dict[str, str]]:
+    """Every rule of pretraining_data.csv that names data beyond ImageNet-1k, in file order."""
+    return [r for r in read_table("pretraining_data.csv") if r["data"] != "ImageNet-1k"]
 
 
 def _names_imagenet_1k(model_id: str) -> bool:
@@ -526,7 +566,14 @@ def weight_info(model_id: str) -> WeightInfo:
         return WeightInfo()
     cfg = timm_cfg(f"{arch}.{tag}") if prefix == "timm" and tag else {}
     paper, arxiv, year = _paper(model_id, cfg)
-    return WeightInfo(paper=paper, arxiv=arxiv, year=year, extra_data=extra_data(model_id), data_chain=training_data(model_id))
+    return WeightInfo(
+        paper=paper,
+        arxiv=arxiv,
+        year=year,
+        extra_data=extra_data(model_id),
+        data_chain=training_data(model_id),
+        data_sources=data_sources(model_id),
+    )
 
 
 def model_paper(model_id: str) -> dict[str, Any]:

@@ -414,13 +414,13 @@ def _models_rows(table) -> list[list[str]]:
         if model_id in seen:
             continue
         seen.add(model_id)
-        info = reference.model_paper(model_id)
+        info = reference.weight_info(model_id)
         rows.append(
             [
                 F.text(model_id),
-                F.text(info["paper"]),
-                F.integer(info["year"]),
-                F.text(info["extra_data"]),
+                F.text(info.paper),
+                F.integer(info.year),
+                F.text(f"{info.extra_data} ({reference.UNVERIFIED})" if info.data_unverified else info.extra_data),
                 F.link("code", reference.code_url(model_id)),
             ]
         )
@@ -582,7 +582,7 @@ def _render_published(rows: Sequence[pub.Reported], torchvision_version: str) ->
             F.num(r["params_m"], 2),
             F.num(r["gmacs"], 3),
             F.text(r["protocol"]),
-            F.text(r["extra_data"]),
+            F.text(_extra_data_cell(r["extra_data"], r["extra_data_source"])),
             F.text(r["paper"]),
             F.integer(r["year"]),
             F.text(r["source"]),
@@ -598,7 +598,7 @@ def _render_published(rows: Sequence[pub.Reported], torchvision_version: str) ->
             F.text(w.get("top5_error_test")),
             F.text(w.get("extra_data")),
             F.text(w.get("outside_data_entry")),
-            F.text(w.get("source")),
+            F.text(" — ".join(x for x in (w.get("source"), w.get("checked")) if x)),
         ]
         for w in sorted(reference.ilsvrc_winners(), key=lambda w: w.get("year") or "")
     ]
@@ -619,6 +619,9 @@ def _render_published(rows: Sequence[pub.Reported], torchvision_version: str) ->
         "[dataset pages](README.md).",
         f"![ImageNet-1k top-1 and ILSVRC top-5 error by year]({YEARS_PLOT})",
         F.compact_table(PUBLISHED_HEADERS, body, PUBLISHED_RIGHT),
+        "## Where each extra-data label comes from",
+        DATA_RULES_NOTE,
+        F.table(["extra data", "named by", "source"], _data_rule_rows()),
         "## ILSVRC classification winners",
         reference.ILSVRC_RULE,
         F.table(
@@ -628,6 +631,30 @@ def _render_published(rows: Sequence[pub.Reported], torchvision_version: str) ->
         ),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+DATA_RULES_NOTE = (
+    "A library weight's **extra data** is read from its name by the rules of `bench/resources/pretraining_data.csv` "
+    "(a tag token such as `laion2b`, or a rule for a family whose tag names no corpus). **source** is where a reader "
+    "can check the rule: the model card, README or paper section it was checked against, else the corpus's paper. A "
+    'rule that could not be checked says "unverified" and why, and every label that uses it is marked '
+    "\"(unverified)\" in the table above. A paper row's extra data comes with its own source (the paper's table)."
+)
+
+
+def _extra_data_cell(label: Any, source: Any) -> Any:
+    """The label, marked when some link of it has no checked source (reference.is_unverified)."""
+    if F.missing(label) or not label:
+        return label
+    return f"{label} ({reference.UNVERIFIED})" if reference.is_unverified(None if F.missing(source) else source) else label
+
+
+def _data_rule_rows() -> list[list[str]]:
+    rows = []
+    for rule in reference.data_rules():
+        named = f"tag token `{rule['match']}`" if rule["mode"] == "token" else f"`{rule['match']}` ({rule['mode']} rule)"
+        rows.append([F.text(rule["data"]), F.text(named), F.text(reference.data_source(rule))])
+    return rows
 
 
 def render_published() -> str:

@@ -28,6 +28,11 @@ class Reported:
     source: str
     code: str | None = None  # URL of the code/recipe that produced the weights
     protocol: str | None = None  # "single-crop 224px, crop_pct 0.875 · val", "10-crop · val", ...
+    extra_data_source: str | None = None  # where the extra-data label can be checked; starts "unverified" when it was not
+
+    @property
+    def extra_data_unverified(self) -> bool:
+        return ref.is_unverified(self.extra_data_source)
 
 
 def torchvision_version() -> str:
@@ -78,20 +83,31 @@ def timm_reported() -> list[Reported]:
 
 def _library(model_id: str, fig: ref.Figure, gmacs: float | None, source: str, code: str | None) -> Reported:
     """A library's own figure for one of its weights, with the paper and training data our rules give it."""
-    info = ref.model_paper(model_id)
+    info = ref.weight_info(model_id)
     return Reported(
         model=model_id,
         top1=fig.top1,
         top5=fig.top5,
         params_m=fig.params_m,
         gmacs=gmacs,
-        extra_data=info["extra_data"],
-        paper=info["paper"],
-        year=info["year"],
+        extra_data=info.extra_data,
+        paper=info.paper,
+        year=info.year,
         source=source,
         code=code,
         protocol=_val(fig.protocol),
+        extra_data_source=_data_source(info),
     )
+
+
+def _data_source(info: ref.WeightInfo) -> str:
+    """Where each link of a library weight's extra-data label comes from (bench/resources/pretraining_data.csv)."""
+    if info.data_sources:
+        links = "; ".join(f"{label}: {source}" for label, source in info.data_sources)
+        return f"{ref.UNVERIFIED} link(s) — {links}" if info.data_unverified else links
+    if info.extra_data == ref.NONE:
+        return "the weight's name: trained on ImageNet-1k (tag in1k, or a torchvision ImageNet-1k weight)"
+    return f"{ref.UNVERIFIED}: the weight's name and config name no training data"
 
 
 def paper_reported() -> list[Reported]:
@@ -115,6 +131,7 @@ def paper_reported() -> list[Reported]:
                 year=int(row["year"]) if row.get("year") else None,
                 source=source,
                 protocol=protocol or None,
+                extra_data_source=source,  # the paper's own table says what the entry was trained on
             )
         )
     return out

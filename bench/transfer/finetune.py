@@ -370,7 +370,9 @@ def finetune(
                     torch.cuda.empty_cache()
                     micro, backoffs = max(1, micro // 2), backoffs + 1
             if not math.isfinite(loss):
-                raise BenchError(f"fine-tuning diverged at step {step} (loss {loss}); its settings: lr {rule.peak_lr}, batch {config.batch_size}")
+                raise BenchError(
+                    f"fine-tuning diverged at step {step} (loss {loss}); its settings: lr {rule.peak_lr}, batch {config.batch_size}"
+                )
             losses.append(loss)
             lrs.append(lr)
 

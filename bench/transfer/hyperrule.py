@@ -113,8 +113,13 @@ class Rule:
         return self.supports[-1]
 
 
-def rule_for(image_sizes: Iterable[tuple[int, int]], dataset_size: int, batch_size: int = BASE_BATCH,
-             base_lr: float = BASE_LR) -> Rule:
+def rule_for(
+    image_sizes: Iterable[tuple[int, int]], dataset_size: int, batch_size: int = BASE_BATCH, base_lr: float = BASE_LR
+) -> Rule:
     """The HyperRule's settings for a training set of `dataset_size` images of the given (H, W) sizes."""
-    return Rule(resolution=resolution_for_images(image_sizes), supports=schedule(dataset_size),
-                mixup_alpha=mixup_alpha(dataset_size), peak_lr=scaled_lr(batch_size, base_lr))
+    return Rule(
+        resolution=resolution_for_images(image_sizes),
+        supports=schedule(dataset_size),
+        mixup_alpha=mixup_alpha(dataset_size),
+        peak_lr=scaled_lr(batch_size, base_lr),
+    )

@@ -129,8 +129,9 @@ def reset_head(model: torch.nn.Module, num_classes: int) -> torch.nn.Module:
     if num_classes < 1:
         raise ConfigError(f"num_classes must be at least 1, got {num_classes}")
     if hasattr(model, "reset_classifier") and hasattr(model, "get_classifier"):
-        model.reset_classifier(num_classes)
-        heads = model.get_classifier()
+        timm_model: Any = model  # timm's classifier API, not typed on nn.Module
+        timm_model.reset_classifier(num_classes)
+        heads = timm_model.get_classifier()
         heads = heads if isinstance(heads, tuple) else (heads,)
         params = [p for h in heads for p in h.parameters()]
         if not params:

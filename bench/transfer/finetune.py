@@ -381,7 +381,8 @@ def finetune(
         outputs = []
         with torch.inference_mode():
             for start in range(0, len(test_images), micro):
-                x = torch.stack(_eval_images(test_images[start : start + micro], crop, pool))
+                chunk = [test_images[i] for i in range(start, min(start + micro, len(test_images)))]
+                x = torch.stack(_eval_images(chunk, crop, pool))
                 outputs.append(_logits_of(model(_normalise(x.to(device), mean_t, std_t))).float().cpu())
     logits = torch.cat(outputs).numpy() if outputs else np.zeros((0, num_classes), np.float32)
 
@@ -415,5 +416,8 @@ def finetune(
         "head": "zero-initialised",
         "precision": "fp32",
         "seed": seed,
+        "device": device.type,
     }
+    if device.type == "cuda":  # TF32 changes fp32 numbers on Ampere and later
+        settings["tf32"] = {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32}
     return FinetuneOutcome(logits=logits.astype(np.float32, copy=False), settings=settings, train_loss=losses, lr=lrs)

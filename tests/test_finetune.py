@@ -258,3 +258,31 @@ def test_steps_are_capped_by_the_schedule_and_bad_input_is_refused(timm_model):
         _run(timm_model, images, labels, images, classes=2, steps=1, batch_size=0)
     with pytest.raises(ConfigError, match="crop <= precrop"):
         _run(timm_model, images, labels, images, classes=2, steps=1, resolution=(16, 32))
+
+
+def test_train_and_eval_pixels_are_bits_transforms():
+    """Our crop/flip/normalise equals torchvision's Resize((p, p)) + crop + hflip (BiT's train_tx) and
+    Resize((c, c)) + ToTensor + Normalize (BiT's val_tx), on a non-square image."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from torchvision import transforms as T
+    from torchvision.transforms import functional as TF
+
+    image = _noise_images(1, seed=3, size=40)[0].crop((0, 0, 40, 30))
+    b = ft._Batch(torch.tensor([0, 0]), torch.tensor([[1, 3], [4, 0]]), torch.tensor([False, True]), 1.0, None)
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    with ThreadPoolExecutor(2) as pool:
+        got = ft._train_images(ft._Resized([image], 20, pool), b, torch.arange(2), 16)
+        evaluated = torch.stack(ft._eval_images([image], 16, pool))
+    resized = T.Resize((20, 20))(image)
+    assert torch.equal(got[0], TF.pil_to_tensor(TF.crop(resized, 1, 3, 16, 16)))
+    assert torch.equal(got[1], TF.pil_to_tensor(TF.hflip(TF.crop(resized, 4, 0, 16, 16))))
+    expected = T.Compose([T.Resize((16, 16)), T.ToTensor(), T.Normalize(mean, std)])(image)
+    m, s = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+    torch.testing.assert_close(ft._normalise(evaluated, m, s)[0], expected, rtol=0, atol=1e-6)
+
+
+def test_crop_offsets_cover_randomcrops_whole_range():
+    s = ft._Sampler(n=4, batch=4, crop_range=3, mixup=0.0, seed=0)
+    offsets = torch.cat([s.next().offsets for _ in range(20)])
+    assert offsets.min() == 0 and offsets.max() == 3  # torchvision RandomCrop: randint(0, h - th + 1)

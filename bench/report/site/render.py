@@ -27,9 +27,16 @@ def inline(text: str) -> Markup:
     """A markdown cell or note as HTML: escaped, then its links, `code` and **bold** turned into tags
     (the cells are the markdown pages' own strings, so the two renderings never disagree)."""
     out = str(escape(str(text).replace("\\|", "|")))
-    out = _LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', out)
+    out = _LINK.sub(lambda m: f'<a href="{_href(m.group(2))}">{m.group(1)}</a>', out)
     out = _CODE.sub(r"<code>\1</code>", out)
     return Markup(_BOLD.sub(r"<strong>\1</strong>", out))
+
+
+def _href(target: str) -> str:
+    """A markdown page's link to another generated page points at the site's page of the same name."""
+    if "://" in target or not target.endswith(".md"):
+        return target
+    return "index.html" if target == "README.md" else target[: -len(".md")] + ".html"
 
 
 def bullets(text: str) -> Markup:

@@ -332,7 +332,9 @@ def test_committed_results_give_reliability_and_robustness_figures(committed_sit
     reliability = [k for k in page.scripts if k.startswith("fig-reliability-")]
     assert len(reliability) == len(with_calibration) > 0
     spec = json.loads(page.scripts["fig-robustness-data"])
-    mce = sorted(r["accuracy"]["corruptions"]["mce"] for r in recs if (r["accuracy"].get("corruptions") or {}).get("mce") is not None)
+    mce = sorted(
+        r["accuracy"]["corruptions"]["mce"] for r in recs if (r["accuracy"].get("corruptions") or {}).get("mce") is not None
+    )
     assert sorted(spec["data"][0]["x"]) == mce
 
 
@@ -499,5 +501,6 @@ def test_pareto_points_equal_the_stored_throughput_and_top1_pairs(browser, site,
     front = sorted((x, y) for t in traces if t["name"].startswith("Pareto front") for x, y in zip(t["x"], t["y"]))
     assert front == _front(stored)  # one device group here
     hover = [c for t in traces if t["mode"] == "markers" for c in t["custom"]]
-    assert sorted(c[2] for c in hover) == sorted(P.Sources.read(results).df.query("dataset == 'imagenet-1k' and weights != 'random' and img_s == img_s")["run"])
+    assert sorted(c[0].split(" ")[0] for c in hover) == sorted(r["key"]["model"] for r in recs)  # hover: model, weights, run
+    assert all(c[1] == "pretrained" and re.fullmatch(r"[0-9a-f]{12}", c[2]) for c in hover)
     assert not any(math.isnan(x) for x, _ in shown)

@@ -140,7 +140,9 @@ def sensitivity(reports: Sequence[dict[str, Any]], title: str) -> dict[str, Any]
                 "y": [f"{v['axis']}: {v['variant']}" for v in shown],
                 "x": [v["delta_top1"] for v in shown],
                 "customdata": [[F.signed(v["delta_top1"]), F.num(v.get("mcnemar_p"), 4)] for v in shown],
-                "hovertemplate": "%{y}<br>Δ top-1 %{customdata[0]}<br>McNemar p %{customdata[1]}<extra>" + str(r["model"]) + "</extra>",
+                "hovertemplate": "%{y}<br>Δ top-1 %{customdata[0]}<br>McNemar p %{customdata[1]}<extra>"
+                + str(r["model"])
+                + "</extra>",
             }
         )
     layout = _layout(title, "Δ top-1 (percentage points)", "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,7 @@ def table(
     table_id: str,
     rows: LB.Rows,
     caption: str,
-    links: dict[str, Sequence[str | None]] | None = None,
+    links: Mapping[str, Sequence[str | None]] | None = None,
     attrs: Sequence[dict[str, str]] = (),
     filters: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
@@ -124,6 +124,8 @@ def table(
                         "text": c,
                         "sort": None if not columns[i]["raw"] else ("" if v is None else _sort_text(v)),
                         "href": links[h][r] if h in links else None,
+                        "th": columns[i]["key"] == "model",  # the row's header cell
+                        "right": columns[i]["right"],
                     }
                     for i, (h, c, v) in enumerate(zip(rows.headers, cells, values))
                 ],
@@ -235,9 +237,7 @@ def dataset_pages(src: Sources) -> list[Page]:
                     "Δ top-1 of each preprocessing variant against the model's own protocol (same images).",
                 )
             )
-        hidden = [
-            (r["model"], r["run"], others) for r in recs if isinstance(others := r["shown_instead_of"], list) and others
-        ]
+        hidden = [(r["model"], r["run"], others) for r in recs if isinstance(others := r["shown_instead_of"], list) and others]
         protocols = sorted({p for p in t["protocol_hash"] if not F.missing(p)})
         name = LB.page_name(dataset, split)
         out.append(
@@ -431,7 +431,9 @@ def published_page(src: Sources) -> list[Page]:
             {
                 "torchvision": pub.torchvision_version(),
                 "pin": pin,
-                "table": table("published", table_rows, f"{len(rows)} published figures, ranked by reported top-1", None, attrs, filters),
+                "table": table(
+                    "published", table_rows, f"{len(rows)} published figures, ranked by reported top-1", None, attrs, filters
+                ),
                 "sota": figure(
                     "fig-sota",
                     charts.sota(points, "ImageNet-1k: reported top-1 by year"),
@@ -473,4 +475,4 @@ PAGE_TYPES: list[Callable[[Sources], list[Page]]] = [dataset_pages, model_pages,
 def all_pages(src: Sources) -> list[Page]:
     pages = [p for build in PAGE_TYPES for p in build(src)]
     links = [(p.path, p.nav) for p in pages if p.nav]
-    return [home_page(src, links), *pages]  # type: ignore[arg-type]
+    return [home_page(src, links), *pages]

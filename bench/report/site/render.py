@@ -78,7 +78,9 @@ def plotly_files() -> dict[str, bytes]:
     js = next((f for name, f in files.items() if name.endswith("plotly/package_data/plotly.min.js")), None)
     lic = next((f for name, f in files.items() if ".dist-info/" in name and "LICENSE" in name.upper()), None)
     if js is None or lic is None:
-        raise ConfigError(f"plotly {dist.version} ships no plotly.min.js or license: reinstall it (`pip install --force-reinstall plotly`)")
+        raise ConfigError(
+            f"plotly {dist.version} ships no plotly.min.js or license: reinstall it (`pip install --force-reinstall plotly`)"
+        )
     license_text = f"plotly.min.js: plotly.js as shipped in the plotly {dist.version} wheel (PyPI).\n\n" + Path(
         str(dist.locate_file(lic))
     ).read_text(encoding="utf-8")

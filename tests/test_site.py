@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from cdp import CHROMIUM
 
 from bench.cli import main
 from bench.report import leaderboard as LB
@@ -26,8 +27,9 @@ from bench.report.site import pages as P
 GOLDEN = Path(__file__).parent / "golden" / "results"
 COMMITTED = Path(__file__).parent.parent / "results"
 SCREENSHOTS = os.environ.get("BENCH_SITE_SCREENSHOTS")  # where the browser tests leave a PNG of each page type
-HAS_CHROMIUM = Path("/usr/bin/chromium").is_file()
-needs_chromium = pytest.mark.skipif(not HAS_CHROMIUM, reason="needs Debian's chromium: apt-get install -y chromium")
+HAS_CHROMIUM = Path(CHROMIUM).is_file()
+NO_CHROMIUM = f"needs a headless Chromium at {CHROMIUM}: apt-get install -y chromium (or set BENCH_CHROMIUM)"
+needs_chromium = pytest.mark.skipif(not HAS_CHROMIUM, reason=NO_CHROMIUM)
 
 SENSITIVITY = [
     {
@@ -353,7 +355,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, results):
 @pytest.fixture(scope="module")
 def browser():
     if not HAS_CHROMIUM:
-        pytest.skip("needs Debian's chromium: apt-get install -y chromium")
+        pytest.skip(NO_CHROMIUM)
     from cdp import Browser
 
     b = Browser()

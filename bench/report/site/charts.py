@@ -68,12 +68,13 @@ def accuracy_vs(points: Sequence[Measured], title: str, x_label: str, maximise_x
             data.append(
                 {
                     "type": "scatter",
-                    "mode": "lines",
+                    "mode": "lines+markers",  # markers too: a front of one point is still seen
                     "name": f"Pareto front ({group})",
                     "x": [p.x for p in on],
                     "y": [p.top1 for p in on],
                     "hoverinfo": "skip",
                     "line": {"color": color, "dash": "dash"},
+                    "marker": {"color": color, "size": 15, "symbol": "circle-open"},
                 }
             )
     return {"data": data, "layout": _layout(title, x_label + " (log scale)", "top-1 (%)", log_x=True)}

@@ -194,23 +194,31 @@ def test_two_builds_are_byte_identical(sites):
     assert mismatch == [] and errors == []
 
 
+def _by_header(page: Page, table: str) -> list[dict[str, dict]]:
+    labels = [c["text"].strip() for c in page.headers[table][0]["cells"]]
+    return [dict(zip(labels, r["cells"])) for r in page.tables[table]]
+
+
 def test_every_stored_result_is_a_row_with_its_stored_values(site, results):
-    for rec in _records(results):
-        key, acc = rec["key"], rec["accuracy"]
-        page = _read(site, P.dataset_page(key["dataset"], key["split"]))
-        rows = [r for r in page.tables["leaderboard"] if r["cells"][1]["text"].startswith(key["model"])]
-        want = acc["restricted"]["top1"]
-        match = [r for r in rows if r["cells"][2]["text"] == f"{want:.2f}" and float(r["cells"][2]["attrs"]["data-sort"]) == want]
-        assert match, (key["model"], want)
-        row = match[0]
-        assert row["cells"][6]["text"] == str(acc["n"])
-        eff = rec.get("efficiency") or {}
-        if eff.get("throughput_img_s") is not None:
-            assert float(row["cells"][9]["attrs"]["data-sort"]) == eff["throughput_img_s"]
     counts: dict[tuple[str, str], int] = {}
     for rec in _records(results):
-        pair = (rec["key"]["dataset"], rec["key"]["split"])
-        counts[pair] = counts.get(pair, 0) + 1
+        key, acc = rec["key"], rec["accuracy"]
+        counts[(key["dataset"], key["split"])] = counts.get((key["dataset"], key["split"]), 0) + 1
+        rows = _by_header(_read(site, P.dataset_page(key["dataset"], key["split"])), "leaderboard")
+        want = acc["restricted"]["top1"]
+        match = [
+            r
+            for r in rows
+            if r["model"]["text"].startswith(key["model"])
+            and r["top-1"]["text"] == f"{want:.2f}"
+            and float(r["top-1"]["attrs"]["data-sort"]) == want
+        ]
+        assert match, (key["model"], want)
+        assert match[0]["n"]["text"] == str(acc["n"])
+        assert match[0]["model"]["href"] == P.model_page(key["model"])
+        eff = rec.get("efficiency") or {}
+        if eff.get("throughput_img_s") is not None:
+            assert float(match[0]["img/s"]["attrs"]["data-sort"]) == eff["throughput_img_s"]
     for (dataset, split), n in counts.items():
         assert len(_read(site, P.dataset_page(dataset, split)).tables["leaderboard"]) == n
 
@@ -289,13 +297,13 @@ def test_model_page_lists_every_run_with_provenance(committed_site):
     recs = [r for r in _records(COMMITTED) if r["key"]["model"] == model]
     assert len(recs) >= 2  # the committed store holds a plain and a --corruptions run of lite0
     page = _read(committed_site, P.model_page(model))
-    top1 = sorted(c["text"] for c in page.column("results", "top-1"))
-    assert top1 == sorted(f"{r['accuracy']['restricted']['top1']:.2f}" for r in recs)
+    top1 = {c["text"] for c in page.column("results", "top-1")}
+    assert top1 == {f"{r['accuracy']['restricted']['top1']:.2f}" for r in recs}
     text = (committed_site / P.model_page(model)).read_text(encoding="utf-8")
     for r in recs:
         assert r["env"]["git_sha"] in text and f"torch {r['env']['torch']}" in text and f"timm {r['env']['timm']}" in text
         assert r["model"]["weights"]["sha256"] in text and r["run"]["started"] in text
-    assert len([i for i in page.ids if i.startswith("run-")]) == len(recs)
+    assert len([i for i in page.ids if i.startswith("run-")]) == len(recs)  # every run's provenance
     published = [[c["text"] for c in row["cells"]] for row in page.tables["published-figures"]]
     # timm's own table, read as a CSV: the figure and its source are on the page
     csv = (Path(__file__).parent.parent / "bench" / "resources" / "timm_results" / "results-imagenet.csv").read_text()
@@ -330,14 +338,52 @@ def test_sensitivity_report_in_results_gets_a_figure(site):
 def test_committed_results_give_reliability_and_robustness_figures(committed_site):
     recs = _records(COMMITTED)
     page = _read(committed_site, "samples.html")
-    with_calibration = [r for r in recs if (r["accuracy"] or {}).get("calibration")]
-    reliability = [k for k in page.scripts if k.startswith("fig-reliability-")]
-    assert len(reliability) == len(with_calibration) > 0
+    figures = [json.loads(v) for k, v in sorted(page.scripts.items()) if k.startswith("fig-reliability-")]
+    models = {r["key"]["model"] for r in recs if (r["accuracy"] or {}).get("calibration")}
+    assert len(figures) >= len(models) > 0
+    for fig in figures:
+        title = fig["layout"]["title"]["text"]
+        bars = fig["data"][0]["y"]
+        stored = [
+            [b["accuracy"] for b in r["accuracy"]["calibration"]["reliability"] if b["count"]]
+            for r in recs
+            if title.startswith(r["key"]["model"]) and (r["accuracy"] or {}).get("calibration")
+        ]
+        assert bars in stored, title  # the bars are a stored record's non-empty bins
     spec = json.loads(page.scripts["fig-robustness-data"])
     mce = sorted(
         r["accuracy"]["corruptions"]["mce"] for r in recs if (r["accuracy"].get("corruptions") or {}).get("mce") is not None
     )
     assert sorted(spec["data"][0]["x"]) == mce
+
+
+def test_a_rebuild_removes_the_pages_of_removed_results_and_nothing_else(results, tmp_path):
+    store, out = tmp_path / "results", tmp_path / "site"
+    shutil.copytree(results, store)
+    (out).mkdir()
+    (out / "CNAME").write_text("bench.example.org\n")  # a file of the user's, not of bench site
+    assert main(["site", "--results-dir", str(store), "--out", str(out)]) == 0
+    gone = P.model_page("timm:resnet50.tv2_in1k")
+    assert (out / gone).is_file()
+    for f in store.rglob("timm-resnet50.tv2_in1k__*.json"):
+        f.unlink()
+    assert main(["site", "--results-dir", str(store), "--out", str(out)]) == 0
+    assert not (out / gone).exists() and (out / P.model_page("timm:resnet50.a1_in1k")).is_file()
+    assert (out / "CNAME").read_text() == "bench.example.org\n"
+
+
+def test_a_column_without_raw_values_sorts_by_its_numbers():
+    rows = LB.Rows(
+        ["model", "ECE", "note"],
+        {"ECE"},
+        [["a", "10.50", "x"], ["b", "—", "y"], ["c", "9.25", "1 image"], ["d", "−1.00", "z"]],
+        [[None, None, None]] * 4,
+        [{}] * 4,
+    )
+    t = P.table("t", rows, "caption")
+    assert [c["type"] for c in t["columns"]] == ["text", "number", "text"]
+    assert [r["cells"][1]["sort"] for r in t["rows"]] == ["10.5", "", "9.25", "-1.0"]
+    assert [r["cells"][2]["sort"] for r in t["rows"]] == [None] * 4
 
 
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, results):

@@ -102,6 +102,7 @@ def table(
     """A sortable table's context: `links` maps a header to one href per row; `attrs` gives each row the values
     the filters match (data-* attributes); `filters` are the select boxes [{name, label, options}]."""
     links = links or {}
+    rows = _numbers_from_text(rows)
     columns: list[dict[str, Any]] = []
     for i, h in enumerate(rows.headers):
         sortable = h in _sort_headers(rows)
@@ -133,6 +134,24 @@ def table(
             }
         )
     return {"id": table_id, "caption": caption, "columns": columns, "rows": body, "filters": list(filters)}
+
+
+_NUMBER = re.compile(r"[+−-]?\d+(\.\d+)?")
+
+
+def _numbers_from_text(rows: LB.Rows) -> LB.Rows:
+    """A column without raw values whose cells are all plain numbers (or a dash) sorts by those numbers, so a
+    column added to the markdown table sorts right before anyone lists its raw value."""
+    values = [list(v) for v in rows.sort_values]
+    for i in range(len(rows.headers)):
+        if any(v[i] is not None for v in values):
+            continue
+        cells = [c[i] for c in rows.cells]
+        present = [c for c in cells if c != F.DASH]
+        if present and all(_NUMBER.fullmatch(c) for c in present):
+            for v, c in zip(values, cells):
+                v[i] = None if c == F.DASH else float(c.replace("−", "-"))
+    return LB.Rows(rows.headers, rows.right, rows.cells, values, rows.records)
 
 
 def _sort_headers(rows: LB.Rows) -> set[str]:

@@ -18,6 +18,7 @@ ASSETS = "assets"
 OWN_ASSETS = ("site.css", "site.js")
 PLOTLY = "plotly.min.js"
 PLOTLY_LICENSE = "plotly.LICENSE.txt"
+MANIFEST = ".bench-site-files"  # what the last build wrote (sorted), so that the next one can remove its stale pages
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _CODE = re.compile(r"`([^`]+)`")
 _BOLD = re.compile(r"\*\*([^*]+)\*\*")
@@ -103,4 +104,18 @@ def write(pages: Sequence[Page], out_dir: str | Path) -> list[Path]:
         written.append(write_file(out / ASSETS / name, (own / name).read_bytes()))
     for name, data in sorted(plotly_files().items()):
         written.append(write_file(out / ASSETS / name, data))
+    _forget_stale(out, written)
     return written
+
+
+def _forget_stale(out: Path, written: Sequence[Path]) -> None:
+    """Delete the pages an earlier build wrote and this one did not (a model whose results were removed), and
+    nothing else: the manifest lists what `bench site` wrote, so other files in --out are never touched."""
+    manifest = out / MANIFEST
+    now = sorted(p.relative_to(out).as_posix() for p in written)
+    before = manifest.read_text(encoding="utf-8").splitlines() if manifest.is_file() else []
+    for name in sorted(set(before) - set(now)):
+        stale = out / name
+        if stale.is_file() and stale.resolve().is_relative_to(out.resolve()):
+            stale.unlink()
+    write_file(manifest, "".join(f"{n}\n" for n in now))

@@ -357,6 +357,7 @@ def test_committed_results_give_reliability_and_robustness_figures(committed_sit
     assert sorted(spec["data"][0]["x"]) == mce
 
 
+@pytest.mark.slow
 def test_a_rebuild_removes_the_pages_of_removed_results_and_nothing_else(results, tmp_path):
     store, out = tmp_path / "results", tmp_path / "site"
     shutil.copytree(results, store)

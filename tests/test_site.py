@@ -232,6 +232,8 @@ def test_cells_are_the_markdown_pages_cells(site, results):
         page = _read(site, P.dataset_page(dataset, split))
         assert [c["text"].strip() for c in page.headers["leaderboard"][0]["cells"]] == LB.MEASURED_HEADERS
         assert [[c["text"] for c in r["cells"]] for r in page.tables["leaderboard"]] == md
+        models = _md_table(LB.render_dataset_page(df, dataset, split).split("## Models", 1)[1], "model")
+        assert [[c["text"] for c in r["cells"]] for r in page.tables["models"]] == models
 
 
 def test_home_page_counts_best_top1_and_newest_date(site, results):

@@ -98,6 +98,7 @@ def table(
     links: Mapping[str, Sequence[str | None]] | None = None,
     attrs: Sequence[dict[str, str]] = (),
     filters: Sequence[dict[str, Any]] = (),
+    static: bool = False,
 ) -> dict[str, Any]:
     """A sortable table's context: `links` maps a header to one href per row; `attrs` gives each row the values
     the filters match (data-* attributes); `filters` are the select boxes [{name, label, options}]."""
@@ -133,7 +134,7 @@ def table(
                 "attrs": dict(sorted(attrs[r].items())) if attrs else {},
             }
         )
-    return {"id": table_id, "caption": caption, "columns": columns, "rows": body, "filters": list(filters)}
+    return {"id": table_id, "caption": caption, "columns": columns, "rows": body, "filters": list(filters), "static": static}
 
 
 _NUMBER = re.compile(r"[+−-]?\d+(\.\d+)?")
@@ -281,6 +282,7 @@ def dataset_pages(src: Sources) -> list[Page]:
                     "figures": figures,
                     "charts": bool(figures or reliability),
                     "reliability": reliability,
+                    "models": _models_table(t),
                     "notes": LB.COLUMN_NOTES,
                     "markdown": f"{name}.md",
                 },
@@ -288,6 +290,22 @@ def dataset_pages(src: Sources) -> list[Page]:
             )
         )
     return out
+
+
+MODELS_HEADERS = ["model", "paper", "year", "extra training data", "code"]
+
+
+def _models_table(t) -> dict[str, Any]:
+    """The markdown page's `## Models` table (paper, year, extra data, code of each model id), same cells."""
+    cells = LB._models_rows(t)
+    rows = LB.Rows(MODELS_HEADERS, {"year"}, cells, [[None] * len(MODELS_HEADERS) for _ in cells], [{} for _ in cells])
+    return table(
+        "models",
+        rows,
+        "Paper, year, extra training data and code of each model",
+        {"model": [model_page(c[0]) for c in cells]},
+        static=True,
+    )
 
 
 def _measured(r: dict[str, Any], x: float, group: str | None = None) -> charts.Measured:

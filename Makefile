@@ -18,7 +18,7 @@ EXTRA ?=
 RUN_ARGS = --models $(MODELS_OR_DEFAULT) --dataset $(DATASET) --device $(DEVICE) --results-dir $(RESULTS) \
 	$(if $(LIMIT),--limit $(LIMIT)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(EXTRA)
 
-.PHONY: install bench leaderboards test lint check benchmark mutation planted clean
+.PHONY: install bench leaderboards site test lint check benchmark mutation planted clean
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ bench: install
 
 leaderboards: install
 	$(BIN)/bench leaderboard --results-dir $(RESULTS) --out leaderboards
+
+# The static website (docs/site.md): site/index.html, one page per dataset/split and per model, published results.
+SITE ?= site
+site: install
+	$(BIN)/bench site --results-dir $(RESULTS) --out $(SITE)
 
 test: install
 	$(BIN)/python -m pytest -q

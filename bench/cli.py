@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     le.add_argument("--results-dir", default="results")
     le.add_argument("--out", default="leaderboards")
 
+    si = sub.add_parser("site", help="generate the static website (HTML, interactive plots) from results")
+    si.add_argument("--results-dir", default="results")
+    si.add_argument("--out", default="site", help="folder for the site (open its index.html, or host it)")
+
     ck = sub.add_parser("check", help="compare results with a baseline; exit 1 when accuracy got worse")
     ck.add_argument("--baseline", required=True, help="baseline JSON (see baselines/)")
     ck.add_argument("--results-dir", default="results")
@@ -336,6 +340,14 @@ def cmd_leaderboard(args) -> int:
     return EXIT_OK
 
 
+def cmd_site(args) -> int:
+    from .report.site import build
+
+    written = build(_results_dir(args.results_dir), args.out)
+    print(f"wrote {len(written)} files under {args.out}/: open {Path(args.out) / 'index.html'}")
+    return EXIT_OK
+
+
 def cmd_check(args) -> int:
     from .report import regress
 
@@ -363,6 +375,7 @@ COMMANDS = {
     "labels": cmd_labels,
     "profile": cmd_profile,
     "leaderboard": cmd_leaderboard,
+    "site": cmd_site,
     "check": cmd_check,
     "env": cmd_env,
     "sensitivity": cmd_sensitivity,

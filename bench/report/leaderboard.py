@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -392,6 +392,58 @@ def measured_headers(mce: bool = False) -> list[str]:
     return MEASURED_HEADERS[:-1] + (MCE_HEADERS if mce else []) + MEASURED_HEADERS[-1:]
 
 
+# The raw value each dataset-page column sorts by on the site; a header not listed sorts by its cell text.
+MEASURED_SORT = {
+    "rank": "rank",
+    "top-1": "top1",
+    "top-5": "top5",
+    "top-1 (full)": "top1_full",
+    "95% CI (top-1)": "top1_ci_low",
+    "n": "n",
+    "params (M)": "params_m",
+    "GMACs": "gmacs",
+    "img/s": "img_s",
+    "latency p50 (ms)": "latency_p50_ms",
+    "peak GPU mem (MB)": "gpu_peak_mb",
+    "reported top-1": "ref_top1",
+    "reported top-5": "ref_top5",
+    "Δ top-1": "delta_top1",
+    "mCE": "mce",
+    "relative mCE": "relative_mce",
+    "date": "date",
+}
+PUBLISHED_SORT = {"rank": "rank", "top-1": "top1", "top-5": "top5", "params (M)": "params_m", "GMACs": "gmacs", "year": "year"}
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A page table as both renderers need it: the markdown page prints `cells`; the site prints them too and
+    sorts by `sort_values` (the unformatted number, None when missing or when the column sorts by its text)."""
+
+    headers: list[str]
+    right: set[str]
+    cells: list[list[str]]
+    sort_values: list[list[Any]]
+    records: list[dict[str, Any]]  # the unformatted row behind each line, in order
+
+
+def _rows(headers: Sequence[str], right: set[str], cells: list[list[str]], records: list[dict[str, Any]], sort: dict) -> Rows:
+    values = [[None if h not in sort else _clean(r.get(sort[h])) for h in headers] for r in records]
+    return Rows(list(headers), set(right), cells, values, records)
+
+
+def measured_rows(table) -> Rows:
+    """The dataset page's table: the same cells as the markdown page, with their raw sort values."""
+    mce = _has_corruptions(table)
+    return _rows(
+        measured_headers(mce),
+        MEASURED_RIGHT | set(MCE_HEADERS),
+        _measured_rows(table, mce),
+        table.to_dict("records"),
+        MEASURED_SORT,
+    )
+
+
 def _real_rows(table) -> list[list[str]]:
     """ImageNet-ReaL top-1 of the results that have it (imagenet-1k validation with the official file names)."""
     has = table[table["real_top1"].notna()]
@@ -571,9 +623,8 @@ def _published_frame(rows: Sequence[pub.Reported]):
     return _ranked(df, "top1", "top5", "model")
 
 
-def _render_published(rows: Sequence[pub.Reported], torchvision_version: str) -> str:
-    df = _published_frame(rows)
-    body = [
+def _published_cells(df) -> list[list[str]]:
+    return [
         [
             F.integer(r["rank"]),
             F.text(r["model"]),
@@ -590,6 +641,17 @@ def _render_published(rows: Sequence[pub.Reported], torchvision_version: str) ->
         ]
         for r in df.to_dict("records")
     ]
+
+
+def published_rows(rows: Sequence[pub.Reported]) -> Rows:
+    """The published page's table (ranked by top-1): cells as on published.md, with raw sort values."""
+    df = _published_frame(rows)
+    return _rows(PUBLISHED_HEADERS, PUBLISHED_RIGHT, _published_cells(df), df.to_dict("records"), PUBLISHED_SORT)
+
+
+def _render_published(rows: Sequence[pub.Reported], torchvision_version: str) -> str:
+    df = _published_frame(rows)
+    body = _published_cells(df)
     winners = [
         [
             F.text(w.get("year")),

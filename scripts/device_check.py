@@ -292,7 +292,9 @@ def cmd_measure(args) -> None:
         "failed": failed,
     }
     if device.startswith("cuda") and rows and any(r.get("nvml_process_used_mb") is None for r in rows):
-        figures["note"] = "NVML process memory is missing: is nvidia-ml-py installed (install step)?"
+        figures["note"] = (
+            "NVML process memory is missing: nvidia-ml-py absent (install step), or a container whose NVML lists host pids"
+        )
     emit("measure", figures)
     print(json.dumps(figures, indent=1, default=str))
     sys.exit(1 if failed else 0)

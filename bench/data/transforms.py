@@ -139,7 +139,7 @@ def _resize_interpolation(ts: TransformSpec) -> str:
     """The interpolation timm's own eval transform really resizes with, which is what the spec records: timm
     1.0.29 builds the non-square centre crop's ResizeKeepRatio without the configured interpolation (bilinear
     whatever the config says; later releases pass it), and the pixels follow the step, not the config."""
-    for step in build(ts, normalize=False).transforms:
+    for step in getattr(build(ts, normalize=False), "transforms", ()):  # a torchvision Compose
         if type(step).__name__ in ("Resize", "ResizeKeepRatio"):
             mode = step.interpolation
             return str(getattr(mode, "value", mode))

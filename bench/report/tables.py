@@ -69,6 +69,37 @@ def table(headers: Sequence[str], rows: list[list[str]], right: set[str] | Seque
     return tabulate(rows, headers=list(headers), tablefmt="github", disable_numparse=True, colalign=align)
 
 
+def terminal_table(headers: Sequence[str], rows: list[list[str]], colalign: Sequence[str] | None = None) -> str:
+    """A terminal table (tabulate's "simple" format) of pre-formatted cells. tabulate is optional at run time:
+    without it (a lent GPU machine, docs/gpu.md) the same layout comes from `plain_table`, so a finished run
+    always gets its summary instead of an ImportError after its results were written."""
+    try:
+        from tabulate import tabulate
+    except ModuleNotFoundError:
+        return plain_table(headers, rows, colalign)
+    return tabulate(
+        rows,
+        headers=list(headers),
+        tablefmt="simple",
+        disable_numparse=True,
+        colalign=None if colalign is None else tuple(colalign),
+    )
+
+
+def plain_table(headers: Sequence[str], rows: list[list[str]], colalign: Sequence[str] | None = None) -> str:
+    """tabulate's "simple" layout without tabulate: columns two spaces apart, each as wide as its widest cell
+    and at least its header plus two, a dashed rule under the header, trailing spaces stripped. Columns are
+    "left" or "right" aligned (the terminal tables use no other)."""
+    aligns = list(colalign) if colalign is not None and rows else ["left"] * len(headers)  # as tabulate: no rows, no alignment
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max([len(h) + 2] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if a == "right" else v.ljust(w) for v, w, a in zip(values, widths, aligns)).rstrip()
+
+    return "\n".join([line(list(headers)), "  ".join("-" * w for w in widths), *(line(row) for row in cells)])
+
+
 def compact_table(headers: Sequence[str], rows: list[list[str]], right: set[str]) -> str:
     """A github table without tabulate's column padding: the published page has ~1,400 rows, and padding
     every cell to its column's widest (a paper title) would triple the file for no reader's benefit."""

@@ -348,6 +348,7 @@ class SectionRun(Section):
     world_size: int | None = None
     bench_version: str | None = None
     git_sha: str | None = None
+    error: str | None = None  # the section failed (its measurement is absent and a rerun tries again): why
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 

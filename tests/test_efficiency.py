@@ -640,3 +640,25 @@ def test_cuda_index_reads_the_number_or_asks_for_the_current_device():
     current = SimpleNamespace(current_device=lambda: 3)  # a stand-in for torch.cuda: no GPU needed
     assert cuda_index("cuda:1", current) == 1 and cuda_index(torch.device("cuda", 2), current) == 2
     assert cuda_index("cuda", current) == 3 and cuda_index(torch.device("cuda"), current) == 3 and cuda_index(None, current) == 3
+
+
+def test_profile_vs_timm_compares_static_graphs_with_static_graphs(eager_compile, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After measure() compiled batch 8 and batch 1, a plain torch.compile of the same model got a dynamic-shape
+    graph (automatic dynamic shapes): the ratio compared shape-generic kernels with specialised ones."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_vs_timm.py"
+    spec = importlib.util.spec_from_file_location("profile_vs_timm", path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "profile_vs_timm", script)  # its dataclasses look their module up
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", torch.backends.cudnn.benchmark)  # the script sets it
+    spec.loader.exec_module(script)
+    args = script.parse_args(["--device", "cpu", "--compile", "--batch-size", "4", "--timm-warmup", "2", "--timm-iters", "3"])
+    model = _Width(4)
+    ours = measure(model, (3, 16, 16), EfficiencyConfig(compile=True, **_FAST))
+    theirs = script.timm_style_throughput(model, (3, 16, 16), args)
+    assert ours["compiled"] is True and ours["compile_dynamic"] is False
+    assert theirs.compiled is True and theirs.dynamic is False
+    assert "compiled (static graphs): measure True" in script.report(args, [(ours, theirs)])

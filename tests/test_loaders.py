@@ -9,10 +9,8 @@ import pytest
 import torch
 
 from bench.data import datasets as D
-from bench.data import labels as L
 from bench.data import loaders
 from bench.data import transforms as T
-from bench.measure.evaluate import evaluate
 
 
 def _folder_with(tmp_path, files: dict[str, bytes], wnid="n07920052"):
@@ -200,7 +198,9 @@ def test_one_bad_image_still_falls_back_alone(monkeypatch, lite0):
     import torchvision.io
 
     spec, model, _ = lite0
-    monkeypatch.setattr(torchvision.io, "decode_jpeg", _raising(RuntimeError("Error while decoding JPEG: bad Huffman")))  # every GPU decode fails
+    monkeypatch.setattr(
+        torchvision.io, "decode_jpeg", _raising(RuntimeError("Error while decoding JPEG: bad Huffman"))
+    )  # every GPU decode fails
     assert len(_decoded(D.load("samples"), T.resolve(spec, model), "cpu")) == len(D.load("samples"))
 
 

@@ -103,7 +103,11 @@ def test_write_read_and_load(tmp_path):
     assert back.accuracy.restricted.top1 == 50.0 and back.efficiency.params == 61100840 and back.key == record.key
     np.testing.assert_array_equal(R.read_samples(back)["target"], np.arange(4))
     raw = json.loads(path.read_text())  # the file itself, read without the schema module
-    assert raw["schema_version"] == S.SCHEMA_VERSION == 3 and raw["key"]["weights_digest"] == "file:" + "ab" * 32 and raw["accuracy"]["n"] == 4
+    assert (
+        raw["schema_version"] == S.SCHEMA_VERSION == 3
+        and raw["key"]["weights_digest"] == "file:" + "ab" * 32
+        and raw["accuracy"]["n"] == 4
+    )
     row = R.load(tmp_path).iloc[0]
     assert row["top1"] == 50.0 and row["params"] == 61100840 and row["ref_top1"] == 56.522 and row["date"] == "2026-11-23"
     assert row["run"] == record.key.hash and bool(row["shown"]) and bool(row["complete"])

@@ -86,4 +86,7 @@ def tf32_flags() -> dict[str, bool]:
     """The TF32 switches in force, as recorded with a measurement."""
     import torch
 
-    return {"allow_tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32), "allow_tf32_cudnn": bool(torch.backends.cudnn.allow_tf32)}
+    return {
+        "allow_tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "allow_tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+    }

@@ -604,7 +604,9 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
             # Fixed input shapes: let cuDNN pick the fastest kernels, as timm's benchmark does.
             torch.backends.cudnn.benchmark = True
             thr, ran_batch = run_with_oom_backoff(
-                lambda b: _throughput(forward, input_size, budget, cfg.channels_last, device, b, timer, _probe_for(device), tracker),
+                lambda b: _throughput(
+                    forward, input_size, budget, cfg.channels_last, device, b, timer, _probe_for(device), tracker
+                ),
                 batch,
             )
             lat = _latencies(forward, input_size, budget, cfg.channels_last, device, timer, tracker)

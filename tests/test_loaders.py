@@ -85,6 +85,10 @@ def _check_agreement(model, a, b, ts, kernel: str) -> tuple[int, int]:
     coin flip (> 0.01: chelsea.jpg's tiger cat 0.3705 vs Egyptian cat 0.3704 may flip). Returns (agree, total)."""
     max_levels, over_two_share, mean_levels = TOLERANCE[kernel]
     levels = ((a - b).abs() * 255 * torch.tensor(ts.std, device=a.device).view(1, -1, 1, 1)).round()
+    print(
+        f"{kernel}: max {int(levels.max())} levels, {100 * (levels > 0).float().mean():.2f} % of values differ,"
+        f" {100 * (levels > 2).float().mean():.3f} % by > 2 levels, mean {float(levels.mean()):.3f} levels"
+    )
     assert levels.max() <= max_levels
     assert (levels > 2).float().mean() <= over_two_share
     assert levels.mean() <= mean_levels

@@ -473,6 +473,8 @@ def _throughput(
     tracker: CompileTracker | None = None,
 ) -> _Throughput:
     """(Compile,) warm-up, peak reset, timed repeats: the memory probe sees warm-up and steady state apart."""
+    if tracker is not None:  # after an OOM the failed batch's graph is dead weight toward the recompile limit
+        torch._dynamo.reset()
     probe.start()
     x = _make_input(batch, input_size, device, channels_last)
 

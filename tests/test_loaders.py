@@ -223,3 +223,21 @@ def test_cuda_decode_agrees_with_cpu_path(lite0, tmp_path):
         got = _check_agreement(model, a, b, ts, "tensor-float32-round")
         agree, total = agree + got[0], total + got[1]
     assert agree >= total - 1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cpu_emulation_of_the_float_resize_is_what_cuda_runs(lite0):
+    """The CPU tests certify the float32 + round kernel: it must be the one torchvision runs on CUDA (to within one
+    level where float32 interpolation rounds a .5 differently on the two devices)."""
+    from torchvision.transforms.functional import pil_to_tensor
+
+    from bench.data.images import open_rgb
+
+    spec, model, _ = lite0
+    ts = T.resolve(spec, model)
+    for i in range(len(D.load("samples"))):
+        img = pil_to_tensor(open_rgb(D.load("samples").raw(i)))
+        emulated = T.build_for_tensors(ts, float_resize=True)(img).int()
+        on_cuda = T.build_for_tensors(ts)(img.cuda()).cpu().int()
+        assert (emulated - on_cuda).abs().max() <= 1 and (emulated != on_cuda).float().mean() < 0.001

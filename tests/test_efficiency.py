@@ -662,4 +662,3 @@ def test_profile_vs_timm_compares_static_graphs_with_static_graphs(eager_compile
     assert ours["compiled"] is True and ours["compile_dynamic"] is False
     assert theirs.compiled is True and theirs.dynamic is False
     assert "compiled (static graphs): measure True" in script.report(args, [(ours, theirs)])
-

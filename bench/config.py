@@ -293,6 +293,12 @@ class RunConfig:
         default=False,
         metadata=flag("--compile", action="store_true", help="torch.compile the model for the throughput measurement"),
     )
+    tf32: bool = field(
+        default=False,  # measure.device.DEFAULT_TF32: "fp32" means IEEE fp32 for convolutions and matmuls alike
+        metadata=flag(
+            "--tf32", action="store_true", help="allow TF32 for CUDA matmuls and convolutions (default: off, IEEE fp32)"
+        ),
+    )
     weights: str = field(
         default="pretrained",
         metadata=flag(

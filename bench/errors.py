@@ -51,3 +51,16 @@ class SchemaVersionError(ResultsError):
     """A result written by a newer imagenet-bench (exit 2): never overwritten, read only after an upgrade."""
 
     exit_code = 2
+
+
+# Messages of the allocation failures that CUDA libraries report as a plain RuntimeError (cuBLAS handle or
+# workspace, cuDNN workspace, cuFFT/cuSOLVER/NCCL buffers), not as torch.OutOfMemoryError: near the memory limit
+# they mean the same thing, so the batch-size back-off treats them alike.
+_ALLOC_FAILED = ("CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED", "CUFFT_ALLOC_FAILED", "CUSOLVER_STATUS_ALLOC_FAILED")
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """torch.OutOfMemoryError, or a CUDA library's *_ALLOC_FAILED RuntimeError (see _ALLOC_FAILED)."""
+    if type(err).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (= torch.cuda.OutOfMemoryError); no torch import here
+        return True
+    return isinstance(err, RuntimeError) and any(s in str(err) for s in _ALLOC_FAILED)

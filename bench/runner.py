@@ -161,8 +161,11 @@ def run(cfg: RunConfig) -> RunReport:
     info = dist.init(cfg.resolved_device())
     device = dist.device_for(info, cfg.resolved_device())
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    from .measure.device import tf32
+
     try:
-        return _run(cfg, specs, info, device)
+        with tf32(cfg.tf32):  # accuracy and efficiency alike: TF32 is part of the key on CUDA
+            return _run(cfg, specs, info, device)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -182,7 +185,7 @@ class Context:
     requested: tuple[str, ...]
     split: str
     device: str
-    device_id: str  # kind:name, part of the key
+    device_id: str  # kind:name, the machine efficiency is measured on (Identity.machine)
     images: datasets.Images | None = None
     indices: list[int] | None = None
     samples: str | None = None  # digest of the exact samples
@@ -347,8 +350,11 @@ def _identity(cfg: RunConfig, spec: models.ModelSpec, ctx: Context, digest: str 
         batch_size=cfg.batch_size,
         channels_last=cfg.channels_last,
         compile=cfg.compile,
-        device=ctx.device_id,
+        device=ctx.device.split(":")[0],  # what can change predictions; the machine is efficiency's (machine=)
         corruptions=cfg.corruptions,
+        tf32=("on" if cfg.tf32 else "off") if ctx.device.startswith("cuda") else None,
+        resize_kernel=None if ctx.data_path is None else loaders.resize_kernel(ctx.data_path, ctx.device),
+        machine=ctx.device_id,
     )
 
 
@@ -388,6 +394,9 @@ def _measure_and_store(
             what,
             f"kept stored {'+'.join(kept)}" if kept else "",
             f"efficiency taken over from run {plan.adopt.key.hash}" if plan.adopt else "",
+            f"efficiency measured again on {ctx.device_id} (the stored one is from {plan.other_machine})"
+            if plan.other_machine and "efficiency" in plan.measure
+            else "",
         )
         if w
     ]
@@ -654,6 +663,7 @@ def _evaluate_with_backoff(cfg: RunConfig, job: EvalJob):
     """
     import torch
 
+    from .measure.device import tf32_flags
     from .measure.efficiency import run_with_oom_backoff
     from .measure.evaluate import evaluate
 
@@ -675,7 +685,9 @@ def _evaluate_with_backoff(cfg: RunConfig, job: EvalJob):
             progress=cfg.progress,
             finish=pipe.finish,
         )
-        ev.summary.update(data_path=pipe.data_path, workers=pipe.workers, batch_size=batch)
+        ev.summary.update(
+            data_path=pipe.data_path, resize_kernel=pipe.resize_kernel, workers=pipe.workers, batch_size=batch, **tf32_flags()
+        )
         return ev
 
     try:
@@ -697,7 +709,12 @@ def _efficiency(cfg: RunConfig, model, ts: transforms.TransformSpec, device: str
     from .measure.efficiency import EfficiencyConfig, measure
 
     ecfg = EfficiencyConfig(
-        device=device, batch_size=cfg.batch_size, precision=cfg.precision, channels_last=channels_last, compile=cfg.compile
+        device=device,
+        batch_size=cfg.batch_size,
+        precision=cfg.precision,
+        channels_last=channels_last,
+        compile=cfg.compile,
+        tf32=cfg.tf32,
     )
     c, h, w = ts.input_size
     return measure(model, (c, h, w), ecfg)

@@ -57,7 +57,8 @@ def variants(spec: M.ModelSpec, model, ts: T.TransformSpec) -> list[Variant]:
     def resolved(**overrides) -> T.TransformSpec:
         return T.resolve(spec, model, "model", overrides)
 
-    out = [Variant("resize backend", "tensor resize (torchvision v2, antialias)", ts, backend="tensor")]
+    # The CPU's native uint8 kernel; CUDA resizes in float32 and rounds (tests/test_loaders.py certifies both).
+    out = [Variant("resize backend", "tensor resize (torchvision v2, antialias, uint8 kernel)", ts, backend="tensor")]
     others = [m for m in ("bilinear", "bicubic") if m != ts.interpolation]
     out += [Variant("interpolation", f"{m} interpolation", resolved(interpolation=m)) for m in others]
     for sign in (+1, -1):
@@ -161,7 +162,13 @@ def measure_model(
             "axis": v.axis,
             "variant": v.name,
             "note": v.note,
-            "transform": None if v.ts is None else {**v.ts.to_dict(), "resize_backend": v.backend},
+            "transform": None
+            if v.ts is None
+            else {
+                **v.ts.to_dict(),
+                "resize_backend": v.backend,
+                "resize_kernel": "tensor-uint8" if v.backend == "tensor" else "pil",
+            },
         }
         if v.ts is not None:
             fn = TensorResize(v.ts) if v.backend == "tensor" else T.build(v.ts, normalize=False)

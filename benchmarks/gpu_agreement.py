@@ -71,6 +71,7 @@ def agreement(name: str, images, indices, device: str, batch_size: int, workers:
         "pixel_mean_levels": sum_levels / pixels if pixels else None,
         "pixels_differing_pct": 100.0 * differing / pixels if pixels else None,
         "transform": ts.to_dict(),
+        "resize_kernel": gpu.resize_kernel,  # tensor-float32-round on CUDA, tensor-uint8 on CPU
         "meets_threshold": rate is not None and rate >= THRESHOLD,
     }
 

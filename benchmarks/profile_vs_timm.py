@@ -24,10 +24,10 @@ import torch
 from torch import nn
 
 try:
-    from bench.measure.efficiency import EfficiencyConfig, measure
+    from bench.measure.efficiency import EfficiencyConfig, compile_static, measure
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench.measure.efficiency import EfficiencyConfig, measure
+    from bench.measure.efficiency import EfficiencyConfig, compile_static, measure
 
 _DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -39,6 +39,8 @@ class TimmStyleResult:
     img_s: float
     warmup: int
     iters: int
+    compiled: bool | None = None  # --compile: every timed step called a compiled graph
+    dynamic: bool | None = None  # --compile: a shape-generic graph was compiled (it must not be: like for like)
 
 
 def build_model(name: str) -> tuple[nn.Module, tuple[int, int, int]]:
@@ -59,7 +61,9 @@ def timm_style_throughput(model: nn.Module, input_size: tuple[int, int, int], ar
     device = torch.device(args.device)
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     model.to(device).eval().to(memory_format=fmt)
-    runner = torch.compile(model) if args.compile else model
+    # Compiled afresh and static, as measure() compiles: after measure() compiled batch B and batch 1, a plain
+    # torch.compile would get a dynamic-shape graph (automatic dynamic shapes) and the ratio would compare kernels.
+    runner, tracker = compile_static(model) if args.compile else (model, None)
     x = torch.randn((args.batch_size, *input_size), device=device).contiguous(memory_format=fmt)
     dtype = _DTYPES[args.precision]
     # Same autocast as measure(): this script compares timing methods, not dtype policies
@@ -86,7 +90,10 @@ def timm_style_throughput(model: nn.Module, input_size: tuple[int, int, int], ar
             step()
         elapsed = now(sync=True) - start
     model.to(memory_format=torch.contiguous_format)
-    return TimmStyleResult(args.batch_size * args.timm_iters / elapsed, args.timm_warmup, args.timm_iters)
+    result = TimmStyleResult(args.batch_size * args.timm_iters / elapsed, args.timm_warmup, args.timm_iters)
+    if tracker is not None:
+        result.compiled, result.dynamic = tracker.calls >= args.timm_warmup + args.timm_iters, tracker.dynamic
+    return result
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -121,6 +128,14 @@ def report(args: argparse.Namespace, rounds: list[tuple[dict[str, Any], TimmStyl
     lines = [
         f"model {args.model} | {last['device']} ({last['device_name']}) | {args.precision}"
         f" | channels_last={args.channels_last} | compile={args.compile} | batch {args.batch_size}{backoff}",
+        *(
+            [
+                f"compiled (static graphs): measure {last['compiled']} ({last['compile_s']:.1f} s compile),"
+                f" timm-style {rounds[-1][1].compiled} (dynamic graph: {rounds[-1][1].dynamic})"
+            ]
+            if args.compile
+            else []
+        ),
         f"bench.measure.efficiency.measure : {ours:10.1f} img/s  (median of {last['repeats']} repeats of"
         f" {'/'.join(map(str, sorted(set(last['repeat_iters']))))} iters after {last['warmup_iters']} warm-up,"
         f" {'settled' if last['warmup_settled'] else 'not settled'}; {last['throughput_timing_s']:.1f} s)",

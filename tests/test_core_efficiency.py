@@ -58,6 +58,11 @@ MEASURE_KEYS = {
     "precision",
     "channels_last",
     "compile",
+    "compiled",
+    "compile_s",
+    "latency_compile_s",
+    "allow_tf32_matmul",
+    "allow_tf32_cudnn",
     "batch_size",
     "batch_size_requested",
     "budget",
@@ -376,7 +381,10 @@ def test_compile_wraps_the_model_once_per_shape_specialisation(monkeypatch):
     E.measure(model, (3, 8, 8), E.EfficiencyConfig(**FAST))
     assert compiled == []
     r = E.measure(model, (3, 8, 8), E.EfficiencyConfig(compile=True, **FAST))
-    assert r["compile"] is True and compiled == [(model, {"dynamic": False})]
+    ((wrapped, kwargs),) = compiled
+    assert wrapped is model and kwargs["dynamic"] is False and isinstance(kwargs["backend"], E.CompileTracker)
+    # this stand-in compiles nothing: the record says the steps ran eagerly, whatever was asked
+    assert r["compile"] is True and r["compiled"] is False and r["compile_graphs"] == 0
 
 
 def test_measure_restores_the_model_and_records_the_config():

@@ -63,12 +63,25 @@ def _hash12(fields: dict) -> str:
         ("batch_size", 64),
         ("channels_last", True),
         ("compile", True),
-        ("device", "cpu:x"),
+        ("device", "cuda"),
         ("corruptions", "all@1"),
+        ("tf32", "on"),
+        ("resize_kernel", "tensor-float32-round"),
     ],
 )
 def test_every_key_field_changes_the_path(tmp_path, field, other):
     assert key().path(tmp_path) != key(**{field: other}).path(tmp_path)
+
+
+def test_the_machine_is_not_in_the_path_but_decides_whether_an_efficiency_counts(tmp_path):
+    """Another CPU model predicts the same: accuracy is found; only efficiency is measured again."""
+    from bench.store.schema import Efficiency, Record
+
+    epyc, xeon = key(device="cpu", machine="cpu:AMD EPYC"), key(device="cpu", machine="cpu:Intel(R) Xeon(R) Processor")
+    assert epyc.path(tmp_path) == xeon.path(tmp_path) and "machine" not in epyc.canonical()
+    record = Record(key=epyc, efficiency=Efficiency(device="cpu", device_name="AMD EPYC"))
+    assert epyc.efficiency_counts(record) and not xeon.efficiency_counts(record)
+    assert key().efficiency_counts(record)  # a key that names no machine takes any
 
 
 def test_transform_policy_is_part_of_the_stored_name(tmp_path):

@@ -147,3 +147,52 @@ def test_rank0_decides_what_is_done_and_every_rank_follows(tmp_path):
         np.load(next((tmp_path / "alone").rglob("*.npz")))["full_top5"],
         np.load(lite1.with_name(lite1.stem + ".samples.npz"))["full_top5"],
     )
+
+
+def test_one_process_never_creates_a_process_group(monkeypatch):
+    """`torchrun --nproc-per-node 1` (WORLD_SIZE=1) or no torchrun: no process group, so NCCL is never touched."""
+    import torch.distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setattr(torch.distributed, "init_process_group", lambda **kw: pytest.fail(f"process group created: {kw}"))
+    assert dist.init("cuda") == dist.DistInfo() and not dist.DistInfo().active
+    assert dist.device_for(dist.DistInfo(), "cuda:0") == "cuda:0"
+
+
+@pytest.mark.parametrize("device", ["cuda:0", "cuda:1"])
+def test_a_numbered_cuda_device_under_torchrun_is_refused_with_the_fix(monkeypatch, device):
+    """Only a bare `cuda` maps to cuda:LOCAL_RANK: `cuda:0` used to put every rank on GPU 0."""
+    from bench.errors import ConfigError
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with pytest.raises(ConfigError, match="pass --device cuda") as e:
+        dist.init(device)
+    assert e.value.exit_code == 2
+
+
+def test_process_group_waits_longer_than_ranks_take_outside_collectives(monkeypatch):
+    """Ranks 1.. wait in the next broadcast while rank 0 measures efficiency and builds the next model: NCCL's
+    default timeout (10 min) would end the run on a long model."""
+    import datetime
+
+    import torch.distributed
+    import torch.distributed.constants
+
+    from bench.errors import ConfigError
+
+    created: list[dict] = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.distributed, "init_process_group", lambda **kw: created.append(kw))
+    info = dist.init("cpu")
+    assert info.active and created == [{"backend": "gloo", "timeout": datetime.timedelta(hours=4)}]
+    assert created[0]["timeout"] > torch.distributed.constants.default_pg_nccl_timeout
+    monkeypatch.setenv(dist.TIMEOUT_ENV, "60")
+    dist.init("cpu")
+    assert created[-1]["timeout"] == datetime.timedelta(seconds=60)
+    monkeypatch.setenv(dist.TIMEOUT_ENV, "soon")
+    with pytest.raises(ConfigError, match="BENCH_DIST_TIMEOUT_S"):
+        dist.init("cpu")

@@ -41,7 +41,8 @@ TORCHVISION_MODELS = [
 
 MEASURE_KEYS = {
     "params", "params_trainable", "gmacs", "macs_counter", "input_size", "device", "device_name", "precision",
-    "channels_last", "compile", "batch_size", "batch_size_requested",
+    "channels_last", "compile", "compiled", "allow_tf32_matmul", "allow_tf32_cudnn", "batch_size", "batch_size_requested",
+    "compile_s", "latency_compile_s",
     "throughput_img_s", "throughput_img_s_min", "throughput_img_s_max", "repeats", "repeat_iters", "repeat_s",
     "first_call_s", "warmup_iters", "warmup_s", "warmup_settled", "throughput_timing_s",
     "latency_ms_p50", "latency_ms_p95", "latency_ms_p99", "latency_iters", "latency_warmup_iters", "latency_timing_s",
@@ -204,17 +205,89 @@ def test_device_defaults() -> None:
     assert EfficiencyConfig(batch_size=3, budget=_BUDGET).resolved() == (3, _BUDGET)
 
 
-def test_compile_flag_wraps_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Real inductor compilation takes tens of seconds on CPU; only the plumbing is tested.
-    compiled: list[dict] = []
+class _Width(nn.Module):
+    """One class, many sizes: like resnet18...152 sharing ResNet.forward, each width fails the others' guards."""
 
-    def fake_compile(model: nn.Module, **kwargs: object) -> nn.Module:
-        compiled.append(kwargs)
-        return model
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, width, 3)
+        self.fc = nn.Linear(width, 2)
 
-    monkeypatch.setattr(torch, "compile", fake_compile)
-    r = measure(_tiny(), (3, 16, 16), EfficiencyConfig(compile=True, **_FAST))
-    assert r["compile"] is True and compiled == [{"dynamic": False}]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x).mean((2, 3)))
+
+
+@pytest.fixture
+def eager_compile(monkeypatch: pytest.MonkeyPatch):
+    """torch.compile's real front end (dynamo: guards, caches, recompile limit) with the "eager" backend, which
+    generates no code: inductor takes tens of seconds per model on these cores. Restores dynamo's state after."""
+    import torch._dynamo
+
+    monkeypatch.setattr(E, "COMPILE_BACKEND", "eager")
+    yield torch._dynamo.config
+    torch._dynamo.reset()
+
+
+def test_every_model_of_one_class_is_really_compiled(eager_compile) -> None:
+    """Compiled entries used to pile up on the class's forward: past dynamo's recompile limit (2 here, 8 by
+    default: the 5th model of a family at two shapes each) the timing ran eagerly while the record said compile."""
+    with eager_compile.patch(recompile_limit=2):
+        records = [measure(_Width(4 + i), (3, 16, 16), EfficiencyConfig(compile=True, **_FAST)) for i in range(6)]
+    for r in records:
+        assert r["compile"] is True and r["compiled"] is True, r.get("compile_fallback")
+        assert (r["compiled_throughput"], r["compiled_latency"], r["compile_graphs"]) == (True, True, 2)
+        assert r["compile_dynamic"] is False and r["compile_fallback"] is None  # static graphs, batch 8 and batch 1
+
+
+def test_record_says_eager_when_dynamo_falls_back(eager_compile) -> None:
+    """With room for one graph only, the batch-1 shape hits the limit and runs eagerly: the record says so, and why."""
+    with eager_compile.patch(recompile_limit=1):
+        r = measure(_Width(4), (3, 16, 16), EfficiencyConfig(compile=True, **_FAST))
+    assert r["compile"] is True and r["compiled"] is False
+    assert (r["compiled_throughput"], r["compiled_latency"], r["compile_graphs"]) == (True, False, 1)
+    assert "recompile limit" in r["compile_fallback"].lower()
+
+
+def test_compile_time_is_its_own_figure_and_warmup_starts_after_it(eager_compile) -> None:
+    """The first call compiles; it used to be the warm-up's first step (which then stopped at its minimum unsettled)."""
+    runner, tracker = E.compile_static(_Width(4).eval())
+    graphs_before_each_call: list[int] = []
+
+    def timer(fn, n: int) -> float:  # a scripted clock: compile 5 s, every step 10 ms
+        graphs_before_each_call.append(tracker.graphs)
+        fn() if n == 1 else [fn() for _ in range(n)]
+        return 5.0 if tracker.graphs > graphs_before_each_call[-1] else 0.01 * n
+
+    with torch.inference_mode():
+        thr = E._throughput(runner, (3, 16, 16), _FAST["budget"], False, torch.device("cpu"), 2, timer, E._NoProbe(), tracker)
+    assert thr.compile_s == 5.0 and graphs_before_each_call[:2] == [0, 1]  # compiled in the first call, apart
+    assert thr.warmup.times and set(thr.warmup.times) == {0.01}  # no compile inside the warm-up
+    assert thr.compiled is True
+    r = measure(_Width(4), (3, 16, 16), EfficiencyConfig(**_FAST))
+    assert r["compile_s"] is None and r["compiled"] is False
+
+
+class _ReadsTf32(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.flags: set[tuple[bool, bool]] = set()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.flags.add((torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32))
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("tf32", [False, True])
+def test_tf32_is_set_for_matmul_and_cudnn_alike_recorded_and_restored(tf32: bool) -> None:
+    """torch's own defaults differ (cuDNN convolutions TF32, matmuls IEEE): "fp32" would mean two things at once."""
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    assert before == (False, True)  # torch's defaults: what an untouched run would mix
+    model = _ReadsTf32()
+    r = measure(model, (3, 16, 16), EfficiencyConfig(tf32=tf32, **_FAST))
+    assert model.flags == {(tf32, tf32)}
+    assert (r["allow_tf32_matmul"], r["allow_tf32_cudnn"]) == (tf32, tf32)
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
 
 
 @pytest.mark.parametrize(
@@ -263,6 +336,27 @@ def test_measure_backs_off_on_oom(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (r["batch_size"], r["batch_size_requested"]) == (8, 32)
     assert r["throughput_img_s"] > 0
     assert [b for b in model.seen if b > 1][:3] == [32, 16, 8]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",
+        "cuDNN error: CUDNN_STATUS_ALLOC_FAILED",
+    ],
+)
+def test_backoff_treats_cublas_and_cudnn_allocation_failures_as_oom(message: str) -> None:
+    """Near the memory limit cuBLAS/cuDNN fail to allocate their handles or workspaces with a plain RuntimeError."""
+    calls: list[int] = []
+
+    def fits_at_16(batch: int) -> int:
+        calls.append(batch)
+        if batch > 16:
+            raise RuntimeError(message)
+        return batch
+
+    assert run_with_oom_backoff(fits_at_16, 64) == (16, 16)
+    assert calls == [64, 32, 16]
 
 
 def test_backoff_gives_up_below_one() -> None:
@@ -419,8 +513,8 @@ def test_peak_is_reset_after_warmup() -> None:
 def test_throughput_is_images_per_second() -> None:
     thr = _run_throughput([], batch=8, step_s=0.5)
     # 8 images x 2 steps in 1.0 s = 16 img/s (a missing batch factor would read 2)
-    lat_warmup, lat = E._latencies(lambda x: None, (3, 4, 4), _TIMED, False, torch.device("cpu"), _StepTimer([], 0.25))
-    fields = E._timing_fields(thr, lat_warmup, lat, _TIMED)
+    lat = E._latencies(lambda x: None, (3, 4, 4), _TIMED, False, torch.device("cpu"), _StepTimer([], 0.25))
+    fields = E._timing_fields(thr, lat, _TIMED)
     assert fields["throughput_img_s"] == fields["throughput_img_s_min"] == fields["throughput_img_s_max"] == 16.0
     assert fields["repeat_iters"] == [2, 2, 2] and fields["repeat_s"] == [1.0, 1.0, 1.0]
     assert (fields["warmup_iters"], fields["warmup_s"], fields["warmup_settled"]) == (4, 2.0, True)
@@ -435,7 +529,7 @@ def test_throughput_median_and_spread() -> None:
     thr = E._Throughput(
         batch=4, warmup=E.Warmup([1.0]), repeats=E.Repeats(iters=[10, 10, 10], seconds=[2.0, 4.0, 1.0]), memory=E._Memory()
     )
-    fields = E._timing_fields(thr, E.Warmup([0.1]), [0.001, 0.003, 0.002], _TIMED)
+    fields = E._timing_fields(thr, E._Latency(E.Warmup([0.1]), [0.001, 0.003, 0.002]), _TIMED)
     # 4 x 10 images in 2, 4, 1 s -> 20, 10, 40 img/s
     assert (fields["throughput_img_s"], fields["throughput_img_s_min"], fields["throughput_img_s_max"]) == (20.0, 10.0, 40.0)
     assert fields["latency_ms_p50"] == pytest.approx(2.0) and fields["latency_ms_p95"] == pytest.approx(2.9)
@@ -489,7 +583,8 @@ def test_cuda_probe_reports_warmup_and_steady_peaks_apart() -> None:
     probe.after_warmup()
     cuda.work(allocated_mb=700, reserved_mb=800)  # steady state
     mem = probe.finish()
-    assert log == ["empty_cache", "reset", "read", "empty_cache", "reset", "read"]
+    # No empty_cache between warm-up and the timed repeats: the first repeat would allocate its blocks again.
+    assert log == ["empty_cache", "reset", "read", "reset", "read"]
     assert (mem.gpu_warmup_max_allocated_mb, mem.gpu_warmup_max_reserved_mb) == (3000, 4000)
     assert (mem.gpu_max_allocated_mb, mem.gpu_max_reserved_mb) == (700, 800)
     assert (mem.nvml_process_used_mb, mem.nvml_device_used_mb, mem.nvml_total_mb) == (900.0, 5000.0, 81559.0)
@@ -545,3 +640,25 @@ def test_cuda_index_reads_the_number_or_asks_for_the_current_device():
     current = SimpleNamespace(current_device=lambda: 3)  # a stand-in for torch.cuda: no GPU needed
     assert cuda_index("cuda:1", current) == 1 and cuda_index(torch.device("cuda", 2), current) == 2
     assert cuda_index("cuda", current) == 3 and cuda_index(torch.device("cuda"), current) == 3 and cuda_index(None, current) == 3
+
+
+def test_profile_vs_timm_compares_static_graphs_with_static_graphs(eager_compile, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After measure() compiled batch 8 and batch 1, a plain torch.compile of the same model got a dynamic-shape
+    graph (automatic dynamic shapes): the ratio compared shape-generic kernels with specialised ones."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_vs_timm.py"
+    spec = importlib.util.spec_from_file_location("profile_vs_timm", path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "profile_vs_timm", script)  # its dataclasses look their module up
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", torch.backends.cudnn.benchmark)  # the script sets it
+    spec.loader.exec_module(script)
+    args = script.parse_args(["--device", "cpu", "--compile", "--batch-size", "4", "--timm-warmup", "2", "--timm-iters", "3"])
+    model = _Width(4)
+    ours = measure(model, (3, 16, 16), EfficiencyConfig(compile=True, **_FAST))
+    theirs = script.timm_style_throughput(model, (3, 16, 16), args)
+    assert ours["compiled"] is True and ours["compile_dynamic"] is False
+    assert theirs.compiled is True and theirs.dynamic is False
+    assert "compiled (static graphs): measure True" in script.report(args, [(ours, theirs)])

@@ -59,3 +59,5 @@ def test_measure_on_cuda_reads_gpu_memory_and_restores_the_model():
     assert r["throughput_img_s_min"] <= r["throughput_img_s"] <= r["throughput_img_s_max"]
     assert 0 < r["latency_ms_p50"] <= r["latency_ms_p95"] <= r["latency_ms_p99"]
     assert model.training and next(model.parameters()).device.type == "cuda"
+    # "fp32" is IEEE fp32 for convolutions and matmuls alike (torch's default runs cuDNN convolutions in TF32)
+    assert (r["allow_tf32_matmul"], r["allow_tf32_cudnn"]) == (False, False)

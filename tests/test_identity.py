@@ -160,7 +160,7 @@ def test_newer_schema_is_refused_and_never_overwritten(capsys, tmp_path):
     assert _run(capsys, tmp_path, "--no-efficiency")[0] == 0
     (record,) = _records(tmp_path)
     raw = json.loads(record.path.read_text())
-    record.path.write_text(json.dumps({**raw, "schema_version": 3}))
+    record.path.write_text(json.dumps({**raw, "schema_version": 4}))
     before = record.path.read_bytes()
     for extra in ([], ["--force"]):
         code, out, _ = _run(capsys, tmp_path, "--no-efficiency", *extra)
@@ -194,3 +194,46 @@ def test_an_entry_locked_by_another_run_is_skipped_and_says_by_whom(capsys, tmp_
         code, out, _ = _run(capsys, tmp_path, "--no-efficiency")
     assert code == 0 and f"skipped (locked: another bench run (pid {os.getpid()}) is computing it" in out
     assert not record.path.exists() and _no_locks_left(tmp_path)
+
+
+# --- another machine ---------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _committed(tmp_path: Path) -> Path:
+    results = tmp_path / "results"
+    shutil.copytree(REPO / "results", results)
+    return results
+
+
+def _snapshot(results: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(results)): p.read_bytes() for p in sorted(results.rglob("*")) if p.is_file()}
+
+
+def test_committed_results_are_found_by_make_bench_on_this_machine(capsys, tmp_path):
+    """A fresh clone's `make bench` (lite0 on samples) skips the committed result and writes nothing."""
+    results = _committed(tmp_path)
+    before = _snapshot(results)
+    code, out, _ = _run(capsys, results)
+    assert code == 0 and "skipped (already done: accuracy+efficiency stored)" in out and "0 written" in out
+    assert _snapshot(results) == before
+
+
+@pytest.mark.slow
+def test_another_cpu_model_keeps_the_committed_accuracy_and_measures_only_efficiency(capsys, tmp_path, monkeypatch):
+    from bench.measure import env
+
+    results = _committed(tmp_path)
+    (committed,) = [r for r in _records(results) if r.key.model == MODEL and r.key.corruptions is None]
+    assert committed.efficiency.machine == "cpu:AMD EPYC"
+    monkeypatch.setattr(env, "cpu_name", lambda: "Intel(R) Xeon(R) Processor")
+    code, out, err = _run(capsys, results)
+    assert code == 0 and "1 written" in out, err
+    assert "measured efficiency" in out and "kept stored accuracy" in out
+    (record,) = [r for r in _records(results) if r.key.model == MODEL and r.key.corruptions is None]
+    assert record.accuracy.to_json() == committed.accuracy.to_json()  # not measured again
+    assert record.efficiency.machine == "cpu:Intel(R) Xeon(R) Processor" and record.efficiency.throughput_img_s > 0
+    assert R.read_samples(record) is not None
+    code, out, _ = _run(capsys, results)
+    assert code == 0 and "skipped (already done" in out  # and this machine's rerun skips

@@ -44,7 +44,7 @@ def _key(**changes) -> S.Identity:
         precision="fp32",
         data_path="cpu",
         compile=False,
-        device="cpu:X",
+        device="cpu",
     )
     return S.Identity(**{**base, **changes})
 
@@ -103,7 +103,11 @@ def test_write_read_and_load(tmp_path):
     assert back.accuracy.restricted.top1 == 50.0 and back.efficiency.params == 61100840 and back.key == record.key
     np.testing.assert_array_equal(R.read_samples(back)["target"], np.arange(4))
     raw = json.loads(path.read_text())  # the file itself, read without the schema module
-    assert raw["schema_version"] == 2 and raw["key"]["weights_digest"] == "file:" + "ab" * 32 and raw["accuracy"]["n"] == 4
+    assert (
+        raw["schema_version"] == S.SCHEMA_VERSION == 3
+        and raw["key"]["weights_digest"] == "file:" + "ab" * 32
+        and raw["accuracy"]["n"] == 4
+    )
     row = R.load(tmp_path).iloc[0]
     assert row["top1"] == 50.0 and row["params"] == 61100840 and row["ref_top1"] == 56.522 and row["date"] == "2026-11-23"
     assert row["run"] == record.key.hash and bool(row["shown"]) and bool(row["complete"])
@@ -139,7 +143,7 @@ def test_committed_v1_result_is_read_through_the_migration():
     raw = json.loads(COMMITTED.read_text())
     assert raw["schema_version"] == 1  # the committed files predate v2
     record = R.read(COMMITTED)
-    assert record.migrated_from == 1 and record.schema_version == 2
+    assert record.migrated_from == 1 and record.schema_version == S.SCHEMA_VERSION
     assert record.key.group() == ("samples", "val", "timm:tf_efficientnet_lite0.in1k", "pretrained", "model")
     assert record.key.weights_digest == "state:" + raw["model"]["weights"]["sha256"]
     assert record.key.transform == raw["transform"] and record.key.precision == raw["run"]["precision"]
@@ -156,7 +160,7 @@ def test_committed_v1_result_is_read_through_the_migration():
 def test_newer_schema_is_refused_with_upgrade_and_exit_2(tmp_path):
     path = R.write(_record(), None, tmp_path)
     raw = json.loads(path.read_text())
-    path.write_text(json.dumps({**raw, "schema_version": 3}))
+    path.write_text(json.dumps({**raw, "schema_version": S.SCHEMA_VERSION + 1}))
     with pytest.raises(SchemaVersionError, match="written by a newer imagenet-bench .*: upgrade imagenet-bench") as e:
         R.read(path)
     assert e.value.exit_code == 2 and "--force" not in str(e.value)
@@ -288,6 +292,57 @@ def test_efficiency_only_run_adds_to_records_with_data(tmp_path):
     assert len(list((tmp_path / "samples" / "val").glob("*.json"))) == 2  # no third, data-less record
     other_batch = _key(samples=None, data_path=None, batch_size=8)  # another efficiency experiment
     assert R.lookup(other_batch, tmp_path, ["efficiency"]).measure == ("efficiency",)
+
+
+def _measured_on(key: S.Identity, cpu: str, **kw) -> S.Record:
+    record = _record(key, **kw)
+    if record.efficiency is not None:
+        record.efficiency.device, record.efficiency.device_name = "cpu", cpu
+    return record
+
+
+def test_another_cpu_model_finds_the_accuracy_and_measures_only_efficiency(tmp_path):
+    """Accuracy is keyed by what can change predictions (device type, ...), efficiency by the machine."""
+    epyc, xeon = _key(device="cpu", machine="cpu:AMD EPYC"), _key(device="cpu", machine="cpu:Intel Xeon")
+    assert epyc.path(tmp_path) == xeon.path(tmp_path)  # one experiment: the machine is not in the file name
+    (path,) = R.save(R.lookup(epyc, tmp_path, ["accuracy", "efficiency"]), _measured_on(epyc, "AMD EPYC"), SAMPLES)
+    assert R.lookup(epyc, tmp_path, ["accuracy", "efficiency"]).done
+    plan = R.lookup(xeon, tmp_path, ["accuracy", "efficiency"])
+    assert plan.measure == ("efficiency",) and plan.other_machine == "cpu:AMD EPYC"
+    R.save(plan, _measured_on(xeon, "Intel Xeon", top1=None, params=7), None)
+    back = R.read(path)
+    assert back.accuracy.restricted.top1 == 50.0 and R.read_samples(back) is not None  # accuracy kept
+    assert (back.efficiency.machine, back.efficiency.params) == ("cpu:Intel Xeon", 7)
+    assert R.lookup(xeon, tmp_path, ["accuracy", "efficiency"]).done
+    # an efficiency-only record of another machine is not taken over either
+    no_data = _key(samples=None, data_path=None, device="cpu", machine="cpu:AMD EPYC")
+    R.save(R.lookup(no_data, tmp_path, ["efficiency"]), _measured_on(no_data, "AMD EPYC", top1=None), None)
+    assert R.lookup(no_data.replace(machine="cpu:Intel Xeon"), tmp_path, ["efficiency"]).measure == ("efficiency",)
+
+
+def test_v2_record_is_found_under_its_old_file_name_and_moves_when_rewritten(tmp_path):
+    """v2 keyed the machine (cpu:AMD EPYC) into the hash: its file keeps that name until a run rewrites it."""
+    v2_key = {**_key().to_json(), "device": "cpu:AMD EPYC"}
+    v2_hash = hashlib.sha256(
+        json.dumps({k: v for k, v in v2_key.items() if v is not None}, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()[:12]
+    record = _measured_on(_key(), "AMD EPYC").to_json() | {"schema_version": 2, "key": v2_key}
+    old = tmp_path / "samples" / "val" / f"tv-alexnet.IMAGENET1K_V1__pretrained__{v2_hash}.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({**record, "samples_file": old.stem + R.SAMPLES_SUFFIX}))
+    np.savez(old.with_name(old.stem + R.SAMPLES_SUFFIX), **SAMPLES)
+    migrated = R.read(old)
+    assert migrated.migrated_from == 2 and migrated.key.device == "cpu" and migrated.key.resize_kernel == "pil"
+    v3 = _key(device="cpu", resize_kernel="pil")
+    assert v3.hash != v2_hash and migrated.key.hash == v3.hash
+    plan = R.lookup(v3.replace(machine="cpu:AMD EPYC"), tmp_path, ["accuracy", "efficiency"])
+    assert plan.done and plan.stored_in == old  # nothing to measure, nothing written
+    plan = R.lookup(v3.replace(machine="cpu:Intel Xeon"), tmp_path, ["accuracy", "efficiency"])
+    assert plan.measure == ("efficiency",)
+    (path,) = R.save(plan, _measured_on(v3, "Intel Xeon", top1=None), None)
+    assert path == v3.path(tmp_path) and not old.exists()
+    back = R.read(path)
+    assert back.schema_version == S.SCHEMA_VERSION and back.accuracy.n == 4 and R.read_samples(back) is not None
 
 
 # --- choosing the run a table shows ------------------------------------------------------------

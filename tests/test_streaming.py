@@ -224,3 +224,20 @@ def test_split_files_urls_are_pinned_to_the_commit():
         "ILSVRC/imagenet-1k", hf_repo.SHA, "validation", [], [H.RepoFile("data/validation-00000-of-00014.parquet")], []
     )
     assert sf.urls() == [f"hf://datasets/ILSVRC/imagenet-1k@{hf_repo.SHA}/data/validation-00000-of-00014.parquet"]
+
+
+def test_auto_on_cuda_streams_through_the_cpu_path_its_key_names(tiny_repo):
+    """`auto` is the faithful CPU path (loaders.choose): a stream of JPEGs on CUDA used to pick GPU decode, so the
+    key and run.data_path said cpu while accuracy.data_path said gpu."""
+    import torch
+
+    from bench import models as M
+    from bench.data import loaders
+    from bench.data import transforms as T
+
+    ts = T.resolve(M.resolve("tf_efficientnet_lite0"), torch.nn.Identity(), "fixed", {})
+    streamed = S.load("tiny-imagenet", "valid", tiny_repo)
+    pipe = S.build(streamed, list(range(4)), ts, "cuda", 2, 0, "auto")  # nothing runs on CUDA until iterated
+    assert pipe.data_path == loaders.choose("auto", "cuda", streamed) == "cpu" and pipe.resize_kernel == "pil"
+    gpu = S.build(streamed, list(range(4)), ts, "cuda", 2, 0, "gpu")
+    assert (gpu.data_path, gpu.resize_kernel) == ("gpu", "tensor-float32-round")

@@ -6,7 +6,10 @@ batched normalise on the device. `gpu` (opt-in speed path): workers only read JP
 (`torchvision.io.decode_jpeg(..., device="cuda")`) and the same resize/crop steps run on the GPU
 as tensors; a non-JPEG or undecodable image falls back to the CPU decoder alone. nvjpeg and tensor
 resizing differ from libjpeg and PIL in the last bits, so its agreement with the faithful path is
-measured (benchmarks/gpu_agreement.py) and the path used is recorded in every result.
+measured (benchmarks/gpu_agreement.py) and the path used is recorded in every result, with the resize
+kernel that ran (`resize_kernel`): on CUDA torchvision resizes uint8 images in float32 and rounds,
+on CPU with its native uint8 kernel. Out of memory while decoding reaches the batch-size back-off, and a
+torchvision without nvJPEG is an error that names the fix, never a silent PIL decode.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from ..errors import BenchError, is_out_of_memory
+from ..store.schema import resize_kernel_of
 from . import transforms
 from .datasets import Images, SampleView, TorchView
 from .images import open_rgb
@@ -46,6 +51,30 @@ def choose(data_path: str, device: str = "cpu", images: Images | None = None) ->
     return "cpu" if data_path == "auto" else data_path
 
 
+def resize_kernel(data_path: str, device: str) -> str:
+    """pil | tensor-uint8 | tensor-float32-round: what resizes the images of `data_path` on `device`."""
+    return resize_kernel_of(data_path, device.split(":")[0])
+
+
+# What torchvision says when it cannot decode JPEGs on the GPU at all (no nvJPEG in the build or the driver), as
+# opposed to one image nvJPEG cannot read.
+_NO_NVJPEG = ("Failed to initialize nvjpeg", "Failed to create nvjpeg", "not compiled with", "Could not run 'image::decode_jpeg")
+
+
+class GpuDecodeUnavailable(BenchError):
+    """GPU JPEG decode was asked for, and this torchvision/driver cannot do it."""
+
+
+def _raise_unless_per_image(err: RuntimeError) -> None:
+    """Out of memory goes to the back-off, a missing nvJPEG is an error; anything else is one bad image."""
+    if is_out_of_memory(err):
+        raise err
+    if any(s.lower() in str(err).lower() for s in _NO_NVJPEG):
+        raise GpuDecodeUnavailable(
+            f"GPU JPEG decode is unavailable here ({str(err).splitlines()[0][:200]}): use --data-path cpu"
+        ) from err
+
+
 def _read(src) -> bytes:
     if isinstance(src, (bytes, bytearray)):
         return bytes(src)
@@ -69,6 +98,7 @@ class Pipeline:
     finish: Callable  # x on device -> normalised float batch
     data_path: str
     workers: int
+    resize_kernel: str = "pil"  # resize_kernel(data_path, device)
 
 
 def build(
@@ -98,7 +128,7 @@ def build(
     if path == "gpu":
         loader = data_loader(RawView(images, indices), collate_fn=collate_raw, **common)
         decoder = GpuDecoder(ts, device)
-        return Pipeline(decoder.batches(loader), lambda x: x, "gpu", n_workers)
+        return Pipeline(decoder.batches(loader), lambda x: x, "gpu", n_workers, decoder.resize_kernel)
     view: TorchView
     if corrupt is not None:
         view = CorruptedView(images, indices, transforms.build(ts, normalize=False), ts.input_size, corrupt)
@@ -157,12 +187,17 @@ def collate_raw(batch):
 
 class GpuDecoder:
     """Batched JPEG decode on `device`, then the spec's own resize/crop steps (crop mode, per-axis sizes) on
-    each decoded tensor, then the batched normalise: the CPU path's transform applied to tensors."""
+    each decoded tensor, then the batched normalise: the CPU path's transform applied to tensors.
 
-    def __init__(self, ts: transforms.TransformSpec, device: str):
+    `float_resize`: resize in float32 and round, which is what torchvision does with uint8 on CUDA (None: the
+    device's own choice); True on CPU runs, bit for bit, the kernel a GPU runs."""
+
+    def __init__(self, ts: transforms.TransformSpec, device: str, float_resize: bool | None = None):
         self.ts = ts
         self.device = device
-        self.spatial = transforms.build_for_tensors(ts)  # the CPU path's steps, on tensors
+        self.float_resize = device.startswith("cuda") if float_resize is None else float_resize
+        self.resize_kernel = "tensor-float32-round" if self.float_resize else "tensor-uint8"
+        self.spatial = transforms.build_for_tensors(ts, float_resize=self.float_resize)  # the CPU path's steps
         self.normalize = transforms.BatchNormalizer(ts)
 
     def batches(self, loader: Iterable) -> Iterator[tuple[Any, Any, Any, list[str]]]:
@@ -181,7 +216,8 @@ class GpuDecoder:
         if jpeg:
             try:
                 decoded = decode_jpeg([data[j] for j in jpeg], mode=ImageReadMode.RGB, device=self.device)
-            except RuntimeError:
+            except RuntimeError as err:
+                _raise_unless_per_image(err)
                 decoded = [self._decode_one(data[j]) for j in jpeg]  # find the bad ones
             for j, img in zip(jpeg, decoded):
                 images[j] = img
@@ -190,6 +226,8 @@ class GpuDecoder:
                 try:
                     images[j] = self._cpu_fallback(data[j])
                 except Exception as e:
+                    if is_out_of_memory(e):  # copying to the device: the back-off's, not this image's
+                        raise
                     errs[j] = f"{type(e).__name__}: {e}"[:300]
         c, h, w = self.ts.input_size
         out = torch.zeros((len(data), c, h, w), dtype=torch.uint8, device=self.device)
@@ -203,7 +241,8 @@ class GpuDecoder:
 
         try:
             return decode_jpeg(data, mode=ImageReadMode.RGB, device=self.device)
-        except RuntimeError:
+        except RuntimeError as err:
+            _raise_unless_per_image(err)
             return None  # CMYK, progressive oddities, corruption: the CPU decoder decides
 
     def _cpu_fallback(self, data):

@@ -249,19 +249,15 @@ def build(
 
     images._inflight.clear()  # a retry (out of memory) starts the stream over
     examples = _examples(images, indices)
-    first = next(examples, None)
-    cell = None if first is None else first[1]
-    path = data_path
-    if path == "auto":
-        data = (cell or {}).get("bytes") or b""
-        path = "gpu" if device.startswith("cuda") and loaders.is_jpeg(data) else "cpu"
-    examples = itertools.chain([first] if first is not None else [], examples)
+    # `auto` is the faithful CPU path, as for a local set (loaders.choose): the key and run.data_path say so.
+    path = loaders.choose(data_path, device, images)
     n_threads = loaders.default_workers(workers)
     everything = range(len(images))
     if path == "gpu":
         view: SampleView = loaders.RawView(images, everything)
         raw = _batches(images, view, examples, batch_size, n_threads, loaders.collate_raw)
-        return loaders.Pipeline(loaders.GpuDecoder(ts, device).batches(raw), lambda x: x, "gpu", n_threads)
+        decoder = loaders.GpuDecoder(ts, device)
+        return loaders.Pipeline(decoder.batches(raw), lambda x: x, "gpu", n_threads, decoder.resize_kernel)
     from torch.utils.data import default_collate
 
     view = TorchView(images, everything, transforms.build(ts, normalize=False), ts.input_size)

@@ -190,13 +190,16 @@ def build(ts: TransformSpec, normalize: bool = True) -> Callable:
     )
 
 
-def build_for_tensors(ts: TransformSpec) -> Callable:
+def build_for_tensors(ts: TransformSpec, float_resize: bool = False) -> Callable:
     """The spatial steps of `build(ts, normalize=False)` for CHW uint8 tensors (the GPU decode path).
 
     Every step and its geometry come from the library's own transform; only the resampling kernel
     changes: torchvision.transforms.v2 resizes uint8 tensors with PIL's antialiased filters (v1 on
     tensors is off by one level on ~18% of pixels), and pads with a per-channel fill, which timm's
     CenterCropOrPad cannot do on tensors. An unknown step is refused rather than approximated.
+
+    That uint8 kernel is CPU-only (torchvision 0.26-0.29): on CUDA torchvision resizes uint8 in float32 and
+    rounds. `float_resize=True` runs that kernel on any device, so a CPU can certify what a GPU runs.
     """
     from torchvision.transforms import Compose
 
@@ -206,9 +209,9 @@ def build_for_tensors(ts: TransformSpec) -> Callable:
     for step in composed.transforms:
         kind = type(step).__name__
         if kind == "Resize" and getattr(step, "max_size", None) is None:
-            steps.append(_V2Resize(step.size, step.interpolation, step.antialias))
+            steps.append(_V2Resize(step.size, step.interpolation, step.antialias, float_resize))
         elif kind == "ResizeKeepRatio":  # timm: size from its own get_params (shorter side, or longest for border)
-            steps.append(_KeepRatio(step))
+            steps.append(_KeepRatio(step, float_resize))
         elif kind == "CenterCrop":
             steps.append(step)  # exact on tensors
         elif kind == "CenterCropOrPad":
@@ -220,27 +223,38 @@ def build_for_tensors(ts: TransformSpec) -> Callable:
     return Compose(steps)
 
 
+def _resize(img, size, interpolation, antialias: bool, float_resize: bool):
+    """torchvision v2's resize; with `float_resize` a uint8 image goes through float32 and back, rounded and clamped,
+    exactly as torchvision does on CUDA (and on CPUs without the native uint8 kernel), nearest modes excepted."""
+    import torch
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as F
+
+    nearest = InterpolationMode(interpolation) in (InterpolationMode.NEAREST, InterpolationMode.NEAREST_EXACT)
+    if not float_resize or nearest or img.dtype != torch.uint8:
+        return F.resize(img, size, interpolation=interpolation, antialias=antialias)
+    out = F.resize(img.float(), size, interpolation=interpolation, antialias=antialias)
+    return out.clamp_(0, 255).round_().to(torch.uint8)
+
+
 class _V2Resize:
-    def __init__(self, size, interpolation, antialias):
+    def __init__(self, size, interpolation, antialias, float_resize: bool = False):
         self.size, self.interpolation, self.antialias = size, interpolation, True if antialias is None else antialias
+        self.float_resize = float_resize
 
     def __call__(self, img):
-        from torchvision.transforms.v2 import functional as F
-
         size = [self.size] if isinstance(self.size, int) else list(self.size)
-        return F.resize(img, size, interpolation=self.interpolation, antialias=self.antialias)
+        return _resize(img, size, self.interpolation, self.antialias, self.float_resize)
 
 
 class _KeepRatio:
-    def __init__(self, step):
-        self.step = step
+    def __init__(self, step, float_resize: bool = False):
+        self.step, self.float_resize = step, float_resize
 
     def __call__(self, img):
-        from torchvision.transforms.v2 import functional as F
-
         s = self.step
         size = s.get_params(img, s.size, s.longest)  # no random scale/aspect in eval
-        return F.resize(img, size, interpolation=s.interpolation, antialias=True)
+        return _resize(img, size, s.interpolation, True, self.float_resize)
 
 
 class _CropOrPad:

@@ -6,6 +6,7 @@ torch is imported inside the functions, so the config (and `bench --help`) can r
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 PRECISIONS = ("fp32", "fp16", "bf16")  # fp16/bf16 are autocast: the weights stay fp32, as timm's validate.py --amp
@@ -57,3 +58,35 @@ def autocast(device: Any, precision: str) -> contextlib.AbstractContextManager[A
     import torch
 
     return torch.autocast(device_type=kind(device), dtype=getattr(torch, _AUTOCAST_DTYPES[precision]))
+
+
+# TF32 (CUDA, Ampere and newer): off by default, so that "fp32" means IEEE fp32 for convolutions and matmuls
+# alike. torch's own defaults disagree with each other (cuDNN convolutions allow TF32, matmuls do not), so an
+# untouched fp32 run would time a ResNet in TF32 and a ViT's linear layers in fp32, and neither figure would be
+# "fp32" as other tools report it. `--tf32` turns both on (the speed users of A100/H100 often choose); fp16/bf16
+# autocast runs its convolutions and matmuls in 16 bits either way. The flags in force are recorded in every
+# result and are part of the key on CUDA.
+DEFAULT_TF32 = False
+
+
+@contextlib.contextmanager
+def tf32(enabled: bool) -> Iterator[None]:
+    """Set TF32 for cuBLAS matmuls and cuDNN convolutions alike, restoring the previous flags afterwards."""
+    import torch
+
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
+def tf32_flags() -> dict[str, bool]:
+    """The TF32 switches in force, as recorded with a measurement."""
+    import torch
+
+    return {
+        "allow_tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "allow_tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+    }

@@ -3,6 +3,11 @@
 Each rank evaluates a disjoint strided shard (no padded duplicates, so n is exact); per-sample
 records are gathered to every rank and rank 0 alone writes results. Rank 0 alone also decides
 what is still to do (`broadcast`): ranks that looked at the store themselves could disagree.
+
+Rank 0 alone measures efficiency and builds (perhaps downloads) the next model while the other ranks
+wait in the next collective, so the process group gets a timeout far longer than NCCL's 10 minutes
+(`timeout_s`). A single process (`torchrun --nproc-per-node 1`, or no torchrun) creates no process
+group at all: NCCL is never touched.
 """
 
 from __future__ import annotations
@@ -11,6 +16,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ..errors import ConfigError
+
+TIMEOUT_ENV = "BENCH_DIST_TIMEOUT_S"
+DEFAULT_TIMEOUT_S = 4 * 3600  # a model's efficiency on rank 0 (budgeted, minutes) plus a slow weights download
 
 
 @dataclass(frozen=True)
@@ -29,20 +39,42 @@ class DistInfo:
         return self.world_size > 1
 
 
+def timeout_s() -> int:
+    """How long a rank may wait in a collective: BENCH_DIST_TIMEOUT_S, or DEFAULT_TIMEOUT_S."""
+    raw = os.environ.get(TIMEOUT_ENV)
+    if raw is None:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{TIMEOUT_ENV}={raw!r} must be a whole number of seconds >= 1")
+    return value
+
+
 def init(device: str) -> DistInfo:
     """Join the process group torchrun set up (env:// rendezvous); a no-op for a single process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return DistInfo()
+        return DistInfo()  # no process group: a one-process torchrun never touches NCCL
+    if device.startswith("cuda:"):
+        raise ConfigError(
+            f"--device {device} under torchrun would put all {world} ranks on one GPU: "
+            "pass --device cuda (each rank takes cuda:LOCAL_RANK)"
+        )
+    import datetime
+
     import torch
     import torch.distributed as dist
 
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     backend = "nccl" if device.startswith("cuda") else "gloo"
+    timeout = datetime.timedelta(seconds=timeout_s())
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=backend, timeout=timeout)
     return DistInfo(rank, world, local_rank, backend)
 
 

@@ -5,7 +5,9 @@ synchronised timing) under a time budget (`timing.Budget`): warm-up until step t
 then repeats of a minimum length, with the median and spread reported and the budget used
 recorded. Batch-1 latency percentiles come from single calls under the same rule. Memory is the
 steady state's (peaks are reset after warm-up; warm-up's peak is its own figure), and the batch
-size backs off on CUDA OOM instead of failing the whole run.
+size backs off on CUDA OOM (and cuBLAS/cuDNN allocation failures) instead of failing the whole run.
+With --compile each model is compiled afresh (dynamo reset), its compile time is its own figure
+(warm-up starts after it), and the record says whether the timed steps really ran compiled code.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from typing import Any, Protocol, TypeVar
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, is_out_of_memory
 from . import env
-from .device import PRECISIONS, autocast, cuda_index, default_batch_size
+from .device import DEFAULT_TF32, PRECISIONS, autocast, cuda_index, default_batch_size, tf32, tf32_flags
 from .timing import (
     Budget,
     Repeats,
@@ -58,6 +60,7 @@ class EfficiencyConfig:
     precision: str = "fp32"  # fp32 | fp16 | bf16 (autocast; weights stay fp32)
     channels_last: bool = False
     compile: bool = False  # torch.compile
+    tf32: bool = DEFAULT_TF32  # TF32 for CUDA matmuls and convolutions (device.tf32)
     budget: Budget | None = None  # None -> timing.CPU_BUDGET on CPU, GPU_BUDGET elsewhere
 
     def device_type(self) -> str:
@@ -311,21 +314,19 @@ class _CudaProbe:
     nvml: Callable[[int, str | None], env.NvmlMemory] = env.nvml_process_memory
     mem: _Memory = field(default_factory=_Memory)
 
-    def _reset(self) -> None:
-        # Cached blocks would otherwise stay in the reserved figure: earlier work's (e.g. the
-        # accuracy pass) at start, warm-up's (autotune workspaces, compile transients) after it.
-        self.cuda.empty_cache()
-        self.cuda.reset_peak_memory_stats(self.device)
-
     def _peaks(self) -> tuple[float, float]:
         return self.cuda.max_memory_allocated(self.device) / _MIB, self.cuda.max_memory_reserved(self.device) / _MIB
 
     def start(self) -> None:
-        self._reset()
+        # Earlier work's cached blocks (e.g. the accuracy pass) would otherwise stay in the reserved figure.
+        self.cuda.empty_cache()
+        self.cuda.reset_peak_memory_stats(self.device)
 
     def after_warmup(self) -> None:
+        # Peaks only: emptying the cache here would make the first timed repeat allocate its blocks again (a dip
+        # in throughput_img_s_min). So the steady reserved figure holds what the allocator kept from warm-up.
         self.mem.gpu_warmup_max_allocated_mb, self.mem.gpu_warmup_max_reserved_mb = self._peaks()
-        self._reset()
+        self.cuda.reset_peak_memory_stats(self.device)
 
     def finish(self) -> _Memory:
         self.mem.gpu_max_allocated_mb, self.mem.gpu_max_reserved_mb = self._peaks()
@@ -355,7 +356,10 @@ def empty_cuda_cache() -> None:
 
 
 def run_with_oom_backoff(fn: Callable[[int], T], batch_size: int, on_retry: Callable[[int], None] | None = None) -> tuple[T, int]:
-    """Call fn(batch), halving batch after each torch.cuda.OutOfMemoryError, down to 1.
+    """Call fn(batch), halving batch after each out-of-memory error, down to 1.
+
+    Out of memory is torch.cuda.OutOfMemoryError or a cuBLAS/cuDNN `*_ALLOC_FAILED` RuntimeError
+    (errors.is_out_of_memory); at batch 1 either is raised as torch.cuda.OutOfMemoryError.
 
     Returns (result, the batch that succeeded); fn must start from scratch for each batch. After
     an OOM the failed attempt's tensors are released (its traceback dropped, garbage collected) and
@@ -365,7 +369,9 @@ def run_with_oom_backoff(fn: Callable[[int], T], batch_size: int, on_retry: Call
     while True:
         try:
             return fn(batch), batch
-        except torch.cuda.OutOfMemoryError as err:
+        except RuntimeError as err:  # torch.cuda.OutOfMemoryError is a RuntimeError
+            if not is_out_of_memory(err):
+                raise
             if batch <= 1:
                 raise torch.cuda.OutOfMemoryError(
                     f"out of memory even at batch size 1 (requested {batch_size}): the model does not fit on this device"
@@ -381,6 +387,62 @@ def run_with_oom_backoff(fn: Callable[[int], T], batch_size: int, on_retry: Call
             on_retry(batch)
 
 
+# --- torch.compile ------------------------------------------------------------------
+
+COMPILE_BACKEND = "inductor"  # torch.compile's default; tests use "eager" (the same dynamo front end, no code generation)
+
+
+@dataclass
+class CompileTracker:
+    """A torch.compile backend around COMPILE_BACKEND that counts the graphs it compiled and the calls into them.
+
+    Dynamo falls back to eager silently (at its recompile limit, or on code it cannot trace), so the only proof
+    that a timed step ran compiled code is a call into a compiled graph during it."""
+
+    graphs: int = 0  # graphs compiled (more than one per input shape: graph breaks)
+    dynamic: bool = False  # a graph with symbolic shapes (shape-generic kernels) was compiled
+    calls: int = 0  # calls into compiled graphs
+
+    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
+        from torch._dynamo.backends.registry import lookup_backend
+
+        self.graphs += 1
+        self.dynamic |= any(_symbolic(n.meta.get("example_value")) for n in gm.graph.nodes if n.op == "placeholder")
+        compiled = lookup_backend(COMPILE_BACKEND)(gm, example_inputs)
+
+        def run(*args: Any) -> Any:
+            self.calls += 1
+            return compiled(*args)
+
+        return run
+
+
+def _symbolic(value: Any) -> bool:
+    if isinstance(value, torch.SymInt):
+        return True
+    return isinstance(value, torch.Tensor) and any(isinstance(d, torch.SymInt) for d in value.shape)
+
+
+def compile_static(model: nn.Module) -> tuple[Callable[..., Any], CompileTracker]:
+    """`model` compiled afresh, one static graph per input shape, with a tracker of what ran compiled.
+
+    dynamo's caches are reset first: compiled entries pile up on a class's `forward` code across models
+    (resnet18...152 share ResNet.forward), and from the recompile limit on dynamo runs them eagerly."""
+    torch._dynamo.reset()
+    tracker = CompileTracker()
+    # dynamic=False: specialise per batch size (throughput batch and batch 1) rather than fall back to slower
+    # shape-generic kernels after the second shape.
+    return torch.compile(model, dynamic=False, backend=tracker), tracker
+
+
+def _dynamo_fallback_reason() -> str | None:
+    """Why dynamo gave up on a frame since the last reset (e.g. its recompile limit), if it said."""
+    from torch._dynamo.utils import counters
+
+    reasons = [str(k).strip().splitlines()[0] for k in counters.get("unimplemented", {})]
+    return "; ".join(reasons) or None
+
+
 # --- measurement --------------------------------------------------------------------
 
 
@@ -390,6 +452,13 @@ class _Throughput:
     warmup: Warmup
     repeats: Repeats
     memory: _Memory
+    compile_s: float | None = None  # the first call when compiling: compile time, outside the warm-up
+    compiled: bool | None = None  # every timed step called a compiled graph (None: not compiling)
+
+
+def _first_call(step: Callable[[], None], timer: Timer, tracker: CompileTracker | None) -> float | None:
+    """With compile on, the first call compiles: timed apart, so that the warm-up starts on compiled code."""
+    return timer(step, 1) if tracker is not None else None
 
 
 def _throughput(
@@ -401,19 +470,34 @@ def _throughput(
     batch: int,
     timer: Timer,
     probe: _Probe,
+    tracker: CompileTracker | None = None,
 ) -> _Throughput:
-    """Warm-up, peak reset, timed repeats: the memory probe sees warm-up and steady state apart."""
+    """(Compile,) warm-up, peak reset, timed repeats: the memory probe sees warm-up and steady state apart."""
+    if tracker is not None:  # after an OOM the failed batch's graph is dead weight toward the recompile limit
+        torch._dynamo.reset()
     probe.start()
     x = _make_input(batch, input_size, device, channels_last)
 
     def step() -> None:
         forward(x)  # noqa: F821 - x is alive while step() is used; output dropped at once
 
+    compile_s = _first_call(step, timer, tracker)
     warmup = warm_up(step, timer, budget)
     probe.after_warmup()
+    before = tracker.calls if tracker is not None else 0
     repeats = time_repeats(step, timer, budget, warmup.step_s(budget.settle_window))
+    # Each step is one forward: it ran compiled only if it called a compiled graph (graph breaks call several).
+    compiled = None if tracker is None else tracker.calls - before >= sum(repeats.iters)
     del x  # the input is released before the probe's final reading; the peak stays recorded
-    return _Throughput(batch, warmup, repeats, probe.finish())
+    return _Throughput(batch, warmup, repeats, probe.finish(), compile_s, compiled)
+
+
+@dataclass
+class _Latency:
+    warmup: Warmup
+    samples_s: list[float]
+    compile_s: float | None = None
+    compiled: bool | None = None
 
 
 def _latencies(
@@ -423,15 +507,20 @@ def _latencies(
     channels_last: bool,
     device: torch.device,
     timer: Timer,
-) -> tuple[Warmup, list[float]]:
-    """Batch-1 warm-up under the same rule, then single-call samples in seconds."""
+    tracker: CompileTracker | None = None,
+) -> _Latency:
+    """(Batch-1 compile,) batch-1 warm-up under the same rule, then single-call samples in seconds."""
     x = _make_input(1, input_size, device, channels_last)
 
     def step() -> None:
         forward(x)
 
+    compile_s = _first_call(step, timer, tracker)
     warmup = warm_up(step, timer, budget)
-    return warmup, latency_samples(step, timer, budget, warmup.step_s(budget.settle_window))
+    before = tracker.calls if tracker is not None else 0
+    samples = latency_samples(step, timer, budget, warmup.step_s(budget.settle_window))
+    compiled = None if tracker is None else tracker.calls - before >= len(samples)
+    return _Latency(warmup, samples, compile_s, compiled)
 
 
 def device_name(device: torch.device) -> str | None:
@@ -441,9 +530,10 @@ def device_name(device: torch.device) -> str | None:
     return env.cpu_name()
 
 
-def _timing_fields(thr: _Throughput, lat_warmup: Warmup, lat_s: list[float], budget: Budget) -> dict[str, Any]:
+def _timing_fields(thr: _Throughput, lat: _Latency, budget: Budget) -> dict[str, Any]:
     """Throughput median/spread, latency percentiles, and the budget actually spent."""
     img_s = thr.repeats.rates(per_step=thr.batch)  # each step is one batch of images
+    lat_warmup, lat_s = lat.warmup, lat.samples_s
     p50, p95, p99 = percentiles([s * 1e3 for s in lat_s], [50, 95, 99])
     return {
         "throughput_img_s": statistics.median(img_s),
@@ -457,6 +547,8 @@ def _timing_fields(thr: _Throughput, lat_warmup: Warmup, lat_s: list[float], bud
         "warmup_s": thr.warmup.seconds,
         "warmup_settled": thr.warmup.settled,
         "throughput_timing_s": thr.warmup.seconds + sum(thr.repeats.seconds) + thr.repeats.discarded_s,
+        "compile_s": thr.compile_s,  # the throughput batch's compile (first call), not part of the warm-up
+        "latency_compile_s": lat.compile_s,
         "latency_ms_p50": p50,
         "latency_ms_p95": p95,
         "latency_ms_p99": p99,
@@ -495,34 +587,37 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
         log.warning("fp16 autocast on CPU usually has no fast kernels: expect it to be far slower than fp32")
     c, h, w = input_size  # also rejects sizes that are not (C, H, W)
     input_size = (int(c), int(h), int(w))
-    static = cost(model, input_size)
     timer = _timer_for(device)
 
     was_training = model.training
     cudnn_benchmark = torch.backends.cudnn.benchmark
-    try:
-        model.to(device).eval()
-        if cfg.channels_last:
-            model.to(memory_format=torch.channels_last)
-        # dynamic=False: specialise per batch size (throughput batch and batch 1) rather
-        # than fall back to slower shape-generic kernels after the second shape.
-        runner = torch.compile(model, dynamic=False) if cfg.compile else model
+    with tf32(cfg.tf32):
+        static = cost(model, input_size)
+        try:
+            model.to(device).eval()
+            if cfg.channels_last:
+                model.to(memory_format=torch.channels_last)
+            runner, tracker = compile_static(model) if cfg.compile else (model, None)
 
-        def forward(x: torch.Tensor) -> Any:
-            with torch.inference_mode(), autocast(device, cfg.precision):
-                return runner(x)
+            def forward(x: torch.Tensor) -> Any:
+                with torch.inference_mode(), autocast(device, cfg.precision):
+                    return runner(x)
 
-        # Fixed input shapes: let cuDNN pick the fastest kernels, as timm's benchmark does.
-        torch.backends.cudnn.benchmark = True
-        thr, ran_batch = run_with_oom_backoff(
-            lambda b: _throughput(forward, input_size, budget, cfg.channels_last, device, b, timer, _probe_for(device)), batch
-        )
-        lat_warmup, lat_s = _latencies(forward, input_size, budget, cfg.channels_last, device, timer)
-    finally:
-        torch.backends.cudnn.benchmark = cudnn_benchmark
-        if cfg.channels_last:
-            model.to(memory_format=torch.contiguous_format)
-        model.train(was_training)
+            # Fixed input shapes: let cuDNN pick the fastest kernels, as timm's benchmark does.
+            torch.backends.cudnn.benchmark = True
+            thr, ran_batch = run_with_oom_backoff(
+                lambda b: _throughput(
+                    forward, input_size, budget, cfg.channels_last, device, b, timer, _probe_for(device), tracker
+                ),
+                batch,
+            )
+            lat = _latencies(forward, input_size, budget, cfg.channels_last, device, timer, tracker)
+            flags = tf32_flags()
+        finally:
+            torch.backends.cudnn.benchmark = cudnn_benchmark
+            if cfg.channels_last:
+                model.to(memory_format=torch.contiguous_format)
+            model.train(was_training)
 
     return {
         **static,
@@ -531,9 +626,27 @@ def measure(model: nn.Module, input_size: tuple[int, int, int], cfg: EfficiencyC
         "precision": cfg.precision,
         "channels_last": cfg.channels_last,
         "compile": cfg.compile,
+        **_compile_fields(tracker, thr, lat),
+        **flags,
         "batch_size": ran_batch,
         "batch_size_requested": batch,
-        **_timing_fields(thr, lat_warmup, lat_s, budget),
+        **_timing_fields(thr, lat, budget),
         **asdict(thr.memory),
         "measure_s": time.perf_counter() - t0,
+    }
+
+
+def _compile_fields(tracker: CompileTracker | None, thr: _Throughput, lat: _Latency) -> dict[str, Any]:
+    """Whether the timed throughput and latency steps ran compiled code, and if not, why dynamo said it fell back."""
+    if tracker is None:
+        return {"compiled": False}
+    compiled = bool(thr.compiled and lat.compiled)
+    return {
+        "compiled": compiled,
+        "compiled_throughput": thr.compiled,
+        "compiled_latency": lat.compiled,
+        "compile_graphs": tracker.graphs,
+        "compile_dynamic": tracker.dynamic,
+        "compile_backend": COMPILE_BACKEND,
+        "compile_fallback": None if compiled else (_dynamo_fallback_reason() or "dynamo ran the steps eagerly"),
     }

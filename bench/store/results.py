@@ -143,6 +143,8 @@ class Plan:
     adopt: Record | None = None  # an efficiency-only record (no data) whose measurement this record takes over
     targets: list[Record] = field(default_factory=list)  # efficiency-only run: records with data that get it
     stored_in: Path | None = None  # efficiency-only run already done: where the measurement is
+    older: Path | None = None  # `existing` read from a file of an older schema whose key hashed to another name
+    other_machine: str | None = None  # the machine of a stored efficiency that does not count here (re-measured)
 
     @property
     def done(self) -> bool:
@@ -154,23 +156,35 @@ class Plan:
 
 def lookup(key: Identity, results_dir: str | Path, requested: Sequence[str], force: bool = False, warn: Warn = _warn) -> Plan:
     """Which of `requested` are stored under `key`. A corrupt or truncated entry counts as absent (with a
-    warning) and is measured again; one written by a newer bench raises SchemaVersionError."""
+    warning) and is measured again; one written by a newer bench raises SchemaVersionError. A stored efficiency
+    counts only when measured on the key's machine (`Identity.machine`): another machine measures it again and
+    keeps the accuracy. An entry of an older schema is found under its old file name (its key migrated)."""
     path = key.path(results_dir)
     existing = _read_entry(path, warn)
-    have = _stored(existing, warn)
-    plan = Plan(key, path, tuple(requested), existing)
-    measure = [s for s in requested if force or s not in have]
     siblings = [r for r in _siblings(key, results_dir) if r.path != path]
+    plan = Plan(key, path, tuple(requested), existing)
+    if existing is None:
+        older = next((r for r in siblings if r.migrated_from is not None and r.key.hash == key.hash), None)
+        if older is not None:
+            existing, plan.existing, plan.older = older, older, older.path
+            siblings.remove(older)
+    have = _stored(existing, warn)
+    if "efficiency" in have and existing is not None and not key.efficiency_counts(existing):
+        have.discard("efficiency")
+        plan.other_machine = existing.efficiency.machine if existing.efficiency else None
+    measure = [s for s in requested if force or s not in have]
     if key.samples is None:  # efficiency only: the measurement is the same whatever samples a record has
-        stored = [r for r in [existing, *siblings] if r is not None and r.efficiency is not None]
+        stored = [r for r in [existing, *siblings] if r is not None and key.efficiency_counts(r)]
         if stored and not force:
             measure, plan.stored_in = [], stored[0].path
-        plan.targets = [r for r in siblings if r.key.samples is not None and (force or r.efficiency is None)]
+        plan.targets = [r for r in siblings if r.key.samples is not None and (force or not key.efficiency_counts(r))]
     elif "efficiency" not in have and not (force and "efficiency" in requested):
-        plan.adopt = next((r for r in siblings if r.key.samples is None and r.efficiency is not None), None)
+        plan.adopt = next((r for r in siblings if r.key.samples is None and key.efficiency_counts(r)), None)
         if plan.adopt is not None and "efficiency" in measure:
             measure.remove("efficiency")
     plan.measure = tuple(measure)
+    if plan.older is not None and plan.done:
+        plan.stored_in = plan.older
     return plan
 
 
@@ -276,6 +290,8 @@ def save(plan: Plan, record: Record, samples: dict[str, Any] | None, warn: Warn 
     path = _write_at(plan.path, merged, samples)
     if plan.adopt is not None:
         _remove_adopted(plan.adopt, warn)
+    if plan.older is not None and plan.existing is not None and plan.older != path:  # now under its current name
+        _unless_locked(plan.existing, warn, "left in place", lambda p: p.unlink(missing_ok=True))
     return [path]
 
 

@@ -9,7 +9,10 @@ typed attribute with a default of None.
 
 Version history: 1 -- key = (dataset, split, model, weights label, transform policy), so a
 `--limit` run, another precision or another weights file shared one entry; 2 -- the key is the
-whole experiment (`Identity`), hashed into the file name; sections merge.
+whole experiment (`Identity`), hashed into the file name; sections merge; 3 -- the key holds what
+can change predictions (device type, TF32, decode path, resize kernel), not the machine: the full
+device name is efficiency's alone (`Identity.machine`, checked against the stored efficiency), so
+another CPU model re-measures only efficiency.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any, ClassVar, Self, overload
 
 from ..errors import ResultsError, SchemaVersionError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SECTIONS = ("accuracy", "efficiency")  # what a run can ask for; a new measurement adds its name here
 KEY_HASH_LEN = 12
 
@@ -120,12 +123,17 @@ class Identity(Section):
     batch_size: int | None = None  # as asked (None: the default for the device)
     channels_last: bool | None = None  # as asked (None: the model's preference)
     compile: bool | None = None
-    device: str | None = None  # kind:name, e.g. cuda:NVIDIA H100 80GB HBM3 or cpu:AMD EPYC
+    device: str | None = None  # device type: cpu | cuda | mps (v2 keys held kind:name, see `machine`)
     corruptions: str | None = None  # the canonical --corruptions set: a run with another set is another entry
+    tf32: str | None = None  # on CUDA: on | off (both matmul and cuDNN) | cudnn-only (torch's default, v2 records)
+    resize_kernel: str | None = None  # with data: pil | tensor-uint8 | tensor-float32-round (data.loaders.resize_kernel)
+    # kind:name of the machine, e.g. cuda:NVIDIA H100 80GB HBM3 or cpu:AMD EPYC: what efficiency is measured on.
+    # Not hashed (not in the file name): a stored efficiency counts only where its own machine equals it.
+    machine: str | None = field(default=None, compare=False, metadata={"json": False})
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    # What efficiency depends on: a record of the same model that differs only elsewhere (other samples,
-    # label space, decode path) holds the same efficiency measurement.
+    # What efficiency depends on (with `machine`): a record of the same model that differs only elsewhere (other
+    # samples, label space, decode path) holds the same efficiency measurement.
     EFFICIENCY_FIELDS: ClassVar[tuple[str, ...]] = (
         "model",
         "weights",
@@ -138,6 +146,7 @@ class Identity(Section):
         "channels_last",
         "compile",
         "device",
+        "tf32",
     )
 
     def canonical(self) -> dict[str, Any]:
@@ -153,6 +162,10 @@ class Identity(Section):
 
     def efficiency_part(self) -> dict[str, Any]:
         return {k: v for k, v in self.canonical().items() if k in self.EFFICIENCY_FIELDS}
+
+    def efficiency_counts(self, record: Record) -> bool:
+        """The record's stored efficiency was measured on this key's machine (or the key names none)."""
+        return record.efficiency is not None and (self.machine is None or record.efficiency.machine == self.machine)
 
     def replace(self, **changes: Any) -> Identity:
         return dataclasses.replace(self, **changes)
@@ -261,6 +274,9 @@ class Accuracy(Section):
     eval_wall_s: float | None = None
     eval_img_s: float | None = None
     data_path: str | None = None
+    resize_kernel: str | None = None  # pil | tensor-uint8 | tensor-float32-round: what resized the images
+    allow_tf32_matmul: bool | None = None
+    allow_tf32_cudnn: bool | None = None
     workers: int | None = None
     batch_size: int | None = None
     real: dict[str, Any] | None = None  # ImageNet-ReaL top-1 on imagenet-1k validation
@@ -279,7 +295,12 @@ class Efficiency(Section):
     device_name: str | None = None
     precision: str | None = None
     channels_last: bool | None = None
-    compile: bool | None = None
+    compile: bool | None = None  # asked for
+    compiled: bool | None = None  # the timed steps ran compiled graphs (dynamo can fall back to eager)
+    compile_s: float | None = None  # the throughput batch's compile, apart from the warm-up
+    compile_fallback: str | None = None  # why dynamo ran eagerly, when it did
+    allow_tf32_matmul: bool | None = None
+    allow_tf32_cudnn: bool | None = None
     batch_size: int | None = None
     batch_size_requested: int | None = None
     warmup: int | None = None
@@ -298,6 +319,13 @@ class Efficiency(Section):
     cpu_rss_growth_mb: float | None = None
     world_size: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def machine(self) -> str | None:
+        """kind:name of what it was measured on (Identity.machine's form), e.g. cpu:AMD EPYC."""
+        if not self.device_name:
+            return None
+        return f"{str(self.device or 'cpu').split(':')[0]}:{self.device_name}"
 
 
 @dataclass
@@ -399,7 +427,7 @@ class Record(Section):
     run: RunRecord | None = None
     samples_file: str | None = None  # per-sample predictions (.npz) beside the JSON
     schema_version: int = SCHEMA_VERSION
-    migrated_from: int | None = field(default=None, metadata={"json": False})  # 1 when read from a v1 file
+    migrated_from: int | None = field(default=None, metadata={"json": False})  # 1 or 2 when read from an older file
     path: Path | None = field(default=None, compare=False, repr=False, metadata={"json": False})  # where it was read
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -433,7 +461,8 @@ class Record(Section):
 
 
 def from_json(d: Any, path: Path | None = None, default_version: int | None = None) -> Record:
-    """A record from parsed JSON: v2 as is, v1 through `migrate_v1`, newer refused (SchemaVersionError)."""
+    """A record from parsed JSON: v3 as is, v1 and v2 through `migrate_v1` / `migrate_v2`, newer refused
+    (SchemaVersionError)."""
     where = str(path) if path else "result"
     if not isinstance(d, dict):
         raise ResultsError(f"{where} is not a result (a JSON object was expected)")
@@ -445,7 +474,9 @@ def from_json(d: Any, path: Path | None = None, default_version: int | None = No
         )
     migrated = None
     if version == 1:
-        d, migrated = migrate_v1(d), 1
+        d, migrated = migrate_v2(migrate_v1(d)), 1
+    elif version == 2:
+        d, migrated = migrate_v2(d), 2
     elif version != SCHEMA_VERSION:
         raise ResultsError(f"{where} has no valid schema_version ({version!r}): it is not a result file")
     try:
@@ -485,7 +516,32 @@ def migrate_v1(d: dict[str, Any]) -> dict[str, Any]:
         "compile": eff.get("compile"),
         "device": run.get("device"),
     }
+    return {**d, "schema_version": 2, "key": key}
+
+
+def migrate_v2(d: dict[str, Any]) -> dict[str, Any]:
+    """A v2 result -> v3: the key's device becomes its type (the machine name is efficiency's, which records it),
+    and what v2 ran implicitly is spelled out: the resize kernel of its decode path, and on CUDA torch's TF32
+    defaults (cuDNN on, matmul off), which v2 neither set nor recorded."""
+    k = d.get("key")
+    if not isinstance(k, dict):
+        raise KeyError("key")
+    key = dict(k)
+    kind = str(key.get("device") or "").split(":")[0] or None
+    key["device"] = kind
+    if kind == "cuda":
+        key["tf32"] = "cudnn-only"
+    if key.get("samples") is not None and key.get("data_path") in ("cpu", "gpu"):
+        key["resize_kernel"] = resize_kernel_of(key["data_path"], kind or "cpu")
     return {**d, "schema_version": SCHEMA_VERSION, "key": key}
+
+
+def resize_kernel_of(data_path: str, device_kind: str) -> str:
+    """The kernel that resizes the images of a decode path: PIL in the CPU path; on tensors, torchvision's native
+    uint8 kernel on CPU, and float32 + round on CUDA (the uint8 kernel is CPU-only in torchvision 0.26-0.29)."""
+    if data_path != "gpu":
+        return "pil"
+    return "tensor-float32-round" if device_kind == "cuda" else "tensor-uint8"
 
 
 def loads(text: str, path: Path | None = None) -> Record:

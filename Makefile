@@ -18,7 +18,7 @@ EXTRA ?=
 RUN_ARGS = --models $(MODELS_OR_DEFAULT) --dataset $(DATASET) --device $(DEVICE) --results-dir $(RESULTS) \
 	$(if $(LIMIT),--limit $(LIMIT)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(EXTRA)
 
-.PHONY: install bench leaderboards site test lint check benchmark mutation planted clean device-check device-wheels
+.PHONY: install bench leaderboards site test lint check benchmark mutation planted clean device-check device-wheels browser
 
 install: $(STAMP)
 
@@ -94,3 +94,7 @@ device-wheels: install
 
 clean:
 	rm -rf $(VENV) results .pytest_cache mutants mutants.log
+
+# Debian's chromium for the site's browser tests (tests/test_site.py); root and apt as on CI.
+browser:
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }

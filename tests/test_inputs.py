@@ -102,7 +102,9 @@ def test_data_dir_that_is_a_file_is_refused(capsys, tmp_path):
     f = tmp_path / "images.tar"
     f.write_bytes(b"not a folder")
     line = refused(capsys, ["run", "--models", "alexnet", "--dataset", "imagenet-1k", "--data-dir", str(f)])
-    assert line.startswith(f"bench: error: --data-dir {f} is a file: pass the folder that holds your imagenet-1k copy (")
+    assert line.startswith(
+        f"bench: error: --data-dir {f} is a file, not a folder: pass the folder that holds your imagenet-1k copy ("
+    )
 
 
 def test_junk_line_in_val_annotations_names_the_line(capsys, tmp_path, tiny_items):

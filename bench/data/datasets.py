@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import DatasetUnavailableError
+from ..errors import DatasetUnavailableError, folder_problem, shorten
 from . import labels as label_spaces
 
 if TYPE_CHECKING:  # PIL stays out of `bench --help`, which reads the registry for its choices
@@ -119,10 +119,11 @@ def load(name: str, split: str | None = None, data_dir: str | Path | None = None
 def check_root(name: str, data_dir: str | Path) -> Path:
     """`--data-dir` as a folder, or an error naming what it must hold."""
     info, root = info_for(name), Path(data_dir).expanduser()
-    if not root.exists():
-        raise DatasetUnavailableError(f"--data-dir {root} does not exist: point it at your {name} copy ({info.layout})")
-    if not root.is_dir():
-        raise DatasetUnavailableError(f"--data-dir {root} is a file: pass the folder that holds your {name} copy ({info.layout})")
+    problem = folder_problem(root)
+    if problem is not None:
+        raise DatasetUnavailableError(
+            f"--data-dir {shorten(str(root))} {problem}: pass the folder that holds your {name} copy ({info.layout})"
+        )
     return root
 
 

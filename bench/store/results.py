@@ -20,6 +20,7 @@ from . import atomic, schema
 from .schema import SCHEMA_VERSION, Identity, Record  # noqa: F401 - the store's types, re-exported
 
 SAMPLES_SUFFIX = ".samples.npz"
+SENSITIVITY_DIR = "sensitivity"  # <results>/sensitivity/: `bench sensitivity` reports (bench.report.sensitivity), not results
 
 Warn = Callable[[str], None]
 T = TypeVar("T")
@@ -113,17 +114,37 @@ def read_samples(record: Record) -> dict[str, Any] | None:
     p = Path(record.path).with_name(record.samples_file)
     if not p.is_file():
         return None
-    with np.load(p, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    fix = "rerun `bench run` for that model (it measures the accuracy again) or delete the result"
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        raise ResultsError(f"cannot read {p} ({type(e).__name__}: {e}): it is corrupt or truncated; {fix}") from e
+    schema.check_samples(arrays, p, fix)
+    return arrays
 
 
 def iter_paths(results_dir: str | Path) -> list[Path]:
+    """The result files under `results_dir`: not the hidden ones, not the sensitivity reports stored beside them."""
     root = Path(results_dir)
-    return sorted(p for p in root.rglob("*.json") if not p.name.startswith(".")) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    reports = root / SENSITIVITY_DIR
+    return sorted(p for p in root.rglob("*.json") if not p.name.startswith(".") and reports not in p.parents)
 
 
-def read_all(results_dir: str | Path) -> list[Record]:
-    return [read(p) for p in iter_paths(results_dir)]
+def read_all(results_dir: str | Path, errors: list[ResultsError] | None = None) -> list[Record]:
+    """Every record under `results_dir`. With `errors`, an unreadable file is appended there and skipped, so
+    the other results still render (the caller reports them and exits 2); without it, the first one raises."""
+    out = []
+    for p in iter_paths(results_dir):
+        try:
+            out.append(read(p))
+        except ResultsError as e:
+            if errors is None or isinstance(e, SchemaVersionError):
+                raise
+            errors.append(e)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,13 +435,19 @@ def flatten(record: Record | dict[str, Any]) -> dict[str, Any]:
 COLUMNS = list(flatten(Record(key=Identity("", "", None, "", "", None, {}, "fp32"))).keys()) + ["shown", "shown_instead_of"]
 
 
-def load(results_dir: str | Path = "results"):
+def load(results_dir: str | Path = "results", errors: list[ResultsError] | None = None):
     """All records under `results_dir` as a DataFrame, one row per record (sorted by path). `shown` marks the
-    record `choose` picks for its (dataset, split, model, weights, policy); `shown_instead_of` lists the others."""
+    record `choose` picks for its (dataset, split, model, weights, policy); `shown_instead_of` lists the others.
+    `errors`: as for `read_all`."""
+    return frame(read_all(results_dir, errors))
+
+
+def frame(records: Sequence[Record]):
+    """`load`'s DataFrame of records already read."""
     import pandas as pd
 
     rows = []
-    for best, others in choose(read_all(results_dir)):
+    for best, others in choose(records):
         rows.append({**flatten(best), "shown": True, "shown_instead_of": [describe(o) for o in others]})
         rows += [{**flatten(o), "shown": False, "shown_instead_of": []} for o in others]
     rows.sort(key=lambda row: row["path"] or "")

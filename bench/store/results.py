@@ -45,16 +45,18 @@ def protocol_hash(protocol: dict[str, Any]) -> str:
     return schema.Protocol.from_json(protocol).hash
 
 
-def samples_digest(indices: Sequence[int], labels: Sequence[int]) -> str:
-    """sha256 over the exact sample indices and the label of each: another subset, or another copy of the
-    data whose labels differ, is another experiment."""
+def samples_digest(indices: Sequence[int], labels: Sequence[int], content: str | None = None) -> str:
+    """sha256 over the exact sample indices and the label of each, and over `content` (the digest of the bytes
+    of those samples, datasets.content_digest): another subset, another copy whose labels differ, or other
+    files under the same names, is another experiment."""
     import hashlib
 
     import numpy as np
 
     idx = np.asarray(list(indices), dtype="<i8")
     lab = np.asarray(labels, dtype="<i8")[idx] if len(idx) else np.zeros(0, "<i8")
-    return hashlib.sha256(idx.tobytes() + b"|" + lab.tobytes()).hexdigest()
+    tail = b"" if content is None else b"|" + content.encode()
+    return hashlib.sha256(idx.tobytes() + b"|" + lab.tobytes() + tail).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

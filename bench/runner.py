@@ -172,6 +172,10 @@ def run(cfg: RunConfig) -> RunReport:
     hub.ensure_offline_if_unreachable()
     specs = plan(cfg)  # expanded (unknown names fail here, exit 2) and cut to this --shard / array task
     _check_heads(cfg, specs)
+    if not cfg.dry_run:
+        from .store.atomic import check_writable
+
+        check_writable(cfg.results_dir, "--results-dir")  # before any data or weights: not after an hour of compute
     info = dist.init(cfg.resolved_device())
     device = dist.device_for(info, cfg.resolved_device())
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None

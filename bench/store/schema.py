@@ -127,7 +127,9 @@ def _fits(hint: Any, value: Any) -> bool:
 
 
 def _name(hint: Any) -> str:
-    return " or ".join(getattr(a, "__name__", str(a)) for a in (typing.get_args(hint) or (hint,)) if a is not type(None))
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    parts = [a for a in (typing.get_args(hint) if union else (hint,)) if a is not type(None)]
+    return " or ".join(getattr(typing.get_origin(a) or a, "__name__", str(a)) for a in parts)
 
 
 def _preview(value: Any) -> str:
@@ -560,6 +562,11 @@ def read_json(path: Path, fix: str, what: str = "") -> Any:
 
 def check_samples(arrays: dict[str, Any], path: Path, fix: str) -> None:
     """Per-sample arrays as `evaluate` writes them: one row per sample in every array, `index` one-dimensional."""
+    import numpy as np
+
+    odd = sorted(k for k, a in arrays.items() if not isinstance(a, np.ndarray))  # a zip member that is not .npy
+    if odd:
+        raise ResultsError(f"{path}: {', '.join(odd)} is not a numpy array: {fix}")
     index = arrays.get("index")
     if index is not None and index.ndim != 1:
         raise ResultsError(f"{path}: index has shape {index.shape}, expected one entry per sample: {fix}")

@@ -156,9 +156,10 @@ def test_sensitivity_keeps_the_finished_model_when_a_later_one_fails(tmp_path, c
 
 
 def test_a_corrupt_report_of_a_model_being_measured_is_set_aside_and_regenerated(tmp_path, capsys, monkeypatch):
+    from test_sensitivity import REPORT
+
     from bench import sensitivity as S
     from bench.report import sensitivity as page
-    from test_sensitivity import REPORT
 
     monkeypatch.setattr(S, "measure_model", _fake_report)
     store = tmp_path / "results"

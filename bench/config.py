@@ -157,9 +157,12 @@ def positive(value: Any) -> None:
         raise ValueError("must be a finite number above 0")
 
 
+MIN_CROP_PCT = 0.01  # below it the resize before the crop is > 100x the input size (1e-300 overflows)
+
+
 def fraction(value: Any) -> None:
-    if not isinstance(value, (int, float)) or not 0 < value <= 1:  # False for nan too
-        raise ValueError("use a fraction in (0, 1], e.g. 0.875 (a 224 crop of the image resized to 256)")
+    if not isinstance(value, (int, float)) or not MIN_CROP_PCT <= value <= 1:  # False for nan too
+        raise ValueError(f"use a fraction in [{MIN_CROP_PCT}, 1], e.g. 0.875 (a 224 crop of the image resized to 256)")
 
 
 def finite_triple(value: Any) -> None:

@@ -574,7 +574,10 @@ def _require_some_read(summary: dict[str, Any], images: datasets.Images, asked: 
         return
     failed = summary.get("failed") or []
     first = f" (first: {images.ids()[failed[0]['index']]}: {failed[0]['error']})" if failed else ""
-    raise BenchError(f"none of the {asked} image(s) could be read{first}: check that the files are images; nothing was stored")
+    raise BenchError(
+        f"none of the {asked} image(s) could be read and transformed{first}: fix what that error names "
+        "(files that are not images, or the preprocessing flags); nothing was stored"
+    )
 
 
 @dataclass

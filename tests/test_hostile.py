@@ -279,7 +279,7 @@ def test_no_decodable_image_is_a_failed_run_and_real_images_are_then_measured(tm
     argv += ["--no-efficiency", "--no-progress", "--results-dir", str(tmp_path / "r")]
     assert main(argv) == 1
     out, err = capsys.readouterr()
-    assert "none of the 3 image(s) could be read" in err and "nothing was stored" in err
+    assert "none of the 3 image(s) could be read and transformed (first: a.JPEG" in err and "nothing was stored" in err
     assert not list((tmp_path / "r").rglob("*.json"))
     coffee = (ROOT / "bench" / "resources" / "samples" / "coffee.jpg").read_bytes()
     _wnid_folder(root, {"a.JPEG": coffee, "b.jpg": coffee, "c.png": coffee})  # real images, same names
@@ -447,3 +447,18 @@ def test_a_leftover_zip_that_is_not_numpy_is_named(store, tmp_path, capsys):
         z.writestr("index.npy", b"not numpy")
     line = one_line(capsys, ["check", "--baseline", str(ROOT / "baselines" / "offline.json"), "--results-dir", str(store)])
     assert str(npz) in line and "index is not a numpy array" in line
+
+
+def test_a_baseline_that_is_a_folder_says_so(tmp_path, capsys):
+    """Beyond the list: it used to say "not found: create it with --update"."""
+    line = one_line(capsys, ["check", "--baseline", str(tmp_path), "--results-dir", str(ROOT / "results")])
+    assert (
+        line
+        == f"bench: error: baseline {tmp_path} is a folder: pass the baseline's .json file, e.g. --baseline {tmp_path / 'offline.json'}"
+    )
+
+
+def test_a_data_dir_name_too_long_for_the_file_system(capsys):
+    """Beyond the list: Path.exists() raised ENAMETOOLONG (a traceback, exit 1)."""
+    line = one_line(capsys, ["run", "--models", "alexnet", "--dataset", "imagenet-1k", "--data-dir", "/tmp/" + "a" * 5000])
+    assert "is a name too long for the file system" in line and "[5005 characters]" in line and len(line) < 600

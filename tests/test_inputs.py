@@ -50,11 +50,12 @@ def test_std_of_zeros_is_refused(capsys, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("value", ["5", "-1", "0", "nan", "inf", "1.01"])
+@pytest.mark.parametrize("value", ["5", "-1", "0", "nan", "inf", "1.01", "1e-300"])
 def test_crop_pct_outside_zero_one_is_refused(capsys, tmp_path, value):
     line = refused(capsys, RUN + ["--results-dir", str(tmp_path), "--crop-pct", value])
     assert (
-        line == f"bench: error: --crop-pct {value}: use a fraction in (0, 1], e.g. 0.875 (a 224 crop of the image resized to 256)"
+        line
+        == f"bench: error: --crop-pct {value}: use a fraction in [0.01, 1], e.g. 0.875 (a 224 crop of the image resized to 256)"
     )
     assert not any(tmp_path.iterdir())  # -1 used to write a result with n=0
 

@@ -305,6 +305,8 @@ def read_baseline(path: str | Path) -> list[Entry]:
     """The entries of a baseline file; every way it can be unusable is a ConfigError naming the fix."""
     path = Path(path)
     fix = f"regenerate it with `bench check --update --baseline {path}` from results you trust"
+    if path.is_dir():
+        raise ConfigError(f"baseline {path} is a folder: pass the baseline's .json file, e.g. --baseline {path / 'offline.json'}")
     if not path.is_file():
         raise ConfigError(
             f"baseline {path} not found: create it with `bench check --update --baseline {path}` "

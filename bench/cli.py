@@ -11,7 +11,18 @@ from dataclasses import MISSING, replace
 from pathlib import Path
 from typing import Any
 
-from .config import Flag, RunConfig, at_least, declared_flags, integer, label_space_ref, non_negative, number, positive
+from .config import (
+    Flag,
+    RunConfig,
+    at_least,
+    declared_flags,
+    integer,
+    label_space_ref,
+    non_negative,
+    number,
+    positive,
+    user_path,
+)
 from .data import datasets  # the registry only: cheap to import, and the one list of dataset names
 from .errors import BenchError, ConfigError, folder_problem, shorten
 from .report import tables as F
@@ -108,6 +119,7 @@ BUDGET_FLAGS = {
 }
 LABEL_SPACE = Flag(
     ("--label-space",),
+    parse=user_path,
     check=label_space_ref,
     help="the head's label space when it is not ImageNet-1k (a name or a file of wnids)",
 )

@@ -204,6 +204,11 @@ def not_a_file(value: Any) -> None:
         raise ValueError(f"{problem}: pass a folder (it is created when missing)")
 
 
+def user_path(text: str) -> str:
+    """A path flag's text with `~` expanded (a shell leaves `--classes=~/file` alone): expanded once, here."""
+    return str(Path(text).expanduser()) if text.startswith("~") else text
+
+
 def label_space_ref(value: Any) -> None:
     """A label-space name, or a file of one wnid per line (labels.from_file checks each line)."""
     from .data import labels

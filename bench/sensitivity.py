@@ -221,8 +221,8 @@ def run(
     from .report import sensitivity as page
 
     # Before any compute: where the reports and the page go must be writable folders.
-    atomic.check_writable(results_dir, "--results-dir")
-    atomic.check_writable(out, "--out")
+    results_dir = str(atomic.check_writable(results_dir, "--results-dir"))
+    out = str(atomic.check_writable(out, "--out"))
     specs = M.expand(list(models))
     cfg = RunConfig(
         models=list(models),

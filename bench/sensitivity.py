@@ -187,8 +187,8 @@ def measure_model(
 
 @dataclass
 class SensitivityRun:
-    """What `bench sensitivity` did: the reports written (each as soon as its model finished), the models
-    that failed (model -> why, with the exit code of the first), and reports it could not read."""
+    """What `bench sensitivity` did: the reports written (each as soon as its model finished) and the models
+    that failed (model -> why); `exit_code` is the first failure's (1: a model failed, the others are kept)."""
 
     reports: list[dict[str, Any]]
     failed: dict[str, str]

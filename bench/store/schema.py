@@ -122,7 +122,7 @@ def _fits(hint: Any, value: Any) -> bool:
     if isinstance(origin, type) and issubclass(origin, Section):
         return isinstance(value, (dict, origin))
     if origin in (list, tuple):
-        return isinstance(value, list) and (not args or all(_fits(args[0], v) for v in value))
+        return isinstance(value, list) and (not args or all(v is None or _fits(args[0], v) for v in value))
     return isinstance(origin, type) and isinstance(value, origin)
 
 

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Collection, Sequence
 from dataclasses import MISSING, replace
 from pathlib import Path
 from typing import Any
 
-from .config import Flag, RunConfig, at_least, declared_flags, integer, label_space_ref, non_negative, number, positive
+from .config import (
+    Flag,
+    RunConfig,
+    at_least,
+    declared_flags,
+    integer,
+    label_space_ref,
+    non_negative,
+    number,
+    positive,
+    user_path,
+)
 from .data import datasets  # the registry only: cheap to import, and the one list of dataset names
-from .errors import BenchError, ConfigError
+from .errors import BenchError, ConfigError, folder_problem, shorten
 from .report import tables as F
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -20,6 +32,12 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 class Parser(argparse.ArgumentParser):
     """argparse whose errors are one line and exit 2 through `main` (no usage dump, no SystemExit)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # argparse takes only -5 and -.5 for values; `--shard -1/2` or `--mean -0.4,0.4,0.4` would get "expected one
+        # argument" instead of the option's own check. No option of ours starts with a digit.
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
 
     def error(self, message: str):
         raise ConfigError(f"{message} (see `{self.prog} --help`)")
@@ -64,7 +82,19 @@ def from_args(cls: type, args: argparse.Namespace, **fixed: Any):
 
 
 PROFILE_FIELDS = ("models", "device", "batch_size", "precision", "channels_last", "compile", "use_train_size")
-SENSITIVITY_FIELDS = ("models", "dataset", "data_dir", "split", "limit", "device", "batch_size", "workers", "weights", "progress")
+SENSITIVITY_FIELDS = (
+    "models",
+    "dataset",
+    "data_dir",
+    "split",
+    "limit",
+    "device",
+    "batch_size",
+    "workers",
+    "weights",
+    "progress",
+    "results_dir",
+)
 TOLERANCE = Flag(
     ("--tolerance",), parse=number, check=non_negative, help="allowed top-1/top-5 drop in percentage points (default: 0.1)"
 )
@@ -89,6 +119,7 @@ BUDGET_FLAGS = {
 }
 LABEL_SPACE = Flag(
     ("--label-space",),
+    parse=user_path,
     check=label_space_ref,
     help="the head's label space when it is not ImageNet-1k (a name or a file of wnids)",
 )
@@ -128,11 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     se = sub.add_parser(
         "sensitivity",
         help="Δtop-1 of each model under preprocessing variants (resize backend, interpolation, "
-        "crop_pct, train/test size) with McNemar p; writes <out>/sensitivity.md",
+        "crop_pct, train/test size) with McNemar p; stores <results-dir>/sensitivity/, writes <out>/sensitivity.md",
     )
     add_flags(se, RunConfig, only=SENSITIVITY_FIELDS)
     se.set_defaults(dataset="samples")
-    se.add_argument("--out", default="leaderboards", help="where sensitivity.json / .md / .png go")
+    se.add_argument("--out", default="leaderboards", help="where sensitivity.md / .png go (the reports go under --results-dir)")
     se.add_argument("--json", action="store_true", help="print the reports as JSON")
 
     le = sub.add_parser("leaderboard", help="regenerate the markdown leaderboards from results")
@@ -314,10 +345,14 @@ def _results_dir(path: str) -> str:
     """A results dir that holds results: a typo must not pass a gate or rewrite the index as empty."""
     from .store.results import iter_paths
 
-    if not Path(path).is_dir():
-        raise ConfigError(f"--results-dir {path} does not exist: pass the folder `bench run --results-dir` wrote to")
+    path = str(Path(path).expanduser())
+    problem = folder_problem(path)
+    if problem is not None:
+        raise ConfigError(f"--results-dir {shorten(path)} {problem}: pass the folder `bench run --results-dir` wrote to")
     if not iter_paths(path):
-        raise ConfigError(f"--results-dir {path} holds no results: run `bench run ... --results-dir {path}` first")
+        raise ConfigError(
+            f"--results-dir {shorten(path)} holds no results: run `bench run ... --results-dir {shorten(path)}` first"
+        )
     return path
 
 
@@ -325,7 +360,7 @@ def cmd_sensitivity(args) -> int:
     from .sensitivity import run
 
     cfg = from_args(RunConfig, args, efficiency=False)  # the same flags and checks as `run`
-    reports = run(
+    done = run(
         cfg.models,
         dataset=cfg.dataset,
         split=cfg.split,
@@ -337,11 +372,12 @@ def cmd_sensitivity(args) -> int:
         weights=cfg.weights,
         out=args.out,
         progress=cfg.progress,
+        results_dir=cfg.results_dir,
     )
     if args.json:
-        print(json.dumps(reports, indent=1))
+        print(json.dumps(done.reports, indent=1))
     else:
-        for r in reports:
+        for r in done.reports:
             print(f"{r['model']} on {r['dataset']}/{r['split']} (n={r['n']}): own protocol top-1 {r['top1']}")
             for v in r["variants"]:
                 figures = (
@@ -351,14 +387,20 @@ def cmd_sensitivity(args) -> int:
                 )
                 print(f"  {v['axis']:<15} {v['variant']:<45} {figures}")
         print(f"wrote {args.out}/sensitivity.md")
-    return EXIT_OK
+    for model, why in done.failed.items():  # on stderr as well as in the exit code: the others were kept
+        print(f"bench: {model} failed: {why}", file=sys.stderr)
+    return done.exit_code
 
 
 def cmd_leaderboard(args) -> int:
+    from .errors import ResultsError, left_out
     from .report.leaderboard import regenerate
 
-    for path in regenerate(_results_dir(args.results_dir), args.out):
+    errors: list[ResultsError] = []
+    for path in regenerate(_results_dir(args.results_dir), args.out, errors):
         print(path)
+    if errors:
+        raise left_out(errors)
     return EXIT_OK
 
 

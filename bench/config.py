@@ -20,7 +20,7 @@ from typing import Any
 
 from .data import datasets
 from .data.transforms import POLICIES
-from .errors import ConfigError, LabelSpaceError
+from .errors import ConfigError, LabelSpaceError, shorten
 from .measure.device import PRECISIONS
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -64,13 +64,13 @@ class Flag:
         try:
             value = self.parse(text) if self.parse else text
         except ValueError as e:
-            raise ConfigError(f"{self.name} {text}: {e}") from None
+            raise ConfigError(f"{self.name} {shorten(text)}: {e}") from None
         self.validate(value, text)
         return value
 
     def validate(self, value: Any, text: str | None = None) -> None:
         """ConfigError "FLAG VALUE: reason" unless `value` is one of the choices and passes the check."""
-        shown = _show(value) if text is None else text
+        shown = shorten(_show(value) if text is None else text)
         options = self.options()
         if options is not None and value not in options:
             raise ConfigError(f"{self.name} {shown}: use one of {', '.join(options)}")
@@ -131,12 +131,20 @@ def triple(text: str) -> tuple[float, float, float]:
     return values
 
 
-def at_least(low: int) -> Callable[[Any], None]:
+def at_least(low: int, most: int | None = None) -> Callable[[Any], None]:
+    """A whole number >= low (and <= most): a bound at parse time, not an overflow deep inside a run."""
+
     def check(value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"must be a whole number of at least {low}")
+        if most is not None and value > most:
+            raise ValueError(f"must be a whole number from {low} to {most:,}".replace(",", "_"))
 
     return check
+
+
+MAX_BATCH = 1 << 16  # no accelerator holds a larger batch of ImageNet inputs; the OOM back-off halves from it
+MAX_WORKERS = 1024
 
 
 def non_negative(value: Any) -> None:
@@ -149,9 +157,12 @@ def positive(value: Any) -> None:
         raise ValueError("must be a finite number above 0")
 
 
+MIN_CROP_PCT = 0.01  # below it the resize before the crop is > 100x the input size (1e-300 overflows)
+
+
 def fraction(value: Any) -> None:
-    if not isinstance(value, (int, float)) or not 0 < value <= 1:  # False for nan too
-        raise ValueError("use a fraction in (0, 1], e.g. 0.875 (a 224 crop of the image resized to 256)")
+    if not isinstance(value, (int, float)) or not MIN_CROP_PCT <= value <= 1:  # False for nan too
+        raise ValueError(f"use a fraction in [{MIN_CROP_PCT}, 1], e.g. 0.875 (a 224 crop of the image resized to 256)")
 
 
 def finite_triple(value: Any) -> None:
@@ -185,8 +196,17 @@ def weights_source(value: Any) -> None:
 
 
 def not_a_file(value: Any) -> None:
-    if Path(value).expanduser().is_file():
-        raise ValueError("is a file, pass a folder (it is created when missing)")
+    """A folder to write to: one that exists, or a path where one can be created."""
+    from .errors import folder_problem
+
+    problem = folder_problem(Path(value).expanduser())
+    if problem not in (None, "does not exist"):
+        raise ValueError(f"{problem}: pass a folder (it is created when missing)")
+
+
+def user_path(text: str) -> str:
+    """A path flag's text with `~` expanded (a shell leaves `--classes=~/file` alone): expanded once, here."""
+    return str(Path(text).expanduser()) if text.startswith("~") else text
 
 
 def label_space_ref(value: Any) -> None:
@@ -214,6 +234,14 @@ def shard_spec(value: Any) -> None:
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(value))
     if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
         raise ValueError("expected I/N with 0 <= I < N, e.g. --shard 0/4")
+    if int(m.group(2)) > MAX_SHARDS:
+        raise ValueError(f"N is more than {MAX_SHARDS:_} shards: use N up to the number of tasks of the array job")
+
+
+MAX_SHARDS = 100_000  # more shards than any array job runs; a larger N is a typo, not a plan
+
+
+PATH_FIELDS = ("data_dir", "weights", "label_space", "classes", "results_dir")  # fields that may name a file or folder
 
 
 @dataclass
@@ -262,7 +290,7 @@ class RunConfig:
         metadata=flag(
             "--batch-size",
             parse=integer,
-            check=at_least(1),
+            check=at_least(1, MAX_BATCH),
             metavar="B",
             help="default 256 on CUDA, 32 on CPU (halved on out-of-memory)",
         ),
@@ -270,7 +298,11 @@ class RunConfig:
     workers: int | None = field(
         default=None,
         metadata=flag(
-            "--workers", parse=integer, check=at_least(0), metavar="W", help="data loader workers (default from the core count)"
+            "--workers",
+            parse=integer,
+            check=at_least(0, MAX_WORKERS),
+            metavar="W",
+            help="data loader workers (default from the core count)",
         ),
     )
     data_path: str = field(
@@ -410,6 +442,10 @@ class RunConfig:
 
     def validate(self) -> None:
         """Every declared check, then the rules that involve two fields; ConfigError (exit 2) naming the fix."""
+        for name in PATH_FIELDS:  # `~` expanded once, here: the checks, the keys and the run all see one path
+            value = getattr(self, name)
+            if isinstance(value, str) and value.startswith("~"):
+                setattr(self, name, str(Path(value).expanduser()))
         for f, fl in declared_flags(type(self)):
             value = getattr(self, f.name)
             if fl.key is not None:

@@ -2,6 +2,34 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
+
+def shorten(text: str, width: int = 120) -> str:
+    """What a message echoes of a user's value: a 100,000-character argument must not become the message."""
+    return text if len(text) <= width else f"{text[: width - 30]}…[{len(text)} characters]"
+
+
+def folder_problem(path: str | os.PathLike) -> str | None:
+    """Why `path` cannot be used as a folder, in words ("does not exist", "is a symlink loop", "is a file, not a
+    folder", ...), or None when it is a folder. `Path.exists()` says False for all of these alike."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return "is a dangling symlink" if os.path.islink(path) else "does not exist"
+        if e.errno == errno.ELOOP:
+            return "is a symlink loop"
+        if e.errno == errno.ENOTDIR:
+            return "is under a file, not a folder"
+        if e.errno == errno.ENAMETOOLONG:
+            return "is a name too long for the file system"
+        return f"cannot be reached ({e.strerror})"
+    import stat
+
+    return None if stat.S_ISDIR(st.st_mode) else "is a file, not a folder"
+
 
 class BenchError(Exception):
     """Base class: the CLI prints the message (no traceback) and exits with `exit_code`."""
@@ -22,7 +50,7 @@ class UnknownModelError(ConfigError):
         self.name = name
         self.suggestions = suggestions
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown model {name!r}.{hint} Run `bench list PATTERN` to search.")
+        super().__init__(f"unknown model {shorten(repr(name))}.{hint} Run `bench list PATTERN` to search.")
 
 
 class WeightsUnavailableError(BenchError):
@@ -64,3 +92,9 @@ def is_out_of_memory(err: BaseException) -> bool:
     if type(err).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (= torch.cuda.OutOfMemoryError); no torch import here
         return True
     return isinstance(err, RuntimeError) and any(s in str(err) for s in _ALLOC_FAILED)
+
+
+def left_out(errors: list[ResultsError]) -> ResultsError:
+    """One line for the files a render had to leave out (exit 2): the first error in full, then how many more."""
+    more = f" (and {len(errors) - 1} more file(s) like it)" if len(errors) > 1 else ""
+    return ResultsError(f"{errors[0]}{more}; everything else was written")

@@ -21,7 +21,7 @@ from typing import Any, TypeGuard
 from . import models
 from .config import RunConfig
 from .data import datasets, labels, loaders, streaming, transforms
-from .errors import BenchError, DatasetUnavailableError
+from .errors import BenchError, ConfigError, DatasetUnavailableError, shorten
 from .measure import distributed as dist
 from .report import tables as F
 from .store import results
@@ -158,6 +158,11 @@ def run(cfg: RunConfig) -> RunReport:
     # Before anything imports timm (and with it huggingface_hub): the offline switch is read at import.
     hub.ensure_offline_if_unreachable()
     specs = plan(cfg)  # expanded (unknown names fail here, exit 2) and cut to this --shard / array task
+    _check_heads(cfg, specs)
+    if not cfg.dry_run:
+        from .store.atomic import check_writable
+
+        check_writable(cfg.results_dir, "--results-dir")  # before any data or weights: not after an hour of compute
     info = dist.init(cfg.resolved_device())
     device = dist.device_for(info, cfg.resolved_device())
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
@@ -170,6 +175,20 @@ def run(cfg: RunConfig) -> RunReport:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         dist.shutdown(info)
+
+
+def _check_heads(cfg: RunConfig, specs: list[models.ModelSpec]) -> None:
+    """--label-space against each head the spec already knows (pretrained or random weights build the spec's
+    head; a checkpoint file may carry another): a mismatch is the command's, exit 2, before anything is built."""
+    if not cfg.label_space or cfg.weights not in ("pretrained", "random"):
+        return
+    space = labels.named(cfg.label_space)
+    for spec in specs:
+        if spec.num_classes and spec.num_classes != len(space):
+            raise ConfigError(
+                f"--label-space {shorten(cfg.label_space)} has {len(space)} classes but {spec.id} has a {spec.num_classes}-output "
+                "head: drop --label-space for it (its own head is known) or pass the label space of that head"
+            )
 
 
 def _main_thread() -> bool:
@@ -214,6 +233,8 @@ def _run(cfg: RunConfig, specs: list[models.ModelSpec], info: dist.DistInfo, dev
             decision = dist.broadcast(decision, info)  # rank 0 decides: done, locked or to do
             if decision.status != "todo":
                 report.rows.append(decision.outcome)
+                if decision.status == "failed" and info.is_main:  # on stderr too, not only in the table
+                    _log(f"   failed: {decision.outcome.why}")
                 continue
             report.rows.append(_measure_and_store(cfg, spec, decision.plan, ctx, info, prebuilt, report))
         except BenchError as e:
@@ -240,7 +261,8 @@ def _context(cfg: RunConfig, specs: list[models.ModelSpec], device: str) -> Cont
     if cfg.accuracy:
         ctx.images = _load_images(cfg, split, specs)
         ctx.indices = datasets.stratified(ctx.images.labels, cfg.limit)
-        ctx.samples = results.samples_digest(ctx.indices, ctx.images.labels)
+        content = datasets.content_digest(ctx.images, ctx.indices)
+        ctx.samples = results.samples_digest(ctx.indices, ctx.images.labels, content)
         ctx.data_path = loaders.choose(cfg.data_path, device, ctx.images)
     return ctx
 
@@ -469,7 +491,10 @@ def _bare_record(cfg: RunConfig, spec: models.ModelSpec, plan: results.Plan) -> 
 
 def _load_images(cfg: RunConfig, split: str, specs) -> datasets.Images:
     try:
-        images = (streaming.load if cfg.streaming else datasets.load)(cfg.dataset, split, cfg.data_dir)
+        try:
+            images = (streaming.load if cfg.streaming else datasets.load)(cfg.dataset, split, cfg.data_dir)
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError: a corrupt shard, read at the boundary
+            raise datasets.hf_error(e, cfg.data_dir or cfg.dataset, "check the copy") from e
     except DatasetUnavailableError as e:
         hints = [h for spec in specs if cfg.weights == "pretrained" and (h := models.uncached_weights_hint(spec))]
         if hints:
@@ -559,6 +584,7 @@ def run_one(
             )
         job = EvalJob(model, images, indices, ts, projection, ctx.device, channels_last)
         evaluation = _evaluate_sharded(cfg, job, info)
+        _require_some_read(evaluation.summary, images, len(indices))
         if cfg.corruptions:  # same model, images and transform; each corruption and severity is one more pass
             from dataclasses import replace
 
@@ -620,6 +646,19 @@ def run_one(
             on_section(record, samples if section == "accuracy" else None, section)
         since, t = dt.datetime.now(dt.UTC), time.perf_counter()
     return record, samples
+
+
+def _require_some_read(summary: dict[str, Any], images: datasets.Images, asked: int) -> None:
+    """A run in which no image could be decoded measured nothing: a failure (exit 1), never a stored n = 0 that
+    a later run with real images would skip as "already done"."""
+    if summary.get("n"):
+        return
+    failed = summary.get("failed") or []
+    first = f" (first: {images.ids()[failed[0]['index']]}: {failed[0]['error']})" if failed else ""
+    raise BenchError(
+        f"none of the {asked} image(s) could be read and transformed{first}: fix what that error names "
+        "(files that are not images, or the preprocessing flags); nothing was stored"
+    )
 
 
 @dataclass

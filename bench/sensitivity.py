@@ -7,12 +7,13 @@ resize, as `bench run` evaluates it), each variant changes one thing:
 - crop_pct: +0.05 and -0.05;
 - input size: timm's test size where the pretrained config has one that differs (else the train size).
 Each variant reports Δtop-1 (restricted) with the per-image flips (right -> wrong, wrong -> right) and
-the exact McNemar p of those flips. The report goes to <out>/sensitivity.json and is rendered as
-sensitivity.md + sensitivity.png (bench.report.sensitivity).
+the exact McNemar p of those flips. Each model's report is stored under <results>/sensitivity/ as it finishes and rendered as
+<out>/sensitivity.md + sensitivity.png (bench.report.sensitivity).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from . import models as M
 from .data import datasets as D
 from .data import labels as L
 from .data import transforms as T
+from .errors import ResultsError, left_out
 
 SHIFT = 0.05
 
@@ -190,6 +192,16 @@ def measure_model(
     }
 
 
+@dataclass
+class SensitivityRun:
+    """What `bench sensitivity` did: the reports written (each as soon as its model finished) and the models
+    that failed (model -> why); `exit_code` is the first failure's (1: a model failed, the others are kept)."""
+
+    reports: list[dict[str, Any]]
+    failed: dict[str, str]
+    exit_code: int = 0
+
+
 def run(
     models: Sequence[str],
     dataset: str = "samples",
@@ -202,14 +214,22 @@ def run(
     weights: str = "pretrained",
     out: str = "leaderboards",
     progress: bool = True,
-) -> list[dict[str, Any]]:
-    """Measure every model on one dataset split, merge the reports into <out>/sensitivity.json and re-render the page."""
+    results_dir: str = "results",
+) -> SensitivityRun:
+    """Measure every model on one dataset split; store each model's report under <results_dir>/sensitivity/ as
+    soon as it is done (a later failure loses nothing), then re-render <out>/sensitivity.md. One model's
+    failure is reported and the others go on (exit 1); a report or page that cannot be written is exit 2."""
     from . import hub
+    from .errors import BenchError
+    from .store import atomic
 
     hub.ensure_offline_if_unreachable()  # before timm is imported: the offline switch is read at import
     from .config import RunConfig
     from .report import sensitivity as page
 
+    # Before any compute: where the reports and the page go must be writable folders.
+    results_dir = str(atomic.check_writable(results_dir, "--results-dir"))
+    out = str(atomic.check_writable(out, "--out"))
     specs = M.expand(list(models))
     cfg = RunConfig(
         models=list(models),
@@ -223,29 +243,47 @@ def run(
         weights=weights,
         efficiency=False,
         progress=progress,
+        results_dir=results_dir,
     )
     dev = cfg.resolved_device()
     images = D.load(dataset, D.canonical_split(dataset, split), data_dir)
     indices = D.stratified(images.labels, limit)
-    reports = []
+    done = SensitivityRun([], {})
     for spec in specs:
-        print(
-            f"== sensitivity of {spec.id} on {images.name}/{images.split} ({len(indices)} images, {dev})",
-            file=sys.stderr,
-            flush=True,
-        )
-        reports.append(
-            measure_model(
-                spec,
-                images,
-                indices,
-                dev,
-                weights,
-                cfg.eval_batch_size(dev),
-                workers,
-                progress,
-                log=lambda m: print(m, file=sys.stderr, flush=True),
-            )
-        )
-    page.update(out, reports)
-    return reports
+        _log(f"== sensitivity of {spec.id} on {images.name}/{images.split} ({len(indices)} images, {dev})")
+        try:
+            with contextlib.redirect_stdout(sys.stderr):  # library progress ("Downloading: ...") is not output
+                report = measure_model(spec, images, indices, dev, weights, cfg.eval_batch_size(dev), workers, progress, _log)
+            _set_aside_if_corrupt(page, results_dir, report)
+            _log(f"   wrote {page.save(results_dir, report)}")
+            done.reports.append(report)
+        except ResultsError:
+            raise  # the store itself failed (full disk, permissions): not one model's problem
+        except BenchError as e:
+            done.failed[spec.id] = str(e)
+            done.exit_code = done.exit_code or e.exit_code
+            _log(f"   failed: {e}")
+        except Exception as e:
+            done.failed[spec.id] = f"{type(e).__name__}: {e}"
+            done.exit_code = done.exit_code or 1
+            _log(f"   failed: {type(e).__name__}: {e}")
+    errors: list[ResultsError] = []
+    page.regenerate(results_dir, out, errors)
+    if errors:  # the reports of this run are stored and on the page; another stored report is not
+        raise left_out(errors)
+    return done
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _set_aside_if_corrupt(page, results_dir: str, report: dict[str, Any]) -> None:
+    """The stored report this one replaces, when it is unreadable: kept as <name>.corrupt, with a warning."""
+    path = page.path_for(results_dir, report)
+    if not path.is_file():
+        return
+    try:
+        page.read(path)
+    except ResultsError as e:
+        _log(f"   warning: {e}; set aside as {page.set_aside(path).name} and measured again")

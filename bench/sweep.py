@@ -25,7 +25,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from .config import MAX_SHARDS
+from .errors import ConfigError, shorten
 
 SHARD_COUNT_ENV = "BENCH_SHARD_COUNT"
 
@@ -43,21 +44,34 @@ class Shard:
 def parse_shard(text: str, origin: str = "--shard") -> Shard:
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
     if not m:
-        raise ConfigError(f"{origin} {text!r}: expected I/N with 0 <= I < N, e.g. --shard 0/4")
+        raise ConfigError(f"{origin} {shorten(repr(text))}: expected I/N with 0 <= I < N, e.g. --shard 0/4")
     return _checked(int(m.group(1)), int(m.group(2)), origin)
 
 
 def _checked(index: int, count: int, origin: str) -> Shard:
+    if count > MAX_SHARDS:
+        raise ConfigError(
+            f"{shorten(origin)}: {_digits(count)} shards is more than {MAX_SHARDS:_}: use N up to the number of tasks"
+        )
     if count < 1 or not 0 <= index < count:
-        raise ConfigError(f"{origin}: shard {index}/{count} is out of range: use I/N with 0 <= I < N (N at least 1)")
+        raise ConfigError(
+            f"{shorten(origin)}: shard {_digits(index)}/{count} is out of range: use I/N with 0 <= I < N (N at least 1)"
+        )
     return Shard(index, count, origin)
+
+
+def _digits(n: int) -> str:
+    text = str(n)
+    return text if len(text) <= 12 else f"a {len(text)}-digit number"
 
 
 def _int(env: Mapping[str, str], name: str) -> int:
     try:
         return int(env[name])
     except ValueError:
-        raise ConfigError(f"{name}={env[name]!r} is not an integer: fix the job script or pass --shard I/N") from None
+        raise ConfigError(
+            f"{name}={shorten(repr(env[name]))} is not an integer: fix the job script or pass --shard I/N"
+        ) from None
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Shard | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
 import pytest
 
 from bench.store import results as R
@@ -160,6 +161,13 @@ def test_samples_digest_is_indices_and_their_labels():
     assert R.samples_digest([2, 0, 3], [7, 3, 8, 1]) != R.samples_digest([2, 0, 3], labels)  # same indices, other labels
     assert R.samples_digest([0, 2, 3], labels) != R.samples_digest([2, 0, 3], labels)
     assert R.samples_digest([], labels) == hashlib.sha256(b"|").hexdigest()
+
+
+def test_samples_digest_covers_the_content_digest():
+    labels = [7, 3, 8, 1]
+    raw = np.array([2, 0], "<i8").tobytes() + b"|" + np.array([8, 7], "<i8").tobytes()
+    assert R.samples_digest([2, 0], labels, "abc") == hashlib.sha256(raw + b"|abc").hexdigest()
+    assert R.samples_digest([2, 0], labels, None) == hashlib.sha256(raw).hexdigest()  # a stream: no content digest
 
 
 def test_samples_digest_is_the_same_for_every_integer_type():

@@ -442,9 +442,19 @@ def test_deltas_round_to_four_decimals_and_nll_is_relative_to_the_baseline():
 
 
 def test_figures_from_an_accuracy_section():
-    acc = {"n": "7", "restricted": {"top1": 1.0, "top5": 2.0, "nll": 3.0}, "full": {"top1": 4.0, "top5": 5.0, "nll": 6.0}}
+    acc = {"n": 7, "restricted": {"top1": 1.0, "top5": 2.0, "nll": 3.0}, "full": {"top1": 4.0, "top5": 5.0, "nll": 6}}
     assert G.Figures.from_accuracy(acc) == G.Figures(7, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
     assert G.Figures.from_accuracy({"n": 3}) == G.Figures(3, None, None, None, None, None, None)
+    assert G.Figures.from_accuracy({"n": 0}).n == 0
+    # what a hand-edited or corrupt baseline holds is refused on load (issue 27), not an OverflowError later
+    for n in ("7", True, -1, 7.0, float("inf")):
+        with pytest.raises(ValueError, match="accuracy.n must be a whole number of at least 0"):
+            G.Figures.from_accuracy({"n": n})
+    for part in ({"top1": float("inf")}, {"top5": "40"}, {"nll": True}):
+        with pytest.raises(ValueError, match="must be a finite number or null"):
+            G.Figures.from_accuracy({"n": 1, "full": part})
+    with pytest.raises(ValueError, match="accuracy.restricted must be an object"):
+        G.Figures.from_accuracy({"n": 1, "restricted": [1]})
 
 
 def test_pairing_prefers_the_exact_key_and_leaves_other_models_alone():

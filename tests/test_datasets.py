@@ -204,7 +204,7 @@ def test_every_dataset_declares_its_layouts_and_splits():
 
 def test_data_dir_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "f").write_text("x")
-    with pytest.raises(DatasetUnavailableError, match="is a file: pass the folder"):
+    with pytest.raises(DatasetUnavailableError, match="is a file, not a folder: pass the folder"):
         D.load("imagenet-1k", None, tmp_path / "f")
 
 

@@ -50,11 +50,12 @@ def test_std_of_zeros_is_refused(capsys, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("value", ["5", "-1", "0", "nan", "inf", "1.01"])
+@pytest.mark.parametrize("value", ["5", "-1", "0", "nan", "inf", "1.01", "1e-300"])
 def test_crop_pct_outside_zero_one_is_refused(capsys, tmp_path, value):
     line = refused(capsys, RUN + ["--results-dir", str(tmp_path), "--crop-pct", value])
     assert (
-        line == f"bench: error: --crop-pct {value}: use a fraction in (0, 1], e.g. 0.875 (a 224 crop of the image resized to 256)"
+        line
+        == f"bench: error: --crop-pct {value}: use a fraction in [0.01, 1], e.g. 0.875 (a 224 crop of the image resized to 256)"
     )
     assert not any(tmp_path.iterdir())  # -1 used to write a result with n=0
 
@@ -102,7 +103,9 @@ def test_data_dir_that_is_a_file_is_refused(capsys, tmp_path):
     f = tmp_path / "images.tar"
     f.write_bytes(b"not a folder")
     line = refused(capsys, ["run", "--models", "alexnet", "--dataset", "imagenet-1k", "--data-dir", str(f)])
-    assert line.startswith(f"bench: error: --data-dir {f} is a file: pass the folder that holds your imagenet-1k copy (")
+    assert line.startswith(
+        f"bench: error: --data-dir {f} is a file, not a folder: pass the folder that holds your imagenet-1k copy ("
+    )
 
 
 def test_junk_line_in_val_annotations_names_the_line(capsys, tmp_path, tiny_items):

@@ -206,8 +206,8 @@ def test_permission_denied_results_dir_names_the_fix(tmp_path, monkeypatch, caps
             str(tmp_path / "r"),
         ]
     )
-    out = capsys.readouterr().out
-    assert code == 2 and "Permission denied" in out and "--results-dir" in out
+    err = capsys.readouterr().err
+    assert code == 2 and "Permission denied" in err and "--results-dir" in err  # on stderr, before any compute
     assert not list((tmp_path / "r").rglob("*.json"))
 
 

@@ -73,7 +73,9 @@ def test_test_size_variant_where_timm_has_one():
 
 @pytest.mark.slow
 def test_sensitivity_command_on_the_bundled_photos(tmp_path, capsys):
-    assert main(["sensitivity", "--models", "tf_efficientnet_lite0", "--out", str(tmp_path), "--no-progress", "--json"]) == 0
+    out, store = tmp_path / "out", tmp_path / "results"
+    argv = ["sensitivity", "--models", "tf_efficientnet_lite0", "--out", str(out), "--results-dir", str(store)]
+    assert main([*argv, "--no-progress", "--json"]) == 0
     (report,) = json.loads(capsys.readouterr().out)
     assert report["model"] == "timm:tf_efficientnet_lite0.in1k" and report["n"] == 5
     assert report["top1"] == 40.0  # the same figure `bench run` gives on these photos
@@ -83,46 +85,58 @@ def test_sensitivity_command_on_the_bundled_photos(tmp_path, capsys):
         assert v["n"] == 5 and v["delta_top1"] == pytest.approx(v["top1"] - 40.0)
         assert v["delta_top1"] == pytest.approx(100 * (v["flips_gained"] - v["flips_lost"]) / 5)
         assert v["mcnemar_p"] == pytest.approx(stats.mcnemar_exact(v["flips_lost"], v["flips_gained"]), abs=1e-6)
-    md = (tmp_path / "sensitivity.md").read_text()
+    md = (out / "sensitivity.md").read_text()
     assert "| timm:tf_efficientnet_lite0.in1k | own protocol" in md and "](sensitivity.png)" in md
-    first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    page.regenerate(tmp_path)  # from sensitivity.json alone: byte-identical
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first
+    assert page.load(store) == [report]  # stored under results/ as the model finished
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    page.regenerate(store, tmp_path / "fresh")  # from results/ alone, into an empty folder: byte-identical
+    assert {p.name: p.read_bytes() for p in (tmp_path / "fresh").iterdir()} == first
 
 
-def test_reports_merge_by_model_dataset_split():
-    a = {"dataset": "samples", "split": "val", "model": "m1", "v": 1}
-    b = {"dataset": "samples", "split": "val", "model": "m2", "v": 1}
-    assert page.merge([a, b], [{**a, "v": 2}]) == [{**a, "v": 2}, b]
+REPORT = {
+    "model": "timm:m",
+    "dataset": "samples",
+    "split": "val",
+    "n": 5,
+    "top1": 40.0,
+    "device": "cpu",
+    "date": "2026-01-01",
+    "protocol": {"interpolation": "bicubic", "crop_pct": 0.875, "input_size": [3, 224, 224]},
+    "variants": [
+        {
+            "axis": "crop_pct",
+            "variant": "crop_pct 0.925 (+0.05)",
+            "top1": 60.0,
+            "delta_top1": 20.0,
+            "flips_lost": 0,
+            "flips_gained": 1,
+            "mcnemar_p": 1.0,
+            "note": None,
+        },
+        {"axis": "input size", "variant": "train vs test size", "note": "no test size"},
+    ],
+}
+
+
+def test_reports_are_stored_one_per_model_dataset_split(tmp_path):
+    a = {**REPORT, "model": "m1"}
+    b = {**REPORT, "model": "m2"}
+    page.save(tmp_path, a)
+    page.save(tmp_path, b)
+    page.save(tmp_path, {**a, "top1": 80.0})  # the same (model, dataset, split): replaces its own report only
+    assert page.load(tmp_path) == [{**a, "top1": 80.0}, b]
+    assert page.path_for(tmp_path, a) == tmp_path / "sensitivity" / "samples" / "val" / "m1.json"
+    from bench.store import results
+
+    assert results.iter_paths(tmp_path) == []  # reports are not results
 
 
 def test_sensitivity_page_renders_byte_identical(tmp_path):
-    report = {
-        "model": "timm:m",
-        "dataset": "samples",
-        "split": "val",
-        "n": 5,
-        "top1": 40.0,
-        "device": "cpu",
-        "date": "2026-01-01",
-        "protocol": {"interpolation": "bicubic", "crop_pct": 0.875, "input_size": [3, 224, 224]},
-        "variants": [
-            {
-                "axis": "crop_pct",
-                "variant": "crop_pct 0.925 (+0.05)",
-                "top1": 60.0,
-                "delta_top1": 20.0,
-                "flips_lost": 0,
-                "flips_gained": 1,
-                "mcnemar_p": 1.0,
-                "note": None,
-            },
-            {"axis": "input size", "variant": "train vs test size", "note": "no test size"},
-        ],
-    }
-    page.update(tmp_path / "a", [report])
-    page.update(tmp_path / "b", [report])
-    for name in (page.PAGE, page.PLOT, page.DATA):
+    report = REPORT
+    page.save(tmp_path / "results", report)
+    page.regenerate(tmp_path / "results", tmp_path / "a")
+    page.regenerate(tmp_path / "results", tmp_path / "b")
+    for name in (page.PAGE, page.PLOT):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     row = next(line for line in (tmp_path / "a" / page.PAGE).read_text().splitlines() if "crop_pct 0.925" in line)
     assert "+20.00" in row and "1.0000" in row

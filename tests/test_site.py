@@ -41,7 +41,7 @@ SENSITIVITY = [
         "top1": 80.32,
         "device": "cpu",
         "date": "2026-11-25",
-        "protocol": {"policy": "model"},
+        "protocol": {"policy": "model", "input_size": [3, 224, 224], "interpolation": "bicubic", "crop_pct": 0.875},
         "variants": [
             {"axis": "interpolation", "variant": "bilinear", "top1": 80.1, "delta_top1": -0.22, "mcnemar_p": 0.03, "note": None},
             {"axis": "crop_pct", "variant": "1.0", "top1": 80.52, "delta_top1": 0.2, "mcnemar_p": 0.2, "note": None},
@@ -154,9 +154,8 @@ def results(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("site-results") / "results"
     shutil.copytree(GOLDEN, root)
-    if hasattr(sensitivity, "save"):  # reports stored under results/ (issue 27); before that they lived beside the pages
-        for report in SENSITIVITY:
-            sensitivity.save(root, report)
+    for report in SENSITIVITY:  # reports are stored under results/ (issue 27)
+        sensitivity.save(root, report)
     return root
 
 
@@ -333,10 +332,6 @@ def test_published_page_has_every_reported_figure_and_the_sota_chart(site):
 
 
 def test_sensitivity_report_in_results_gets_a_figure(site):
-    from bench.report import sensitivity
-
-    if not hasattr(sensitivity, "save"):
-        pytest.skip("sensitivity reports are not stored under results/ yet (issue 27)")
     page = _read(site, "tiny-imagenet.html")
     spec = json.loads(page.scripts["fig-sensitivity-data"])
     assert spec["data"][0]["x"] == [-0.22, 0.2]

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import DatasetUnavailableError
+from ..errors import DatasetUnavailableError, folder_problem, shorten
 from . import labels as label_spaces
 
 if TYPE_CHECKING:  # PIL stays out of `bench --help`, which reads the registry for its choices
@@ -119,10 +119,11 @@ def load(name: str, split: str | None = None, data_dir: str | Path | None = None
 def check_root(name: str, data_dir: str | Path) -> Path:
     """`--data-dir` as a folder, or an error naming what it must hold."""
     info, root = info_for(name), Path(data_dir).expanduser()
-    if not root.exists():
-        raise DatasetUnavailableError(f"--data-dir {root} does not exist: point it at your {name} copy ({info.layout})")
-    if not root.is_dir():
-        raise DatasetUnavailableError(f"--data-dir {root} is a file: pass the folder that holds your {name} copy ({info.layout})")
+    problem = folder_problem(root)
+    if problem is not None:
+        raise DatasetUnavailableError(
+            f"--data-dir {shorten(str(root))} {problem}: pass the folder that holds your {name} copy ({info.layout})"
+        )
     return root
 
 
@@ -197,6 +198,38 @@ class ImageSet:
         return ImageSet(
             self.name, self.split, keep_space, labels, f"{self.source} (classes of {space.name})", items, self.hf_column, names
         )
+
+
+def content_digest(images: Images, indices: Sequence[int]) -> str | None:
+    """sha256 over the bytes of exactly the samples a run reads (file contents, or the encoded bytes held in a
+    parquet copy), in index order: replacing files under the same names makes another experiment. A file that
+    cannot be read counts by its error, so its later arrival changes the digest too. None for a stream (its
+    bytes are not read before the run; its source names the revision)."""
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not isinstance(images, ImageSet):
+        return None
+
+    def one(i: int) -> bytes:
+        try:
+            raw = images.raw(i)
+            if isinstance(raw, (bytes, bytearray, memoryview)):
+                return hashlib.sha256(raw).digest()
+            with open(raw, "rb") as f:
+                return hashlib.file_digest(f, "sha256").digest()
+        except (OSError, KeyError, TypeError) as e:
+            return f"unreadable:{type(e).__name__}".encode()
+
+    total = hashlib.sha256()
+    if images.hf_column is not None:  # rows of an HF dataset: read in order, one reader
+        for i in indices:
+            total.update(one(i))
+        return total.hexdigest()
+    with ThreadPoolExecutor(max_workers=8) as pool:  # files: hashlib and reads release the GIL
+        for digest in pool.map(one, indices, chunksize=64):
+            total.update(digest)
+    return total.hexdigest()
 
 
 def kept_classes(images: Images, space: label_spaces.LabelSpace) -> tuple[label_spaces.LabelSpace, list[int], list[int]]:
@@ -493,11 +526,43 @@ def _find_hf_parquet(info: DatasetInfo, root: Path) -> dict[str, Any] | None:
     try:
         hf_splits = hfds.get_dataset_split_names(str(root))
     except Exception as e:
-        raise DatasetUnavailableError(
-            f"{root} holds parquet files that `datasets` cannot read ({type(e).__name__}: {str(e)[:200]}): "
-            "name the shards <split>-*.parquet or add a README.md with configs"
-        ) from e
+        raise hf_error(e, root, "name the shards <split>-*.parquet or add a README.md with configs") from e
     return {s: (root, name) for s, name in _found_splits(info, hf_splits).items()}
+
+
+HF_CACHE_VARS = ("HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_CACHE", "XDG_CACHE_HOME")
+
+
+def hf_error(e: BaseException, root: Path | str, otherwise: str) -> DatasetUnavailableError:
+    """What `datasets` / pyarrow failing on a local copy means, with the fix for that cause: a cache variable
+    naming a file, a corrupt parquet file, an OS error on a named file; else `otherwise` (a layout problem)."""
+    import os
+
+    why = f"{type(e).__name__}: {shorten(str(e), 200)}"
+    for var in HF_CACHE_VARS:
+        value = os.environ.get(var)
+        if value and folder_problem(value) not in (None, "does not exist"):
+            return DatasetUnavailableError(
+                f"{var}={shorten(value)} {folder_problem(value)}: the Hugging Face cache must be a folder; point {var} "
+                f"at one or unset it ({why})"
+            )
+    chain = [e]
+    while chain[-1].__cause__ is not None or chain[-1].__context__ is not None:  # datasets wraps pyarrow's error
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
+        if len(chain) > 20:
+            break
+    arrow = next((c for c in chain if type(c).__module__.startswith("pyarrow")), None)
+    if arrow is not None:
+        why = f"{type(arrow).__name__}: {shorten(str(arrow), 200)}"
+        return DatasetUnavailableError(
+            f"a parquet file under {shorten(str(root))} is corrupt or not parquet ({why}): download that shard again "
+            "(or remove it)"
+        )
+    if isinstance(e, OSError) and e.filename:
+        return DatasetUnavailableError(
+            f"cannot read {shorten(str(e.filename))} ({e.strerror}): check that file and its permissions ({why})"
+        )
+    return DatasetUnavailableError(f"{shorten(str(root))} holds parquet files that `datasets` cannot read ({why}): {otherwise}")
 
 
 def _load_hf_parquet(info: DatasetInfo, split: str, where: tuple[Path, str]) -> ImageSet:
@@ -507,9 +572,7 @@ def _load_hf_parquet(info: DatasetInfo, split: str, where: tuple[Path, str]) -> 
     try:
         ds = hfds.load_dataset(str(root), split=hf_split)
     except Exception as e:
-        raise DatasetUnavailableError(
-            f"cannot load {root} split {hf_split!r} ({type(e).__name__}: {str(e)[:200]}): check the copy"
-        ) from e
+        raise hf_error(e, root, f"check the copy's split {hf_split!r}") from e
     return _from_hf(info, split, ds, f"hf-local:{root}")
 
 

@@ -24,7 +24,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..errors import BenchError, ConfigError
+from ..errors import BenchError, ConfigError, shorten
 
 PACKAGE = "imagecorruptions-imaug"
 # Order of ImageNet-C (and of the package's corruption_tuple): noise, blur, weather, digital.
@@ -63,20 +63,22 @@ def parse(text: str) -> tuple[tuple[str, int], ...]:
     for token in (t.strip() for t in str(text).split(",")):
         if not token:
             continue
-        if token == "all":
-            pairs.update((c, s) for c in COMMON for s in SEVERITIES)
-            continue
         name, _, sev = token.partition(":")
+        if name == "all":  # all = the 15 common corruptions; all:3 = each of them at severity 3
+            if sev and sev not in {str(s) for s in SEVERITIES}:
+                raise ConfigError(f"--corruptions {shorten(repr(token))}: severity must be 1 to 5, e.g. all:3")
+            pairs.update((c, s) for c in COMMON for s in ((int(sev),) if sev else SEVERITIES))
+            continue
         if name not in NAMES:
             close = difflib.get_close_matches(name, NAMES + ("all",), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise ConfigError(
-                f"--corruptions: unknown corruption {name!r}{hint}; use all or NAME[:SEVERITY] with NAME one of "
+                f"--corruptions: unknown corruption {shorten(repr(name))}{hint}; use all[:SEVERITY] or NAME[:SEVERITY] with NAME one of "
                 f"{', '.join(NAMES)}"
             )
         if sev:
             if sev not in {str(s) for s in SEVERITIES}:
-                raise ConfigError(f"--corruptions {token!r}: severity must be 1 to 5")
+                raise ConfigError(f"--corruptions {shorten(repr(token))}: severity must be 1 to 5")
             pairs.add((name, int(sev)))
         else:
             pairs.update((name, s) for s in SEVERITIES)

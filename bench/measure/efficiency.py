@@ -257,7 +257,9 @@ def _maxrss_mb() -> float:
 def _reset_peak_rss() -> bool:
     """Reset the kernel's peak-RSS mark to the current RSS (Linux >= 4.0); False where unsupported."""
     try:
-        Path("/proc/self/clear_refs").write_text("5")
+        from ..store.atomic import write_control
+
+        write_control(Path("/proc/self/clear_refs"), "5")
         return True
     except OSError:
         return False

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ResultsError, left_out
 from ..models import ModelId, reference, reported
 from . import published as pub
 from . import tables as F
@@ -746,20 +747,22 @@ def _winner_points() -> list[tuple[int, float]]:
 # Regeneration
 
 
-def regenerate(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
+def regenerate(results_dir: str | Path, out_dir: str | Path, errors: list[ResultsError] | None = None) -> list[Path]:
     """Write the index, one page (+ Pareto plot) per dataset/split with results, and the published page.
 
     Pages of datasets without results are left alone, not deleted: a results dir that holds
-    only part of the history must not wipe committed leaderboards.
+    only part of the history must not wipe committed leaderboards. A file that cannot be read is
+    left out and the rest is rendered; then it goes to `errors`, or without that list, raises.
     """
-    from ..store import results
+    from ..store import atomic, results
     from . import calibration, robustness, sensitivity
     from .plots import plot_pareto, plot_years
 
-    df = results.load(results_dir)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    beyond = robustness.regenerate([r.to_json() for r in results.read_all(results_dir)], out) + sensitivity.regenerate(out)
+    out = atomic.check_writable(out_dir, "--out")
+    found: list[ResultsError] = []
+    records = [r for r in results.read_all(results_dir, found) if _samples_readable(r, found)]
+    df = results.frame(records)
+    beyond = robustness.regenerate([r.to_json() for r in records], out) + sensitivity.regenerate(results_dir, out, found)
     extra = [(p.name, what) for p in beyond for page, what in (robustness.INDEX_LINE, sensitivity.INDEX_LINE) if p.name == page]
     written = [F.write(out / INDEX, render_index(df, extra)), *beyond]
     table = measured_table(df)
@@ -774,4 +777,20 @@ def regenerate(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     published = pub.published()
     written.append(F.write(out / PUBLISHED, _render_published(published, pub.torchvision_version())))
     written.append(plot_years(_year_points(published), _winner_points(), out / YEARS_PLOT, "ImageNet over the years"))
+    if errors is not None:
+        errors.extend(found)
+    elif found:
+        raise left_out(found)
     return written
+
+
+def _samples_readable(record, errors: list[ResultsError]) -> bool:
+    """A record whose per-sample file is unreadable is left out of the pages, its error kept for the end."""
+    from ..store import results
+
+    try:
+        results.read_samples(record)
+    except ResultsError as e:
+        errors.append(e)
+        return False
+    return True

@@ -64,11 +64,15 @@ def _figure(size: tuple[float, float]):
 
 
 def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Render into memory, then the one atomic writer: a full disk never leaves a truncated PNG."""
+    import io
+
+    from ..store.atomic import write_file
+
+    buf = io.BytesIO()
     # Software=None drops "matplotlib version X" from the PNG; Agg writes no date by itself.
-    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
-    return path
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return write_file(Path(path), buf.getvalue())
 
 
 def plot_pareto(points: Sequence[Point], path: str | Path, title: str) -> Path:

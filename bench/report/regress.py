@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ResultsError
 from ..measure.stats import mcnemar_exact
 from ..store import results, schema
 from . import tables as F
@@ -23,6 +23,7 @@ BASELINE_SCHEMA_VERSION = 2  # 2: per-sample arrays in an .npz beside the JSON (
 ALPHA = 0.05  # McNemar significance level for flips
 SAMPLE_FIELDS = ("index", "target", "top1_restricted", "top1_full")
 LIBRARIES = ("torch", "torchvision", "timm")
+KEY_FIELDS = ("dataset", "split", "model", "weights", "transform")
 
 SAME, IMPROVED, WORSE, NOT_COMPARABLE, MISSING, NEW = "same", "improved", "worse", "not comparable", "missing", "new"
 FAILING = (WORSE, MISSING, NOT_COMPARABLE)
@@ -49,7 +50,15 @@ class Figures:
     def from_accuracy(cls, acc: dict[str, Any]) -> Figures:
         """From a baseline file's accuracy object."""
         r, f = acc.get("restricted") or {}, acc.get("full") or {}
-        return cls(int(acc["n"]), r.get("top1"), r.get("top5"), r.get("nll"), f.get("top1"), f.get("top5"), f.get("nll"))
+        n = acc["n"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"accuracy.n must be a whole number of at least 0, got {_preview(n)}")
+        figures = [
+            _figure(part, name, part_name)
+            for part_name, part in (("restricted", r), ("full", f))
+            for name in ("top1", "top5", "nll")
+        ]
+        return cls(n, *figures[:3], *figures[3:])
 
     @classmethod
     def from_record(cls, acc: schema.Accuracy) -> Figures:
@@ -137,8 +146,11 @@ class Entry:
 
     @classmethod
     def from_json(cls, d: dict[str, Any], arrays: Any = None) -> Entry:
+        key = d["key"]
+        if not isinstance(key, dict) or not all(isinstance(key.get(k), str) for k in KEY_FIELDS):
+            raise ValueError(f"key must be an object with the strings {', '.join(KEY_FIELDS)}, got {_preview(key)}")
         entry = cls(
-            key=dict(d["key"]),
+            key=dict(key),
             figures=Figures.from_accuracy(d["accuracy"]),
             protocol=dict(d.get("protocol") or {}),
             protocol_hash=d.get("protocol_hash"),
@@ -153,8 +165,45 @@ class Entry:
         if d.get("samples"):
             if arrays is None:
                 raise ValueError("the entry has per-sample arrays but the baseline's .npz is missing")
-            entry.samples = {f: arrays[f"{entry.npz_prefix}/{f}"].astype("int64") for f in SAMPLE_FIELDS}
+            entry.samples = _checked_samples(arrays, entry.npz_prefix)
         return entry
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _figure(part: Any, name: str, part_name: str) -> float | None:
+    """One figure of a baseline entry: a finite number or null (1e999 parses as inf, which no accuracy is)."""
+    if not isinstance(part, dict):
+        raise ValueError(f"accuracy.{part_name} must be an object, got {_preview(part)}")
+    v = part.get(name)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValueError(f"accuracy.{part_name}.{name} must be a finite number or null, got {_preview(v)}")
+    return float(v)
+
+
+def _checked_samples(arrays: Any, prefix: str) -> dict[str, Any]:
+    """An entry's per-sample arrays: present, whole numbers, one dimension each and all of one length."""
+    import numpy as np
+
+    names = [f"{prefix}/{f}" for f in SAMPLE_FIELDS]
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise ValueError(f"the baseline's .npz lacks {missing[0]}")
+    out = {f: arrays[n] for f, n in zip(SAMPLE_FIELDS, names)}
+    for f, a in out.items():
+        if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(
+                f"{prefix}/{f} in the .npz has shape {a.shape} and dtype {a.dtype}: expected one whole number per sample"
+            )
+    lengths = {f: len(a) for f, a in out.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"{prefix}: the per-sample arrays in the .npz differ in length ({lengths})")
+    return {f: a.astype("int64") for f, a in out.items()}
 
 
 def _top1_samples(samples: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -244,7 +293,6 @@ def dumps_compact(obj: Any, indent: int = 0) -> str:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     """The results store's temp-file + rename: a crash never leaves a half-written baseline."""
-    from ..errors import ResultsError
     from ..store.atomic import write_file
 
     try:
@@ -257,24 +305,33 @@ def read_baseline(path: str | Path) -> list[Entry]:
     """The entries of a baseline file; every way it can be unusable is a ConfigError naming the fix."""
     path = Path(path)
     fix = f"regenerate it with `bench check --update --baseline {path}` from results you trust"
+    if path.is_dir():
+        raise ConfigError(f"baseline {path} is a folder: pass the baseline's .json file, e.g. --baseline {path / 'offline.json'}")
     if not path.is_file():
         raise ConfigError(
             f"baseline {path} not found: create it with `bench check --update --baseline {path}` "
             "from results you trust, or pass the right --baseline"
         )
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"cannot read baseline {path} ({e}): {fix}") from e
-    version = doc.get("baseline_schema_version") if isinstance(doc, dict) else None
-    if version != BASELINE_SCHEMA_VERSION:
+        doc = schema.read_json(path, fix, what="baseline ")
+    except ResultsError as e:
+        raise ConfigError(str(e)) from e
+    if not isinstance(doc, dict):
+        raise ConfigError(f"baseline {path} is not a baseline (a JSON object was expected): {fix}")
+    version = doc.get("baseline_schema_version")
+    if version != BASELINE_SCHEMA_VERSION or isinstance(version, bool):
+        shown = "none" if version is None else repr(version) if isinstance(version, str) else _preview(version)
+        kind = " (a string; the version is a number)" if isinstance(version, str) else ""
         raise ConfigError(
-            f"baseline {path} has baseline_schema_version {version}, this bench reads {BASELINE_SCHEMA_VERSION}: {fix}"
+            f"baseline {path} has baseline_schema_version {shown}{kind}, this bench reads {BASELINE_SCHEMA_VERSION}: {fix}"
         )
     arrays = _read_npz(samples_path(path), fix)
+    entries = doc.get("entries")
+    if not isinstance(entries, list):
+        raise ConfigError(f"baseline {path} is malformed (entries must be a list): {fix}")
     try:
-        return [Entry.from_json(e, arrays) for e in doc["entries"]]
-    except (KeyError, TypeError, ValueError) as e:
+        return [Entry.from_json(e, arrays) for e in entries]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ConfigError(f"baseline {path} is malformed ({type(e).__name__}: {e}): {fix}") from e
 
 
@@ -289,8 +346,8 @@ def _read_npz(path: Path, fix: str) -> dict[str, Any] | None:
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise ConfigError(f"cannot read baseline arrays {path} ({e}): {fix}") from e
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        raise ConfigError(f"cannot read baseline arrays {path} ({type(e).__name__}: {e}): {fix}") from e
 
 
 # ---------------------------------------------------------------------------------------------

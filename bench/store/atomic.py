@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..errors import ResultsError
+from ..errors import ConfigError, ResultsError, shorten
 
 
 def _umask() -> int:
@@ -46,5 +46,33 @@ def write_file(path: Path, data: bytes | str) -> Path:
             pass
         raise ResultsError(
             f"cannot write {path} ({e.strerror}): free some space or choose another output folder; nothing was half-written"
+        ) from e
+    return path
+
+
+def write_control(path: Path, data: str) -> None:
+    """Write to a kernel control file (/proc/self/clear_refs) in place: it is an interface, not a stored
+    file, so there is nothing to replace atomically. OSError is the caller's (an unsupported kernel)."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data.encode("ascii"))
+    finally:
+        os.close(fd)
+
+
+def check_writable(folder: str | Path, flag: str) -> Path:
+    """Before any compute: `folder` is (or can become) a writable folder, else ConfigError naming `flag`'s fix.
+    Creates it, so that a later write cannot fail for want of it."""
+    path = Path(folder).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {shorten(str(folder))} is a file, not a folder: pass a folder (it is created when missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-check.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(
+            f"{flag} {shorten(str(folder))} is not writable ({e.strerror}): check its permissions or pass another folder"
         ) from e
     return path

@@ -53,8 +53,16 @@ class EntryLock:
             if self._still_there(fd):
                 break
             os.close(fd)  # the holder removed the file after we opened it: lock the new one
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as e:  # a full disk: leave nothing behind, and say it is the store, not the model
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(fd)
+            raise ResultsError(
+                f"cannot write the lock {self.path} ({e.strerror}): free some space or pass another --results-dir"
+            ) from e
         self._fd = fd
         return True
 

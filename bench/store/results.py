@@ -21,6 +21,7 @@ from . import atomic, schema
 from .schema import SCHEMA_VERSION, Identity, Record  # noqa: F401 - the store's types, re-exported
 
 SAMPLES_SUFFIX = ".samples.npz"
+SENSITIVITY_DIR = "sensitivity"  # <results>/sensitivity/: `bench sensitivity` reports (bench.report.sensitivity), not results
 
 Warn = Callable[[str], None]
 T = TypeVar("T")
@@ -45,16 +46,18 @@ def protocol_hash(protocol: dict[str, Any]) -> str:
     return schema.Protocol.from_json(protocol).hash
 
 
-def samples_digest(indices: Sequence[int], labels: Sequence[int]) -> str:
-    """sha256 over the exact sample indices and the label of each: another subset, or another copy of the
-    data whose labels differ, is another experiment."""
+def samples_digest(indices: Sequence[int], labels: Sequence[int], content: str | None = None) -> str:
+    """sha256 over the exact sample indices and the label of each, and over `content` (the digest of the bytes
+    of those samples, datasets.content_digest): another subset, another copy whose labels differ, or other
+    files under the same names, is another experiment."""
     import hashlib
 
     import numpy as np
 
     idx = np.asarray(list(indices), dtype="<i8")
     lab = np.asarray(labels, dtype="<i8")[idx] if len(idx) else np.zeros(0, "<i8")
-    return hashlib.sha256(idx.tobytes() + b"|" + lab.tobytes()).hexdigest()
+    tail = b"" if content is None else b"|" + content.encode()
+    return hashlib.sha256(idx.tobytes() + b"|" + lab.tobytes() + tail).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,17 +117,37 @@ def read_samples(record: Record) -> dict[str, Any] | None:
     p = Path(record.path).with_name(record.samples_file)
     if not p.is_file():
         return None
-    with np.load(p, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    fix = "rerun `bench run` for that model (it measures the accuracy again) or delete the result"
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        raise ResultsError(f"cannot read {p} ({type(e).__name__}: {e}): it is corrupt or truncated; {fix}") from e
+    schema.check_samples(arrays, p, fix)
+    return arrays
 
 
 def iter_paths(results_dir: str | Path) -> list[Path]:
+    """The result files under `results_dir`: not the hidden ones, not the sensitivity reports stored beside them."""
     root = Path(results_dir)
-    return sorted(p for p in root.rglob("*.json") if not p.name.startswith(".")) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    reports = root / SENSITIVITY_DIR
+    return sorted(p for p in root.rglob("*.json") if not p.name.startswith(".") and reports not in p.parents)
 
 
-def read_all(results_dir: str | Path) -> list[Record]:
-    return [read(p) for p in iter_paths(results_dir)]
+def read_all(results_dir: str | Path, errors: list[ResultsError] | None = None) -> list[Record]:
+    """Every record under `results_dir`. With `errors`, an unreadable file is appended there and skipped, so
+    the other results still render (the caller reports them and exits 2); without it, the first one raises."""
+    out = []
+    for p in iter_paths(results_dir):
+        try:
+            out.append(read(p))
+        except ResultsError as e:
+            if errors is None or isinstance(e, SchemaVersionError):
+                raise
+            errors.append(e)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,14 +505,19 @@ CORRUPTION_COLUMNS = ("corruptions", "mce", "relative_mce", "mce_corruptions", "
 COLUMNS = list(flatten(Record(key=Identity("", "", None, "", "", None, {}, "fp32"))).keys()) + ["shown", "shown_instead_of"]
 
 
-def load(results_dir: str | Path = "results"):
+def load(results_dir: str | Path = "results", errors: list[ResultsError] | None = None):
     """All records under `results_dir` as a DataFrame, one row per record (sorted by path). `shown` marks the
     record of each leaderboard row (`choices`), which carries the corruption figures of the --corruptions run
-    that joins it; `shown_instead_of` lists the other runs."""
+    that joins it; `shown_instead_of` lists the other runs. `errors`: as for `read_all`."""
+    return frame(read_all(results_dir, errors))
+
+
+def frame(records: Sequence[Record]):
+    """`load`'s DataFrame of records already read."""
     import pandas as pd
 
     rows = []
-    for c in choices(read_all(results_dir)):
+    for c in choices(records):
         row = {**flatten(c.shown), "shown": True, "shown_instead_of": [describe(o) for o in c.others]}
         if c.corruptions is not None:
             row.update({k: v for k, v in flatten(c.corruptions).items() if k in CORRUPTION_COLUMNS})

@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,13 @@ class Section:
             raise TypeError(f"{cls.__name__}: expected an object, got {type(d).__name__}")
         hints = _hints(cls)
         known = {f.name for f in dataclasses.fields(cls) if f.name != "extra" and f.metadata.get("json", True)}
-        kwargs = {k: _convert(hints[k], v) for k, v in d.items() if k in known}
+        kwargs = {}
+        for k, v in d.items():
+            if k in known:
+                try:
+                    kwargs[k] = _convert(hints[k], v)
+                except TypeError as e:
+                    raise TypeError(f"{k}: {e}") from None
         return cls(**kwargs, extra={k: v for k, v in d.items() if k not in known})
 
     def to_json(self) -> dict[str, Any]:
@@ -88,11 +95,49 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _convert(hint: Any, value: Any) -> Any:
-    """A JSON value -> the attribute's type: nested sections become their dataclass, the rest stays."""
+    """A JSON value -> the attribute's type: nested sections become their dataclass, the rest stays. A value
+    of another type (a string where an object belongs, 1e999 where a count belongs) is a TypeError here,
+    on load, not an AttributeError or OverflowError in whichever reader touches it first."""
     for t in typing.get_args(hint) or (hint,):
         if isinstance(t, type) and issubclass(t, Section) and isinstance(value, dict):
             return t.from_json(value)
+    if not _fits(hint, value):
+        raise TypeError(f"expected {_name(hint)}, got {type(value).__name__} {_preview(value)}")
     return value
+
+
+def _fits(hint: Any, value: Any) -> bool:
+    """Whether a parsed JSON value has the attribute's declared type (the outer type: list, dict, int, ...)."""
+    if hint is Any:
+        return True
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_fits(a, value) for a in args)
+    origin = typing.get_origin(hint) or hint
+    if value is None:
+        return origin is type(None)
+    if origin is bool:
+        return isinstance(value, bool)
+    if origin is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is float:  # JSON writes 1.0 as 1
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(origin, type) and issubclass(origin, Section):
+        return isinstance(value, (dict, origin))
+    if origin in (list, tuple):
+        return isinstance(value, list) and (not args or all(v is None or _fits(args[0], v) for v in value))
+    return isinstance(origin, type) and isinstance(value, origin)
+
+
+def _name(hint: Any) -> str:
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    parts = [a for a in (typing.get_args(hint) if union else (hint,)) if a is not type(None)]
+    return " or ".join(getattr(typing.get_origin(a) or a, "__name__", str(a)) for a in parts)
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,12 +525,15 @@ def from_json(d: Any, path: Path | None = None, default_version: int | None = No
     elif version != SCHEMA_VERSION:
         raise ResultsError(f"{where} has no valid schema_version ({version!r}): it is not a result file")
     try:
-        key = Identity.from_json(d.get("key"))
+        try:
+            key = Identity.from_json(d.get("key"))
+        except TypeError as e:
+            raise TypeError(f"key.{e}") from None
         if key is None:
             raise KeyError("key")
         record = Record.from_json({k: v for k, v in d.items() if k != "key"} | {"key": key})
     except (KeyError, TypeError, ValueError) as e:
-        raise ResultsError(f"{where} is malformed ({type(e).__name__}: {e})") from e
+        raise ResultsError(f"{where} is malformed ({type(e).__name__}: {e}): {REMEASURE}") from e
     record.key, record.migrated_from, record.path = key, migrated, path
     return record
 
@@ -544,12 +592,49 @@ def resize_kernel_of(data_path: str, device_kind: str) -> str:
     return "tensor-float32-round" if device_kind == "cuda" else "tensor-uint8"
 
 
-def loads(text: str, path: Path | None = None) -> Record:
+REMEASURE = "delete it (and its .samples.npz) and rerun `bench run` for that model"
+
+
+def parse_json(text: str, where: str, fix: str) -> Any:
+    """JSON text -> data, or ResultsError naming `where` and `fix`: truncated, not JSON, or nested so deep
+    (200,000 brackets) that the parser would overflow the stack."""
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as e:
-        raise ResultsError(f"cannot read result {path or ''} ({e}): it is corrupt or truncated") from e
-    return from_json(data, path)
+        raise ResultsError(f"cannot read {where} ({e}): it is corrupt or truncated; {fix}") from e
+    except RecursionError:
+        raise ResultsError(f"cannot read {where}: nested too deeply to be one of ours; {fix}") from None
+
+
+def read_json(path: Path, fix: str, what: str = "") -> Any:
+    """A JSON file this harness wrote (`what`: "baseline ", ...), read whole; every way it can be unreadable is a
+    ResultsError naming the file and `fix`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ResultsError(f"cannot read {what}{path} ({reason}): {fix}") from e
+    return parse_json(text, f"{what}{path}", fix)
+
+
+def check_samples(arrays: dict[str, Any], path: Path, fix: str) -> None:
+    """Per-sample arrays as `evaluate` writes them: one row per sample in every array, `index` one-dimensional."""
+    import numpy as np
+
+    odd = sorted(k for k, a in arrays.items() if not isinstance(a, np.ndarray))  # a zip member that is not .npy
+    if odd:
+        raise ResultsError(f"{path}: {', '.join(odd)} is not a numpy array: {fix}")
+    index = arrays.get("index")
+    if index is not None and index.ndim != 1:
+        raise ResultsError(f"{path}: index has shape {index.shape}, expected one entry per sample: {fix}")
+    lengths = {k: (len(a) if a.ndim else None) for k, a in arrays.items()}
+    if len(set(lengths.values())) > 1 or None in lengths.values():
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(lengths.items()))
+        raise ResultsError(f"{path}: the per-sample arrays differ in length ({shown}): {fix}")
+
+
+def loads(text: str, path: Path | None = None) -> Record:
+    return from_json(parse_json(text, f"result {path or ''}".strip(), REMEASURE), path)
 
 
 def dumps(record: Record) -> str:

@@ -197,9 +197,6 @@ def run(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Measure every model on one dataset split, merge the reports into <out>/sensitivity.json and re-render the page."""
-    from . import hub
-
-    hub.ensure_offline_if_unreachable()  # before timm is imported: the offline switch is read at import
     from .config import RunConfig
     from .report import sensitivity as page
 

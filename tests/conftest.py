@@ -24,7 +24,11 @@ os.environ["XDG_CACHE_HOME"] = str(_CACHE / "xdg")  # file checksums (bench.stor
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.pop("TRANSFORMERS_OFFLINE", None)
-for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", *(v for k in ("http", "https", "all") for v in (f"{k}_proxy", f"{k.upper()}_PROXY"))):
+for _var in (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    *(v for k in ("http", "https", "all") for v in (f"{k}_proxy", f"{k.upper()}_PROXY")),
+):
     os.environ.pop(_var, None)
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 

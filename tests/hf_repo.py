@@ -16,6 +16,7 @@ import fixtures as F
 from bench.data import labels as L
 from bench.data.datasets import samples_dir
 
+
 def tiny_rows() -> list[tuple[bytes, int, str | None]]:
     """(JPEG bytes, label in tiny order, stored path): the four photos at two sizes, plus a truncated JPEG."""
     wnids = list(L.tiny_imagenet().wnids)
@@ -37,12 +38,15 @@ def imagenet_rows() -> list[tuple[bytes, int, str | None]]:
     return rows
 
 
-def write_repo(root: Path, kind: str = "tiny", card: bool = True, infos_json: bool = False) -> dict[str, list[str]]:
+def write_repo(
+    root: Path, kind: str = "tiny", card: bool = True, infos_json: bool = False, plain_parquet: bool = False
+) -> dict[str, list[str]]:
     """A repo like zh-plus/tiny-imagenet (kind="tiny": train / valid / test) or ILSVRC/imagenet-1k (train / validation / test).
 
     Returns split -> repo paths of its shards. Every split holds the same rows, cut into a different number of shards.
     `card`: a README with the features and split sizes in its `dataset_info` (`infos_json`: in dataset_infos.json,
-    the card keeping only `configs:`, as zh-plus/tiny-imagenet has it).
+    the card keeping only `configs:`, as zh-plus/tiny-imagenet has it). `plain_parquet`: shards without datasets'
+    schema metadata, so that the ClassLabel names can only come from the card or dataset_infos.json.
     """
     import datasets as hfds
     import yaml
@@ -67,6 +71,10 @@ def write_repo(root: Path, kind: str = "tiny", card: bool = True, infos_json: bo
             rel = f"data/{split}-{k:05d}-of-{n:05d}{suffix}.parquet"
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             ds.shard(n, k, contiguous=True).to_parquet(str(root / rel))
+            if plain_parquet:
+                import pyarrow.parquet as pq
+
+                pq.write_table(pq.read_table(root / rel).replace_schema_metadata(None), root / rel)
             out[split].append(rel)
     (root / ".gitattributes").write_text("*.parquet filter=lfs diff=lfs merge=lfs -text\n")
     splits = hfds.SplitDict()
@@ -74,9 +82,7 @@ def write_repo(root: Path, kind: str = "tiny", card: bool = True, infos_json: bo
         splits.add(hfds.SplitInfo(name=split, num_examples=len(rows)))
     info = hfds.DatasetInfo(features=features, splits=splits)
     if card:
-        header: dict = {
-            "configs": [{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in out]}]
-        }
+        header: dict = {"configs": [{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in out]}]}
         if not infos_json:
             header = {"dataset_info": info._to_yaml_dict(), **header}
         (root / "README.md").write_text("---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n# fixture\n", encoding="utf-8")
@@ -94,5 +100,3 @@ def files_dict(root: Path) -> dict[str, bytes]:
 
 def files_of(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
-
-

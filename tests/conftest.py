@@ -78,12 +78,32 @@ def hf_online(hub_server, tmp_path, monkeypatch) -> HubServer:
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    hub_server.reset()
+    hub_server.begin()
     HfFileSystem.clear_instance_cache()  # hf:// listings are cached per instance
     close_session()  # the shared httpx client reads the proxy variables when it is made
     yield hub_server
     HfFileSystem.clear_instance_cache()
     close_session()
+
+
+@pytest.fixture(scope="session")
+def hf_tiny_repo(tmp_path_factory):
+    """zh-plus/tiny-imagenet's layout: data/{train,valid,test}-*.parquet, a card with `configs:` only, the
+    features (ClassLabel of the wnids) and split sizes in dataset_infos.json; the parquet carries no features.
+    (folder, split -> shard paths)"""
+    import hf_repo
+
+    root = tmp_path_factory.mktemp("hf-tiny-repo")
+    return root, hf_repo.write_repo(root, "tiny", infos_json=True, plain_parquet=True)
+
+
+@pytest.fixture(scope="session")
+def hf_imagenet_repo(tmp_path_factory):
+    """ILSVRC/imagenet-1k's layout (card with dataset_info), the bundled photos as rows: (folder, split -> shards)."""
+    import hf_repo
+
+    root = tmp_path_factory.mktemp("hf-imagenet-repo")
+    return root, hf_repo.write_repo(root, "imagenet")
 
 
 @pytest.fixture(scope="session")

@@ -82,7 +82,8 @@ class HubServer:
 
     def __init__(self) -> None:
         self.repos: dict[tuple[str, str], Repo] = {}
-        self.requests: list[Request] = []
+        self.requests: list[Request] = []  # since the last reset
+        self.history: list[Request] = []  # since the test began (`begin`), across resets
         self.switches = Switches()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -112,11 +113,18 @@ class HubServer:
             self.requests.clear()
         self.switches = Switches()
 
+    def begin(self) -> None:
+        """A new test: no switches, no requests seen."""
+        self.reset()
+        with self._lock:
+            self.history.clear()
+
     # --- what the tests read -------------------------------------------------------------------------
 
     def record(self, req: Request) -> None:
         with self._lock:
             self.requests.append(req)
+            self.history.append(req)
 
     @property
     def sent(self) -> int:

@@ -28,19 +28,14 @@ TINY = "zh-plus/tiny-imagenet"
 IMAGENET = "ILSVRC/imagenet-1k"
 
 
-@pytest.fixture(scope="module")
-def tiny_repo(tmp_path_factory) -> tuple[Path, dict[str, list[str]]]:
-    """zh-plus/tiny-imagenet's layout: data/{train,valid,test}-*.parquet, a card with `configs:` only, and the
-    features (ClassLabel of the wnids) and split sizes in dataset_infos.json; the parquet carries no features."""
-    root = tmp_path_factory.mktemp("tiny")
-    shards = hf_repo.write_repo(root, "tiny", infos_json=True, plain_parquet=True)
-    return root, shards
+@pytest.fixture
+def tiny_repo(hf_tiny_repo):
+    return hf_tiny_repo
 
 
-@pytest.fixture(scope="module")
-def imagenet_repo(tmp_path_factory) -> tuple[Path, dict[str, list[str]]]:
-    root = tmp_path_factory.mktemp("imagenet")
-    return root, hf_repo.write_repo(root, "imagenet")
+@pytest.fixture
+def imagenet_repo(hf_imagenet_repo):
+    return hf_imagenet_repo
 
 
 def publish(hub, repo, repo_id=TINY):
@@ -223,6 +218,38 @@ def test_each_hub_failure_is_one_line_with_its_own_fix(hf_online, tiny_repo, tmp
     line = one_line_error(capsys, code)
     assert re.search(expected, line), line
     assert ("gated" in line) == (case == "gated"), line  # a bad token or a missing repo is not "gated"
+
+
+def test_gated_while_streaming_the_shards_is_the_same_one_line(hf_online, imagenet_repo, tmp_path, capsys):
+    """The card is public in a gated repo: the listing and card succeed and the hf:// read of the first shard is
+    refused (401 GatedRepo), inside pyarrow's reads; that reads as on the materialised path, not as a traceback."""
+    shards, _ = publish(hf_online, imagenet_repo, IMAGENET)
+    hf_online.switches.gated.add(IMAGENET)
+    code = _cli(tmp_path, "--dataset", "imagenet-1k", "--streaming")
+    line = one_line_error(capsys, code)
+    assert re.search(rf"{IMAGENET} is gated: accept its terms at http://127\.0\.0\.1:\d+/datasets/{IMAGENET}", line), line
+    refused = [r for r in hf_online.requests if r.status == 401 and "/resolve/" in r.path]
+    assert refused and all(shards["validation"][0] in r.path for r in refused)  # the shard's hf:// read, not the card
+
+
+def test_a_dead_proxy_with_a_complete_cache_falls_back_to_it(hf_online, tiny_repo, monkeypatch, capsys):
+    import socket
+
+    from huggingface_hub.utils import close_session
+
+    publish(hf_online, tiny_repo)
+    D.load("tiny-imagenet")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("HTTP_PROXY", dead)
+    monkeypatch.setenv("NO_PROXY", "")
+    close_session()
+    hf_online.reset()
+    images = D.load("tiny-imagenet")
+    err = capsys.readouterr().err
+    assert len(images) == len(hf_repo.tiny_rows()) and hf_online.requests == []
+    assert re.search(rf"(the proxy failed|is unreachable through HTTP_PROXY={dead}).*; using the complete cached copy", err), err
 
 
 # --- 5. the streaming index pass reads what column projection needs ----------------------------------

@@ -65,12 +65,12 @@ def test_a_split_the_repository_lacks_names_the_ones_it_has():
 
 
 @pytest.fixture(scope="module")
-def repos(tmp_path_factory) -> dict[str, tuple[Path, dict[str, list[str]]]]:
+def repos(tmp_path_factory, hf_imagenet_repo) -> dict[str, tuple[Path, dict[str, list[str]]]]:
     """The repositories, written once: kind -> (folder, split -> shard paths)."""
-    out = {}
-    for kind, card in (("tiny", True), ("imagenet", True), ("tiny-nocard", False)):
+    out = {"imagenet": hf_imagenet_repo}
+    for kind, card in (("tiny", True), ("tiny-nocard", False)):
         root = tmp_path_factory.mktemp(kind)
-        out[kind] = (root, hf_repo.write_repo(root, kind.split("-")[0], card=card))
+        out[kind] = (root, hf_repo.write_repo(root, "tiny", card=card))
     return out
 
 

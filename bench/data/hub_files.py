@@ -305,7 +305,7 @@ def hub_listing(repo_id: str, revision: str | None = None) -> tuple[str, list[Re
             s.size if s.size is not None else (s.lfs.size if s.lfs else None),
             s.lfs.sha256 if s.lfs is not None and getattr(s.lfs, "sha256", None) else None,
         )
-        for s in info.siblings or []
+        for s in getattr(info, "siblings", None) or []
     ]
 
 

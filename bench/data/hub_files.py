@@ -38,6 +38,18 @@ INFOS = "dataset_infos.json"  # the legacy metadata file datasets falls back to 
 LISTINGS = "bench-listings"  # beside refs/ and snapshots/: the last successful listing of each commit
 
 
+class NotCachedError(DatasetUnavailableError):
+    """The repository (at that revision) has no snapshot in the HF hub cache."""
+
+
+class PartialCacheError(DatasetUnavailableError):
+    """The cached snapshot lacks some of the split's files."""
+
+    def __init__(self, message: str, missing: int, total: int):
+        super().__init__(message)
+        self.missing, self.total = missing, total
+
+
 @dataclass(frozen=True)
 class RepoFile:
     """One file of a repository listing: where it is, and what the hub says it holds."""
@@ -404,7 +416,7 @@ def cached_split(repo_id: str, split: str, revision: str | None = None) -> Split
     sha = cached_commit(repo_id, revision)
     snapshot = _storage(repo_id) / "snapshots" / sha if sha else None
     if snapshot is None or not snapshot.is_dir():
-        raise DatasetUnavailableError(f"{repo_id} is not in the HF hub cache ({constants.HF_HUB_CACHE})")
+        raise NotCachedError(f"{repo_id} is not in the HF hub cache ({constants.HF_HUB_CACHE})")
     assert sha is not None
     listing = recorded_listing(repo_id, sha) or dir_listing(snapshot)
     data = card_data(snapshot / CARD)
@@ -412,9 +424,11 @@ def cached_split(repo_id: str, split: str, revision: str | None = None) -> Split
     missing = [f for f in files if not (snapshot / f.path).is_file()]
     if missing:
         names = ", ".join(f.path for f in missing[:3]) + (", …" if len(missing) > 3 else "")
-        raise DatasetUnavailableError(
+        raise PartialCacheError(
             f"{repo_id} {split}: {len(missing)} of {len(files)} files are not in the HF hub cache ({snapshot}): "
-            f"{names}; fetch them with {fetch_command(repo_id, files, split, sha)}"
+            f"{names}; fetch them with {fetch_command(repo_id, files, split, sha)}",
+            len(missing),
+            len(files),
         )
     for f in files:
         size = (snapshot / f.path).stat().st_size
@@ -437,11 +451,17 @@ def _fallback(e: BaseException, repo_id: str, split: str, revision: str | None) 
         raise e
     try:
         sf = cached_split(repo_id, split, revision)
-    except DatasetUnavailableError as cache:
-        where = "" if "is not in the HF hub cache" in str(cache) else f"; and {cache}"
+    except NotCachedError:
         raise DatasetUnavailableError(
-            f"{failure.message(f'could not fetch {repo_id}')}, or pass --data-dir with a local copy{where}"
+            f"{failure.message(f'could not fetch {repo_id}')}, or pass --data-dir with a local copy"
         ) from e
+    except PartialCacheError as partial:
+        held = f"the HF hub cache holds {partial.total - partial.missing} of the split's {partial.total} files"
+        if failure.transient:  # the user can fetch the rest once the hub is back: name the files and the command
+            raise DatasetUnavailableError(f"{failure.message(f'could not fetch {repo_id}')}; and {partial}") from e
+        raise DatasetUnavailableError(f"{failure.message(f'could not fetch {repo_id}')} ({held}), or pass --data-dir") from e
+    except DatasetUnavailableError as cache:  # a corrupt cached file
+        raise DatasetUnavailableError(f"{failure.message(f'could not fetch {repo_id}')}; and {cache}") from e
     assert sf.revision is not None
     _log(f"bench: {failure.reason}; using the complete cached copy of {repo_id} {split} (commit {sf.revision[:12]})")
     return sf
@@ -455,9 +475,7 @@ def resolve(repo_id: str, split: str, revision: str | None = None, offline: bool
     if offline:
         try:
             return cached_split(repo_id, split, revision)
-        except DatasetUnavailableError as e:
-            if "is not in the HF hub cache" not in str(e):
-                raise
+        except NotCachedError as e:
             raise DatasetUnavailableError(
                 f"{e} and huggingface_hub is offline (HF_HUB_OFFLINE): run once online, or pass --data-dir with a "
                 "local copy (HF parquet, Stanford folder or ImageFolder of wnid dirs)"

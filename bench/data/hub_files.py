@@ -254,17 +254,6 @@ def split_info(root: str | Path | None, config: str | None, split: str) -> tuple
     return info.features, (n or None)
 
 
-def features_from_card(data, config: str | None):
-    """datasets.Features of the config from the card's dataset_info (keeps ClassLabel names), or None."""
-    if data is None:
-        return None
-    from datasets.info import DatasetInfosDict
-
-    infos = DatasetInfosDict.from_dataset_card_data(data)
-    info = infos.get(config or "default") or (next(iter(infos.values())) if len(infos) == 1 else None)
-    return info.features if info is not None else None
-
-
 def check_count(sf: SplitFiles, n: int) -> None:
     """The split read holds as many examples as the card says (a partial copy or a stale card otherwise)."""
     if sf.num_examples is not None and n != sf.num_examples:

@@ -422,18 +422,24 @@ def test_timm_weights_failures_say_what_failed(hf_online, tiny_timm_weights, mon
 
 
 def test_cached_weights_are_found_by_timms_own_rule(hf_online, tiny_timm_weights):
-    """@revision and hf_hub_filename decide the cached file, as in timm's load_state_dict_from_hf."""
+    """@revision and hf_hub_filename decide the cached file and the hint, as in timm's load_state_dict_from_hf."""
     from huggingface_hub import hf_hub_download
 
     from bench.models import weights as W
+    from bench.models.registry import ModelSpec
 
     repo = hf_online.add("models", "org/clip", {"open_clip_model.safetensors": tiny_timm_weights[0]})
     cfg = {"hf_hub_id": f"org/clip@{repo.sha}", "hf_hub_filename": "open_clip_pytorch_model.bin"}
+    spec = ModelSpec("timm", "vit_clip_like", "openai", cfg)
     assert W._timm_cached_file(cfg) is None
-    path = hf_hub_download("org/clip", "open_clip_model.safetensors", revision=repo.sha)
-    assert W._timm_cached_file(cfg) == Path(path)
+    hint = W.uncached_weights_hint(spec)
+    assert hint is not None and f"`hf download org/clip --revision {repo.sha} " in hint
+    assert '--include "open_clip_model.safetensors" --include "open_clip_pytorch_model.bin"`' in hint
+    path = hf_hub_download("org/clip", "open_clip_model.safetensors")  # at main: refs/main -> the commit
+    assert W._timm_cached_file(cfg) == Path(path) and W.uncached_weights_hint(spec) is None
     assert W._timm_cached_file({**cfg, "hf_hub_id": "org/clip@0123456789abcdef0123456789abcdef01234567"}) is None
-    assert W._timm_cached_file({"hf_hub_id": "org/clip"}) is None  # model.safetensors / pytorch_model.bin: not these
+    # the default file (pytorch_model.bin, safetensors first) is model.safetensors: an open_clip file is not it
+    assert W._timm_cached_file({"hf_hub_id": "org/clip"}) is None
 
 
 # --- done when: bench run against the hub, then offline with no request ---------------------------------------

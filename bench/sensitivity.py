@@ -219,13 +219,10 @@ def run(
     """Measure every model on one dataset split; store each model's report under <results_dir>/sensitivity/ as
     soon as it is done (a later failure loses nothing), then re-render <out>/sensitivity.md. One model's
     failure is reported and the others go on (exit 1); a report or page that cannot be written is exit 2."""
-    from . import hub
-    from .errors import BenchError
-    from .store import atomic
-
-    hub.ensure_offline_if_unreachable()  # before timm is imported: the offline switch is read at import
     from .config import RunConfig
+    from .errors import BenchError
     from .report import sensitivity as page
+    from .store import atomic
 
     # Before any compute: where the reports and the page go must be writable folders.
     results_dir = str(atomic.check_writable(results_dir, "--results-dir"))

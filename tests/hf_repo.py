@@ -1,26 +1,20 @@
-"""A Hugging Face dataset repository in the real layout, and a fake hub that serves it.
+"""A Hugging Face dataset repository in the real layout, to publish on the local hub (tests/hub_server.py).
 
 The repository is written with `datasets` itself (parquet shards named as on the hub, a README card
-whose YAML is datasets' own `_to_yaml_dict`). The fake hub replaces the library boundary only:
-`HfApi.dataset_info` (the listing, with sizes and LFS sha256 computed here with hashlib) and
-`huggingface_hub.hf_hub_download` (copies a file into the HF hub cache layout and returns its path,
-as the real one does after a download), and it records what was asked for.
+whose YAML is datasets' own `_to_yaml_dict`, or, as zh-plus/tiny-imagenet has it, a card with `configs:`
+only and the features and split sizes in `dataset_infos.json`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
-import threading
-import types
+import json
 from pathlib import Path
 
 import fixtures as F
 
 from bench.data import labels as L
 from bench.data.datasets import samples_dir
-
-SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def tiny_rows() -> list[tuple[bytes, int, str | None]]:
@@ -44,10 +38,15 @@ def imagenet_rows() -> list[tuple[bytes, int, str | None]]:
     return rows
 
 
-def write_repo(root: Path, kind: str = "tiny", card: bool = True) -> dict[str, list[str]]:
+def write_repo(
+    root: Path, kind: str = "tiny", card: bool = True, infos_json: bool = False, plain_parquet: bool = False
+) -> dict[str, list[str]]:
     """A repo like zh-plus/tiny-imagenet (kind="tiny": train / valid / test) or ILSVRC/imagenet-1k (train / validation / test).
 
     Returns split -> repo paths of its shards. Every split holds the same rows, cut into a different number of shards.
+    `card`: a README with the features and split sizes in its `dataset_info` (`infos_json`: in dataset_infos.json,
+    the card keeping only `configs:`, as zh-plus/tiny-imagenet has it). `plain_parquet`: shards without datasets'
+    schema metadata, so that the ClassLabel names can only come from the card or dataset_infos.json.
     """
     import datasets as hfds
     import yaml
@@ -72,79 +71,32 @@ def write_repo(root: Path, kind: str = "tiny", card: bool = True) -> dict[str, l
             rel = f"data/{split}-{k:05d}-of-{n:05d}{suffix}.parquet"
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             ds.shard(n, k, contiguous=True).to_parquet(str(root / rel))
+            if plain_parquet:
+                import pyarrow.parquet as pq
+
+                pq.write_table(pq.read_table(root / rel).replace_schema_metadata(None), root / rel)
             out[split].append(rel)
     (root / ".gitattributes").write_text("*.parquet filter=lfs diff=lfs merge=lfs -text\n")
+    splits = hfds.SplitDict()
+    for split in out:
+        splits.add(hfds.SplitInfo(name=split, num_examples=len(rows)))
+    info = hfds.DatasetInfo(features=features, splits=splits)
     if card:
-        info = hfds.DatasetInfo(features=features)._to_yaml_dict()
-        header = {
-            "dataset_info": info,
-            "configs": [{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in out]}],
-        }
+        header: dict = {"configs": [{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in out]}]}
+        if not infos_json:
+            header = {"dataset_info": info._to_yaml_dict(), **header}
         (root / "README.md").write_text("---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n# fixture\n", encoding="utf-8")
+    if infos_json:
+        from datasets.utils.py_utils import asdict  # what datasets writes into dataset_infos.json
+
+        (root / "dataset_infos.json").write_text(json.dumps({"default": asdict(info)}))
     return out
+
+
+def files_dict(root: Path) -> dict[str, bytes]:
+    """repo path -> content, to publish on the local hub."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in files_of(root)}
 
 
 def files_of(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
-
-
-class FakeHub:
-    """Serves `root` as dataset `repo_id` at commit SHA; records requested files and transferred bytes."""
-
-    def __init__(self, root: Path, repo_id: str, corrupt: set[str] = frozenset(), mask_sha256: bool = False):
-        self.root, self.repo_id, self.corrupt, self.mask_sha256 = root, repo_id, set(corrupt), mask_sha256
-        self.requested: list[str] = []
-        self.transferred = 0
-        self._lock = threading.Lock()  # hub_files downloads in threads: the counters must not lose updates
-        self.listings = 0
-
-    def install(self, monkeypatch) -> FakeHub:
-        import huggingface_hub
-        from huggingface_hub import HfApi
-
-        hub = self
-
-        def dataset_info(api, repo_id, revision=None, files_metadata=False, **kwargs):
-            return hub.dataset_info(repo_id, revision, files_metadata)
-
-        monkeypatch.setattr(HfApi, "dataset_info", dataset_info)
-        monkeypatch.setattr(huggingface_hub, "hf_hub_download", self.hf_hub_download)
-        return self
-
-    def dataset_info(self, repo_id, revision=None, files_metadata=False):
-        from huggingface_hub.hf_api import BlobLfsInfo, RepoSibling
-
-        assert repo_id == self.repo_id, repo_id
-        self.listings += 1
-        siblings = []
-        for p in files_of(self.root):
-            data = p.read_bytes()
-            rel = p.relative_to(self.root).as_posix()
-            lfs = None
-            if p.suffix == ".parquet":
-                lfs = BlobLfsInfo(
-                    size=len(data), sha256=None if self.mask_sha256 else hashlib.sha256(data).hexdigest(), pointer_size=134
-                )
-            siblings.append(RepoSibling(rfilename=rel, size=len(data), blob_id=hashlib.sha1(data).hexdigest(), lfs=lfs))
-        return types.SimpleNamespace(id=repo_id, sha=SHA, siblings=siblings)
-
-    def hf_hub_download(self, repo_id, filename, *, repo_type=None, revision=None, **kwargs):
-        from huggingface_hub import constants
-        from huggingface_hub.file_download import repo_folder_name
-
-        assert repo_id == self.repo_id and repo_type == "dataset" and revision in (SHA, None), (repo_id, repo_type, revision)
-        with self._lock:
-            self.requested.append(filename)
-        dest = (
-            Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="dataset") / "snapshots" / SHA / filename
-        )
-        if not dest.exists():  # as the real one: a cached file is not transferred again
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.root / filename, dest)
-            if filename in self.corrupt:  # same size, different bytes
-                data = bytearray(dest.read_bytes())
-                data[-100] ^= 0xFF
-                dest.write_bytes(bytes(data))
-            with self._lock:
-                self.transferred += dest.stat().st_size
-        return str(dest)

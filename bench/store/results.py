@@ -20,6 +20,7 @@ from . import atomic, schema
 from .schema import SCHEMA_VERSION, Identity, Record  # noqa: F401 - the store's types, re-exported
 
 SAMPLES_SUFFIX = ".samples.npz"
+TRANSFER_FOLDER = "transfer"  # bench.store.transfer.FOLDER: its records are not `bench run` records
 
 Warn = Callable[[str], None]
 T = TypeVar("T")
@@ -118,8 +119,13 @@ def read_samples(record: Record) -> dict[str, Any] | None:
 
 
 def iter_paths(results_dir: str | Path) -> list[Path]:
+    """Every `bench run` record (transfer results under <results>/transfer/ are bench.store.transfer's)."""
     root = Path(results_dir)
-    return sorted(p for p in root.rglob("*.json") if not p.name.startswith(".")) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    return sorted(
+        p for p in root.rglob("*.json") if not p.name.startswith(".") and p.relative_to(root).parts[0] != TRANSFER_FOLDER
+    )
 
 
 def read_all(results_dir: str | Path) -> list[Record]:

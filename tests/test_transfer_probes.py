@@ -94,7 +94,14 @@ def test_logreg_objective_matches_scipy_minimum(lam):
     assert math.isclose(c, 1.0 / (90 * lam))
     f = logreg.fit(x, y, lam)
     ours, _ = _objective(np.concatenate([f.coef.ravel(), f.intercept]), x, y, lam, 3)
-    best = minimize(_objective, np.zeros(3 * 6 + 3), args=(x, y, lam, 3), jac=True, method="L-BFGS-B", options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 10000})
+    best = minimize(
+        _objective,
+        np.zeros(3 * 6 + 3),
+        args=(x, y, lam, 3),
+        jac=True,
+        method="L-BFGS-B",
+        options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 10000},
+    )
     assert f.converged
     assert abs(ours - best.fun) <= 1e-6 * abs(best.fun), (ours, best.fun)
 

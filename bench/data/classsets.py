@@ -48,7 +48,14 @@ def digits() -> ImageSet:
         items.append(buf.getvalue())
     names = [f"digits_{i:04d}" for i in range(len(items))]
     return ImageSet(
-        "digits", "all", space("digits", [str(c) for c in range(10)]), [int(t) for t in target], "sklearn.load_digits", items, None, names
+        "digits",
+        "all",
+        space("digits", [str(c) for c in range(10)]),
+        [int(t) for t in target],
+        "sklearn.load_digits",
+        items,
+        None,
+        names,
     )
 
 

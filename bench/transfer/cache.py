@@ -182,7 +182,7 @@ class FeatureCache:
             if after_shard is not None:
                 after_shard(j)
         dist.barrier(info)
-        parts, cached = [], 0
+        parts = []
         for j, (lo, hi) in enumerate(ranges):
             data = self._read_shard(j, lo, hi)
             if data is None:
@@ -196,7 +196,9 @@ class FeatureCache:
             raise ConfigError(f"feature cache {self.dir} mixes feature sizes {sorted(dims)}: delete it and rerun")
         dim = dims.pop() if dims else 0
         failed = [
-            {"index": int(i), "error": str(e)} for p in parts for i, e in zip(p["failed_index"].tolist(), p["failed_error"].tolist())
+            {"index": int(i), "error": str(e)}
+            for p in parts
+            for i, e in zip(p["failed_index"].tolist(), p["failed_error"].tolist())
         ]
         return Features(
             np.concatenate([p["features"].reshape(-1, dim) for p in parts]).astype(np.float32),

@@ -66,7 +66,9 @@ class TransferConfig:
     dataset: str = field(
         default="digits",
         metadata=flag(
-            "--dataset", metavar="NAME", help="digits (offline), tiny-imagenet, cifar10, cifar100, flowers102, pets, food101, dtd, "
+            "--dataset",
+            metavar="NAME",
+            help="digits (offline), tiny-imagenet, cifar10, cifar100, flowers102, pets, food101, dtd, "
             "or a Hugging Face image-classification repo owner/name",
         ),
     )
@@ -77,7 +79,11 @@ class TransferConfig:
     shots: list[str] = field(
         default_factory=lambda: ["full"],
         metadata=flag(
-            "--shots", parse=shots_list, check=non_empty_shots, metavar="S[,S...]", help="full and/or images per class, e.g. full,1,5,10,25"
+            "--shots",
+            parse=shots_list,
+            check=non_empty_shots,
+            metavar="S[,S...]",
+            help="full and/or images per class, e.g. full,1,5,10,25",
         ),
     )
     episodes: int = field(
@@ -112,7 +118,9 @@ class TransferConfig:
             from pathlib import Path
 
             if not Path(self.data_dir).expanduser().is_dir():
-                raise ConfigError(f"--data-dir {self.data_dir} is not a folder: pass a local copy (parquet shards or <split>/<class>/)")
+                raise ConfigError(
+                    f"--data-dir {self.data_dir} is not a folder: pass a local copy (parquet shards or <split>/<class>/)"
+                )
 
     @property
     def few_shots(self) -> list[int]:

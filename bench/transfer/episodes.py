@@ -23,7 +23,9 @@ def episode_key(seed: int, dataset: str, k: int, episode: int) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def sample(pool: Sequence[int], labels: Sequence[int], k: int, seed: int, dataset: str, episode: int, class_names=None) -> list[int]:
+def sample(
+    pool: Sequence[int], labels: Sequence[int], k: int, seed: int, dataset: str, episode: int, class_names=None
+) -> list[int]:
     """k indices of every class present in `pool` (sorted); TooFewImages when a class has fewer than k."""
     import numpy as np
 

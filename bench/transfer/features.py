@@ -152,5 +152,8 @@ def extract(
     if not feats:
         return Extracted(np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64), failed)
     return Extracted(
-        np.concatenate(feats).astype(np.float32), np.concatenate(labs).astype(np.int64), np.concatenate(idxs).astype(np.int64), failed
+        np.concatenate(feats).astype(np.float32),
+        np.concatenate(labs).astype(np.int64),
+        np.concatenate(idxs).astype(np.int64),
+        failed,
     )

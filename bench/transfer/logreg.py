@@ -76,7 +76,9 @@ def fit(x, y, lam: float, settings: LogregSettings = LogregSettings(), init: Fit
     from sklearn.linear_model import LogisticRegression
 
     x = np.asarray(x, dtype=np.float64)
-    clf = LogisticRegression(C=1.0 / (len(x) * lam), solver="lbfgs", max_iter=settings.max_iter, tol=settings.tol, warm_start=True)
+    clf = LogisticRegression(
+        C=1.0 / (len(x) * lam), solver="lbfgs", max_iter=settings.max_iter, tol=settings.tol, warm_start=True
+    )
     classes = np.unique(y)
     if init is not None and len(classes) > 2 and np.array_equal(init.classes, classes):
         clf.coef_, clf.intercept_, clf.classes_ = init.coef.copy(), init.intercept.copy(), classes

@@ -33,17 +33,46 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset("digits", None, "all", "all", "digits", note="scikit-learn load_digits, offline; fixed 60/20/20 class-stratified split"),
+        Preset(
+            "digits",
+            None,
+            "all",
+            "all",
+            "digits",
+            note="scikit-learn load_digits, offline; fixed 60/20/20 class-stratified split",
+        ),
         Preset("tiny-imagenet", "zh-plus/tiny-imagenet", "train", "valid", "stratified:0.1", note="official val as test"),
         Preset("cifar10", "uoft-cs/cifar10", "train", "test", "tail:0.1", note="val = last 10% of train (VTAB)"),
         Preset(
-            "cifar100", "uoft-cs/cifar100", "train", "test", "tail:0.1", label_column="fine_label", note="val = last 10% of train (VTAB)"
+            "cifar100",
+            "uoft-cs/cifar100",
+            "train",
+            "test",
+            "tail:0.1",
+            label_column="fine_label",
+            note="val = last 10% of train (VTAB)",
         ),
         Preset(
-            "flowers102", "dpdl-benchmark/oxford_flowers102", "train", "test", "own:validation", headline="mean_per_class", note="own val"
+            "flowers102",
+            "dpdl-benchmark/oxford_flowers102",
+            "train",
+            "test",
+            "own:validation",
+            headline="mean_per_class",
+            note="own val",
         ),
-        Preset("pets", "timm/oxford-iiit-pet", "train", "test", "stratified:0.2", headline="mean_per_class", note="trainval 80/20 (VTAB)"),
-        Preset("food101", "ethz/food101", "train", "validation", "stratified:0.1", note="official test is the 'validation' split"),
+        Preset(
+            "pets",
+            "timm/oxford-iiit-pet",
+            "train",
+            "test",
+            "stratified:0.2",
+            headline="mean_per_class",
+            note="trainval 80/20 (VTAB)",
+        ),
+        Preset(
+            "food101", "ethz/food101", "train", "validation", "stratified:0.1", note="official test is the 'validation' split"
+        ),
         Preset("dtd", "tanganke/dtd", "train", "test", "stratified:0.1"),
     )
 }

@@ -53,7 +53,11 @@ def _knn(data: ProbeInput, settings: knn_mod.KnnSettings) -> ProbeOutput:
     return ProbeOutput(
         {f"k={k}": r for k, r in res.ranked.items()},
         f"k={headline}",
-        {"temperature": settings.temperature, "bank": int(len(bank_x)), "effective_k": {str(k): v for k, v in res.effective_k.items()}},
+        {
+            "temperature": settings.temperature,
+            "bank": int(len(bank_x)),
+            "effective_k": {str(k): v for k, v in res.effective_k.items()},
+        },
     )
 
 

@@ -71,7 +71,17 @@ class Row:
 
         top1 = f(self.top1) + (f" ± {self.sd:.2f}" if self.sd is not None else "")
         status = f"{self.status} ({self.why})" if self.why else self.status
-        return [self.model, self.probe, self.shots, top1, f(self.top5), f(self.mean_per_class), f(self.n, "d"), status, self.path or ""]
+        return [
+            self.model,
+            self.probe,
+            self.shots,
+            top1,
+            f(self.top5),
+            f(self.mean_per_class),
+            f(self.n, "d"),
+            status,
+            self.path or "",
+        ]
 
 
 HEADERS = ["model", "probe", "shots", "top-1", "top-5", "mean/class", "n", "status", "file"]
@@ -111,7 +121,9 @@ class TransferReport:
             )
         lines.append(self.counts())
         if self.interrupted:
-            lines.append(f"  INTERRUPTED during {self.interrupted}: finished entries are kept; rerun the same command to continue")
+            lines.append(
+                f"  INTERRUPTED during {self.interrupted}: finished entries are kept; rerun the same command to continue"
+            )
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -131,13 +143,13 @@ class TransferReport:
 class Data:
     preset: presets.Preset
     sets: dict[str, ImageSet]
-    splits: splits.Splits
+    layout: splits.Splits
     fingerprints: dict[str, str]
     n_classes: int
     class_names: list[str]
 
     def part(self, name: str) -> tuple[ImageSet, splits.Part]:
-        p = self.splits.parts()[name]
+        p = self.layout.parts()[name]
         return self.sets[p.source], p
 
 
@@ -151,7 +163,9 @@ def load_data(cfg: TransferConfig) -> Data:
     names = list(sets[preset.train].label_space.wnids)
     for split, s in sets.items():
         if list(s.label_space.wnids) != names:
-            raise DatasetUnavailableError(f"{preset.name}: split {split!r} has other classes than {preset.train!r}: is this one dataset?")
+            raise DatasetUnavailableError(
+                f"{preset.name}: split {split!r} has other classes than {preset.train!r}: is this one dataset?"
+            )
     sp = splits.make(preset, sets, cfg.splits, cfg.limit)
     fps = {name: splits.fingerprint(sets[p.source], p) for name, p in sp.parts().items()}
     _log(
@@ -178,19 +192,30 @@ def _weights_label(weights: str) -> str:
 
 
 def _weights_digest(cfg: TransferConfig, spec: models.ModelSpec) -> str | None:
-    """file:<sha256> of the weights file, None for random weights; pretrained weights not on this machine are
+    """file:<sha256> of the weights file; random weights are drawn from seed 0 and known by their state's sha256
+    (so every rank and every resumed extraction has the same ones); pretrained weights not on this machine are
     fetched by building the model (then its file is known)."""
     from ..store.checksums import file_sha256
 
     if cfg.weights == "random":
-        return None
+        model, _ = _build(spec, "random")
+        return f"random-seed0:{models.state_dict_sha256(model)}"
     path = models.weights_file(spec, cfg.weights)
     if path is None or not path.is_file():
-        model, info = models.build(spec, cfg.weights)
+        model, info = _build(spec, cfg.weights)
         path = models.weights_file(spec, cfg.weights)
         if path is None or not path.is_file():
             return f"state:{info.sha256}"
     return f"file:{file_sha256(path)}"
+
+
+def _build(spec: models.ModelSpec, weights: str):
+    """models.build, with random weights drawn from a fixed seed (the global RNG state is left as it was)."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return models.build(spec, weights)
 
 
 def _feature_spec(spec: models.ModelSpec) -> features.FeatureSpec:
@@ -268,7 +293,9 @@ def run(cfg: TransferConfig, after_shard=None) -> TransferReport:
             except ConfigError:
                 raise  # bad input (no pooled features, too few images, another cache format): exit 2 at once
             except BenchError as e:
-                report.rows.append(Row(spec.id, ",".join(cfg.probes), ",".join(cfg.shots), "failed", str(e), exit_code=e.exit_code))
+                report.rows.append(
+                    Row(spec.id, ",".join(cfg.probes), ",".join(cfg.shots), "failed", str(e), exit_code=e.exit_code)
+                )
                 _log(f"   failed: {e}")
             except KeyboardInterrupt:
                 report.interrupted = spec.id
@@ -290,8 +317,11 @@ def run_model(cfg: TransferConfig, spec, data: Data, device: str, info: dist.Dis
     entries = _entries(cfg, spec, data, digest, ts, fspec)
     rows: list[Row] = []
     todo = []
-    for e in entries:
-        stored = None if cfg.force else store.lookup(e.key, cfg.results_dir)
+    # rank 0 alone looks at the store and decides (ranks that looked themselves could disagree)
+    stored_list = dist.broadcast(
+        [None if cfg.force else store.lookup(e.key, cfg.results_dir) for e in entries] if info.is_main else None, info
+    )
+    for e, stored in zip(entries, stored_list):
         if stored is not None:
             rows.append(Row.of(stored, "skipped", "already done: identical key stored"))
         else:
@@ -299,13 +329,16 @@ def run_model(cfg: TransferConfig, spec, data: Data, device: str, info: dist.Dis
     if not todo:
         return rows
     _log(f"== {spec.id} on {data.preset.name}: {len(todo)} entr{'y' if len(todo) == 1 else 'ies'} to do ({device})")
-    model, winfo = models.build(spec, cfg.weights)
+    model, winfo = _build(spec, cfg.weights)
     extractor = features.Extractor(model, spec.source, spec.id)
     if extractor.spec != fspec:  # pragma: no cover - the meta build and the real one are the same architecture
         raise BenchError(f"{spec.id}: feature spec {extractor.spec} differs from {fspec}")
     ts = transforms.resolve(spec, model)
     t0 = time.perf_counter()
-    feats = {name: _features(cfg, spec, data, name, extractor, ts, fspec, digest, device, info, after_shard) for name in ("train", "val", "test")}
+    feats = {
+        name: _features(cfg, spec, data, name, extractor, ts, fspec, digest, device, info, after_shard)
+        for name in ("train", "val", "test")
+    }
     extract_s = time.perf_counter() - t0
     from ..measure import env
 
@@ -370,7 +403,8 @@ def _probe_entry(cfg: TransferConfig, e: Entry, data: Data, feats: dict[str, cac
             rows = np.asarray([pos[i] for i in chosen], dtype=np.int64)
             x, y = tr.features[rows], tr.labels[rows]
         out = e.probe.run(
-            probes.ProbeInput(x, y, va.features, va.labels, te.features, data.n_classes, few_shot=chosen is not None), e.probe.settings
+            probes.ProbeInput(x, y, va.features, va.labels, te.features, data.n_classes, few_shot=chosen is not None),
+            e.probe.settings,
         )
         variants = {v: metrics.scores(r, te.labels, data.n_classes) for v, r in out.ranked.items()}
         per_episode.append(
@@ -382,7 +416,7 @@ def _probe_entry(cfg: TransferConfig, e: Entry, data: Data, feats: dict[str, cac
                 "indices": chosen,
             }
         )
-    summary = {m: metrics.spread([p[m] for p in per_episode]) for m in ("top1", "top5", "mean_per_class")}
+    summary: dict[str, Any] = {m: metrics.spread([p[m] for p in per_episode]) for m in ("top1", "top5", "mean_per_class")}
     if len(per_episode[0].get("variants") or {}) > 1:
         summary["variants"] = {
             v: {m: metrics.spread([p["variants"][v][m] for p in per_episode]) for m in ("top1", "top5", "mean_per_class")}

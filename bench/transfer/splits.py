@@ -88,9 +88,7 @@ def digits_split(labels) -> tuple[list[int], list[int], list[int]]:
     return sorted(train), sorted(val), sorted(test)
 
 
-def make(
-    preset: presets.Preset, sets: dict[str, ImageSet], protocol: str = "full", limit: int | None = None
-) -> Splits:
+def make(preset: presets.Preset, sets: dict[str, ImageSet], protocol: str = "full", limit: int | None = None) -> Splits:
     """The parts for `preset` over its loaded source splits (`sets`: split name -> ImageSet)."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"--splits {protocol}: use one of {', '.join(PROTOCOLS)}")

@@ -293,11 +293,12 @@ def cmd_profile(args) -> int:
 
 def _results_dir(path: str) -> str:
     """A results dir that holds results: a typo must not pass a gate or rewrite the index as empty."""
+    from .store import transfer
     from .store.results import iter_paths
 
     if not Path(path).is_dir():
         raise ConfigError(f"--results-dir {path} does not exist: pass the folder `bench run --results-dir` wrote to")
-    if not iter_paths(path):
+    if not iter_paths(path) and not transfer.iter_paths(path):
         raise ConfigError(f"--results-dir {path} holds no results: run `bench run ... --results-dir {path}` first")
     return path
 

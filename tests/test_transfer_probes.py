@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from bench.transfer import episodes, knn, logreg, metrics, splits
+from bench.measure import transfer as metrics
+from bench.transfer import episodes, knn, logreg, splits
 
 
 def _blobs(n, d, c, sep, seed):

@@ -624,7 +624,7 @@ def regenerate(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     only part of the history must not wipe committed leaderboards.
     """
     from ..store import results
-    from . import calibration, robustness, sensitivity
+    from . import calibration, robustness, sensitivity, transfer
     from .plots import plot_pareto, plot_years
 
     df = results.load(results_dir)
@@ -645,4 +645,5 @@ def regenerate(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     published = pub.published()
     written.append(F.write(out / PUBLISHED, _render_published(published, pub.torchvision_version())))
     written.append(plot_years(_year_points(published), _winner_points(), out / YEARS_PLOT, "ImageNet over the years"))
+    written += transfer.regenerate(results_dir, out)  # `bench transfer` results: transfer.md, a page per dataset, the plot
     return written

@@ -22,8 +22,9 @@ from ..data import classsets, transforms
 from ..data.datasets import ImageSet
 from ..errors import BenchError, ConfigError, DatasetUnavailableError
 from ..measure import distributed as dist
+from ..measure import transfer as metrics
 from ..store import transfer as store
-from . import cache, episodes, features, metrics, presets, probes, splits
+from . import cache, episodes, features, presets, probes, splits
 from .config import TransferConfig
 
 

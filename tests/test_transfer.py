@@ -324,3 +324,37 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, text):
     err = capsys.readouterr().err
     assert rc == 2 and text in err
     assert err.strip().splitlines()[-1].startswith("bench: error:")
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_give_exactly_the_single_process_features_and_results(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"  # torchrun's per-rank default, for the single process too
+
+    def run(prefix, where):
+        args = ["-m", "bench", "transfer", "--models", "tf_efficientnet_lite0", "--dataset", "digits", "--limit", "20",
+                "--probes", "knn,logreg", "--shots", "full,1", "--episodes", "2", "--cache-shard", "8", "--device", "cpu",
+                "--no-progress", "--results-dir", str(where / "r"), "--cache-dir", str(where / "c")]  # fmt: skip
+        done = subprocess.run([*prefix, *args], capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done
+
+    run([sys.executable], tmp_path / "one")
+    run([torchrun, "--standalone", "--nproc-per-node", "2"], tmp_path / "two")
+    one, two = store.read_all(tmp_path / "one" / "r"), store.read_all(tmp_path / "two" / "r")
+    assert [r.key for r in one] == [r.key for r in two] and len(one) == 4
+    for a, b in zip(one, two):
+        assert a.summary == b.summary and a.episodes == b.episodes
+        assert b.run["world_size"] == 2 and a.run["world_size"] == 1
+    for a, b in zip(sorted((tmp_path / "one" / "c").rglob("shard-*.npz")), sorted((tmp_path / "two" / "c").rglob("shard-*.npz"))):
+        assert a.relative_to(tmp_path / "one") == b.relative_to(tmp_path / "two")
+        za, zb = np.load(a), np.load(b)
+        assert np.array_equal(za["features"], zb["features"]) and np.array_equal(za["indices"], zb["indices"])

@@ -97,6 +97,16 @@ class TransferConfig:
         default=None,
         metadata=flag("--cache-dir", metavar="DIR", help="feature cache (default: ~/.cache/imagenet-bench/features)"),
     )
+    cache_shard: int = field(
+        default=512,
+        metadata=flag(
+            "--cache-shard",
+            parse=integer,
+            check=at_least(1),
+            metavar="N",
+            help="images per feature-cache shard: the unit of resuming and of torchrun's split (not part of any result)",
+        ),
+    )
     data_dir: str | None = _shared("data_dir")
     limit: int | None = _shared("limit")
     batch_size: int | None = _shared("batch_size")

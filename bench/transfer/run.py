@@ -376,7 +376,7 @@ def _features(cfg, spec, data: Data, name: str, extractor, ts, fspec, digest, de
         "precision": cfg.precision,
         "versions": cache.versions(),
     }
-    c = cache.FeatureCache(cfg.cache_dir or cache.default_dir(), fields)
+    c = cache.FeatureCache(cfg.cache_dir or cache.default_dir(), fields, shard=cfg.cache_shard)
     batch = cfg.eval_batch_size(device)
 
     def extract(indices: list[int]):

@@ -358,3 +358,61 @@ def test_two_gloo_ranks_give_exactly_the_single_process_features_and_results(tmp
         assert a.relative_to(tmp_path / "one") == b.relative_to(tmp_path / "two")
         za, zb = np.load(a), np.load(b)
         assert np.array_equal(za["features"], zb["features"]) and np.array_equal(za["indices"], zb["indices"])
+
+
+# --- any image-classification repo, ImageFolder; non-image data is refused ----------------------------
+
+
+def _parquet(root, split, columns, features):
+    import datasets as hfds
+
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    hfds.Dataset.from_dict(columns, features=hfds.Features(features)).to_parquet(str(root / "data" / f"{split}-00000-of-00001.parquet"))
+
+
+def _png(value):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (12, 10), (value, 0, 0)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_any_classlabel_repo_copy_and_image_folder_load_with_their_own_class_names(tmp_path):
+    import datasets as hfds
+
+    names = ["cat", "dog", "eel"]
+    for split, n in (("train", 9), ("test", 6)):
+        _parquet(
+            tmp_path / "repo",
+            split,
+            {"img": [{"bytes": _png(i), "path": None} for i in range(n)], "animal": [i % 3 for i in range(n)]},
+            {"img": hfds.Image(), "animal": hfds.ClassLabel(names=names)},
+        )
+    s = classsets.hub("someone/animals", "test", data_dir=tmp_path / "repo")
+    assert list(s.label_space.wnids) == names and s.labels == [0, 1, 2, 0, 1, 2] and len(s) == 6
+    from bench.data.images import open_rgb
+
+    assert open_rgb(s.raw(4)).getpixel((0, 0)) == (4, 0, 0)
+    pre = presets.resolve("someone/animals")
+    sp = splits.make(pre, {"train": classsets.hub("someone/animals", "train", data_dir=tmp_path / "repo"), "test": s})
+    assert len(sp.train) + len(sp.val) == 9 and len(sp.test) == 6
+    for c, cls in enumerate(["b", "a"]):
+        d = tmp_path / "folder" / "train" / cls
+        d.mkdir(parents=True)
+        (d / f"x{c}.png").write_bytes(_png(c))
+    f = classsets.image_folder(tmp_path / "folder", "train")
+    assert list(f.label_space.wnids) == ["a", "b"] and f.labels == [0, 1] and classsets.is_image_folder(tmp_path / "folder")
+
+
+def test_a_non_image_dataset_is_exit_2(tmp_path):
+    import datasets as hfds
+
+    from bench.errors import DatasetUnavailableError
+
+    _parquet(tmp_path, "train", {"text": ["a", "b"], "label": [0, 1]}, {"text": hfds.Value("string"), "label": hfds.ClassLabel(names=["x", "y"])})
+    with pytest.raises(DatasetUnavailableError) as e:
+        classsets.hub("someone/texts", "train", data_dir=tmp_path)
+    assert e.value.exit_code == 2 and "not an image-classification dataset" in str(e.value)

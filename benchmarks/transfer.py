@@ -127,7 +127,9 @@ def main() -> None:
 
     e = extraction(a.model, a.device, a.images, a.batch_size, a.workers)
     print(f"1. feature extraction, {e['model']} on digits, {a.images} images, batch {a.batch_size}, {a.device}:")
-    print(f"   extraction {e['extract_img_s']:.1f} img/s vs forward-only {e['forward_img_s']:.1f} img/s: ratio {e['ratio']:.2f}x (goal >= 0.9x)")
+    print(
+        f"   extraction {e['extract_img_s']:.1f} img/s vs forward-only {e['forward_img_s']:.1f} img/s: ratio {e['ratio']:.2f}x (goal >= 0.9x)"
+    )
 
     s = logreg_sweep(e["feats"], e["labels"])
     print(f"2. logistic-regression lambda search on those {len(e['labels'])} x {e['features'][1]} cached features:")

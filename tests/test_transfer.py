@@ -367,7 +367,9 @@ def _parquet(root, split, columns, features):
     import datasets as hfds
 
     (root / "data").mkdir(parents=True, exist_ok=True)
-    hfds.Dataset.from_dict(columns, features=hfds.Features(features)).to_parquet(str(root / "data" / f"{split}-00000-of-00001.parquet"))
+    hfds.Dataset.from_dict(columns, features=hfds.Features(features)).to_parquet(
+        str(root / "data" / f"{split}-00000-of-00001.parquet")
+    )
 
 
 def _png(value):
@@ -412,7 +414,12 @@ def test_a_non_image_dataset_is_exit_2(tmp_path):
 
     from bench.errors import DatasetUnavailableError
 
-    _parquet(tmp_path, "train", {"text": ["a", "b"], "label": [0, 1]}, {"text": hfds.Value("string"), "label": hfds.ClassLabel(names=["x", "y"])})
+    _parquet(
+        tmp_path,
+        "train",
+        {"text": ["a", "b"], "label": [0, 1]},
+        {"text": hfds.Value("string"), "label": hfds.ClassLabel(names=["x", "y"])},
+    )
     with pytest.raises(DatasetUnavailableError) as e:
         classsets.hub("someone/texts", "train", data_dir=tmp_path)
     assert e.value.exit_code == 2 and "not an image-classification dataset" in str(e.value)

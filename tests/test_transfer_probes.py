@@ -173,3 +173,13 @@ def test_scores_and_across_dataset_means():
     assert agg["mean_logit"] == pytest.approx(100 / (1 + math.exp(-z)), abs=1e-3)
     sp = metrics.spread([1.0, 2.0, 4.0])
     assert sp["median"] == 2.0 and sp["sd"] == pytest.approx(np.std([1, 2, 4], ddof=1), abs=1e-4)
+
+
+def test_torch_lbfgs_backend_gives_scikit_learns_predictions():
+    x, y = _blobs(150, 10, 4, 0.5, 5)
+    test_x, _ = _blobs(200, 10, 4, 0.5, 6)
+    for lam in (1e-3, 1e-1):
+        a = logreg.fit(x, y, lam)
+        b = logreg.fit(x, y, lam, logreg.LogregSettings(backend="torch"))
+        assert np.array_equal(logreg.ranked(a, test_x)[:, 0], logreg.ranked(b, test_x)[:, 0])
+        assert np.allclose(a.coef, b.coef, atol=1e-3 * max(1.0, np.abs(a.coef).max()))

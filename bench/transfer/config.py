@@ -97,6 +97,14 @@ class TransferConfig:
         default=None,
         metadata=flag("--cache-dir", metavar="DIR", help="feature cache (default: ~/.cache/imagenet-bench/features)"),
     )
+    logreg_backend: str = field(
+        default="sklearn",
+        metadata=flag(
+            "--logreg-backend",
+            choices=("sklearn", "torch"),
+            help="logistic regression by scikit-learn on the CPU, or the same objective by torch's L-BFGS (GPU when present)",
+        ),
+    )
     cache_shard: int = field(
         default=512,
         metadata=flag(

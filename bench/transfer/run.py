@@ -252,6 +252,10 @@ def _entries(cfg: TransferConfig, spec, data: Data, digest, ts, fspec) -> list[E
             )
         for name in cfg.probes:
             probe = probes.PROBES[name]
+            if name == "logreg" and cfg.logreg_backend != probe.settings.backend:
+                from dataclasses import replace
+
+                probe = replace(probe, settings=replace(probe.settings, backend=cfg.logreg_backend))
             key = store.TransferKey(
                 model=spec.id,
                 weights=_weights_label(cfg.weights),

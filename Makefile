@@ -18,7 +18,7 @@ EXTRA ?=
 RUN_ARGS = --models $(MODELS_OR_DEFAULT) --dataset $(DATASET) --device $(DEVICE) --results-dir $(RESULTS) \
 	$(if $(LIMIT),--limit $(LIMIT)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(EXTRA)
 
-.PHONY: install bench leaderboards site test lint check benchmark mutation planted clean device-check device-wheels browser
+.PHONY: install bench transfer leaderboards site test lint check benchmark mutation planted clean device-check device-wheels browser
 
 install: $(STAMP)
 
@@ -31,6 +31,17 @@ $(STAMP): pyproject.toml
 # the run's exit code is kept.
 bench: install
 	rc=0; $(BIN)/bench run $(RUN_ARGS) || rc=$$?; \
+	if [ $$rc -ne 2 ]; then $(BIN)/bench leaderboard --results-dir $(RESULTS) --out leaderboards || rc=$$?; fi; \
+	exit $$rc
+
+# The offline transfer demo: tf_efficientnet_lite0's pre-logits on scikit-learn's digits, k-NN and logistic
+# regression (docs/transfer.md). TRANSFER_DATASET=cifar10 SHOTS=full,1,5 for another set; pages as `make bench`.
+TRANSFER_DATASET ?= digits
+SHOTS ?= full
+transfer: install
+	rc=0; $(BIN)/bench transfer --models $(MODELS_OR_DEFAULT) --dataset $(TRANSFER_DATASET) --shots $(SHOTS) --device $(DEVICE) \
+		--results-dir $(RESULTS) $(if $(LIMIT),--limit $(LIMIT)) $(if $(BATCH_SIZE),--batch-size $(BATCH_SIZE)) \
+		$(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(EXTRA) || rc=$$?; \
 	if [ $$rc -ne 2 ]; then $(BIN)/bench leaderboard --results-dir $(RESULTS) --out leaderboards || rc=$$?; fi; \
 	exit $$rc
 

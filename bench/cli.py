@@ -166,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--out", default="leaderboards", help="where sensitivity.md / .png go (the reports go under --results-dir)")
     se.add_argument("--json", action="store_true", help="print the reports as JSON")
 
+    tr = sub.add_parser(
+        "transfer", help="how well each model's pre-logit features transfer: k-NN and linear probes, full data and few-shot"
+    )
+    from .transfer.config import TransferConfig  # light: dataclasses and the probe registry, no torch
+
+    add_flags(tr, TransferConfig)  # the options shared with `run` are RunConfig's own declarations
+
     le = sub.add_parser("leaderboard", help="regenerate the markdown leaderboards from results")
     le.add_argument("--results-dir", default="results")
     le.add_argument("--out", default="leaderboards")
@@ -343,13 +350,14 @@ def cmd_profile(args) -> int:
 
 def _results_dir(path: str) -> str:
     """A results dir that holds results: a typo must not pass a gate or rewrite the index as empty."""
+    from .store import transfer
     from .store.results import iter_paths
 
     path = str(Path(path).expanduser())
     problem = folder_problem(path)
     if problem is not None:
         raise ConfigError(f"--results-dir {shorten(path)} {problem}: pass the folder `bench run --results-dir` wrote to")
-    if not iter_paths(path):
+    if not iter_paths(path) and not transfer.iter_paths(path):
         raise ConfigError(
             f"--results-dir {shorten(path)} holds no results: run `bench run ... --results-dir {shorten(path)}` first"
         )
@@ -390,6 +398,17 @@ def cmd_sensitivity(args) -> int:
     for model, why in done.failed.items():  # on stderr as well as in the exit code: the others were kept
         print(f"bench: {model} failed: {why}", file=sys.stderr)
     return done.exit_code
+
+
+def cmd_transfer(args) -> int:
+    from .transfer.config import TransferConfig
+    from .transfer.run import run
+
+    cfg = from_args(TransferConfig, args)
+    report = run(cfg)
+    if report.is_main:
+        print(json.dumps(report.to_json(), indent=1) if cfg.json else report.format())
+    return report.exit_code
 
 
 def cmd_leaderboard(args) -> int:
@@ -443,6 +462,7 @@ COMMANDS = {
     "check": cmd_check,
     "env": cmd_env,
     "sensitivity": cmd_sensitivity,
+    "transfer": cmd_transfer,
 }
 
 

@@ -755,7 +755,7 @@ def regenerate(results_dir: str | Path, out_dir: str | Path, errors: list[Result
     left out and the rest is rendered; then it goes to `errors`, or without that list, raises.
     """
     from ..store import atomic, results
-    from . import calibration, robustness, sensitivity
+    from . import calibration, robustness, sensitivity, transfer
     from .plots import plot_pareto, plot_years
 
     out = atomic.check_writable(out_dir, "--out")
@@ -777,6 +777,7 @@ def regenerate(results_dir: str | Path, out_dir: str | Path, errors: list[Result
     published = pub.published()
     written.append(F.write(out / PUBLISHED, _render_published(published, pub.torchvision_version())))
     written.append(plot_years(_year_points(published), _winner_points(), out / YEARS_PLOT, "ImageNet over the years"))
+    written += transfer.regenerate(results_dir, out)  # `bench transfer` results: transfer.md, a page per dataset, the plot
     if errors is not None:
         errors.extend(found)
     elif found:

@@ -234,7 +234,7 @@ def _entries_from_results(results_dir: str | Path) -> list[Entry]:
         r for r in results.read_all(root) if r.accuracy is not None and r.accuracy.n is not None and not r.key.corruptions
     ]
     entries = [Entry.from_result(best) for best, _ in results.choose(with_accuracy)]
-    if not entries:
+    if not entries and not _transfer_entries(root):  # transfer results alone are something to check
         raise ConfigError(
             f"no accuracy results under {root}: run `bench run ... --results-dir {root}` first or pass --results-dir"
         )
@@ -256,6 +256,7 @@ def write_baseline(results_dir: str | Path, path: str | Path) -> Path:
         "bench_version": env.package_version("imagenet-bench"),
         "note": "written by `bench check --update`; regenerate it rather than editing it",
         "entries": [e.to_json() for e in entries],
+        "transfer": _transfer_entries(results_dir),  # `bench transfer` results, judged on their headline means
     }
     path = Path(path)
     arrays = {f"{e.npz_prefix}/{f}": e.samples[f] for e in entries if e.samples is not None for f in SAMPLE_FIELDS}
@@ -507,7 +508,8 @@ def check(
 ) -> Report:
     """Compare every baseline entry with the current results under `results_dir`."""
     base_entries = read_baseline(baseline)
-    if not base_entries:  # a gate with nothing to check must not pass
+    base_transfer = _read_transfer(baseline)
+    if not base_entries and not base_transfer:  # a gate with nothing to check must not pass
         raise ConfigError(
             f"baseline {baseline} has no entries: regenerate it with `bench check --update --baseline {baseline}` from results you trust"
         )
@@ -515,6 +517,7 @@ def check(
     pairs, new = _pair(base_entries, current)
     rows = [_compare(b, c, tolerance, nll_tolerance, alpha) for b, c in pairs]
     rows += [Row(NEW, c.key, now=c.figures, reasons=["not in the baseline"]) for c in new]
+    rows += _transfer_rows(base_transfer, _transfer_entries(results_dir), tolerance)
     return Report(str(baseline), str(results_dir), tolerance, nll_tolerance, rows)
 
 
@@ -656,3 +659,71 @@ def _judge(row: Row, tolerance: float, nll_tolerance: float, alpha: float) -> tu
         elif w2r > r2w:
             better.append(flips)
     return worse, better
+
+
+# ---------------------------------------------------------------------------------------------
+# transfer results (bench transfer): matched by their full key, judged on top-1 / top-5 means
+
+
+def _transfer_entries(results_dir: str | Path) -> list[dict[str, Any]]:
+    from ..store import transfer
+
+    out = []
+    for r in transfer.read_all(results_dir):
+        s = r.summary
+        out.append(
+            {
+                "key_hash": r.key.hash,
+                "model": r.key.model,
+                "weights": r.key.weights,
+                "dataset": r.key.dataset,
+                "probe": r.key.probe,
+                "shots": r.key.shots,
+                "n": r.n.get("test", 0),
+                "top1": (s.get("top1") or {}).get("mean"),
+                "top5": (s.get("top5") or {}).get("mean"),
+                "mean_per_class": (s.get("mean_per_class") or {}).get("mean"),
+            }
+        )
+    return out
+
+
+def _read_transfer(path: str | Path) -> list[dict[str, Any]]:
+    """The transfer entries of a baseline read_baseline has already judged usable (older baselines have none)."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    entries = doc.get("transfer") or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and "key_hash" in e for e in entries):
+        raise ConfigError(
+            f"baseline {path} has a malformed transfer list: regenerate it with `bench check --update --baseline {path}`"
+        )
+    return entries
+
+
+def _transfer_key(e: dict[str, Any]) -> dict[str, str]:
+    return {
+        "model": e["model"],
+        "weights": e.get("weights", "pretrained"),
+        "transform": "model",
+        "dataset": f"{e['dataset']} [transfer {e['probe']} {e['shots']}]",
+        "split": "test",
+    }
+
+
+def _transfer_figures(e: dict[str, Any]) -> Figures:
+    return Figures(int(e.get("n") or 0), e.get("top1"), e.get("top5"), None, None, None, None)
+
+
+def _transfer_rows(base: list[dict[str, Any]], current: list[dict[str, Any]], tolerance: float) -> list[Row]:
+    now = {e["key_hash"]: e for e in current}
+    rows = []
+    for b in base:
+        c = now.pop(b["key_hash"], None)
+        if c is None:
+            rows.append(Row(MISSING, _transfer_key(b), base=_transfer_figures(b), reasons=["no transfer result with this key"]))
+            continue
+        row = Row(SAME, _transfer_key(b), base=_transfer_figures(b), now=_transfer_figures(c))
+        worse, better = _judge(row, tolerance, math.inf, 0.0)
+        row.verdict, row.reasons = (WORSE, worse) if worse else (IMPROVED, better) if better else (SAME, [])
+        rows.append(row)
+    rows += [Row(NEW, _transfer_key(c), now=_transfer_figures(c), reasons=["not in the baseline"]) for c in now.values()]
+    return rows

@@ -22,6 +22,7 @@ from .schema import SCHEMA_VERSION, Identity, Record  # noqa: F401 - the store's
 
 SAMPLES_SUFFIX = ".samples.npz"
 SENSITIVITY_DIR = "sensitivity"  # <results>/sensitivity/: `bench sensitivity` reports (bench.report.sensitivity), not results
+TRANSFER_FOLDER = "transfer"  # bench.store.transfer.FOLDER: its records are not `bench run` records
 
 Warn = Callable[[str], None]
 T = TypeVar("T")
@@ -128,12 +129,14 @@ def read_samples(record: Record) -> dict[str, Any] | None:
 
 
 def iter_paths(results_dir: str | Path) -> list[Path]:
-    """The result files under `results_dir`: not the hidden ones, not the sensitivity reports stored beside them."""
+    """The `bench run` records under `results_dir`: not the hidden files, not the sensitivity reports
+    (<results>/sensitivity/, bench.report.sensitivity) nor the transfer results (<results>/transfer/,
+    bench.store.transfer) stored beside them."""
     root = Path(results_dir)
     if not root.is_dir():
         return []
-    reports = root / SENSITIVITY_DIR
-    return sorted(p for p in root.rglob("*.json") if not p.name.startswith(".") and reports not in p.parents)
+    others = {SENSITIVITY_DIR, TRANSFER_FOLDER}
+    return sorted(p for p in root.rglob("*.json") if not p.name.startswith(".") and p.relative_to(root).parts[0] not in others)
 
 
 def read_all(results_dir: str | Path, errors: list[ResultsError] | None = None) -> list[Record]:

@@ -69,8 +69,9 @@ def hub(repo_id: str, split: str, label_column: str | None = None, data_dir: str
             sf = hub_files.local_split(data_dir, split, repo_id)
             fetched = hub_files.download(sf)
         else:
-            fetched = hub_files.fetch_split(repo_id, split, offline=hub_access.ensure_offline_if_unreachable())
+            fetched = hub_files.fetch_split(repo_id, split, offline=hub_access.offline())
         ds = hub_files.load_parquet(fetched.paths, split, fetched.split_files.features)
+        hub_files.check_count(fetched.split_files, len(ds))
     except DatasetUnavailableError:
         raise
     except Exception as e:

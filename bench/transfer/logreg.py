@@ -70,7 +70,7 @@ def fit(x, y, lam: float, settings: LogregSettings = LogregSettings(), init: Fit
     if settings.backend == "torch":
         from .logreg_torch import fit as torch_fit
 
-        return torch_fit(x, y, lam, settings, init)
+        return Fit(*torch_fit(x, y, lam, settings, init))
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression

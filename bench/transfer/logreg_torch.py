@@ -11,8 +11,6 @@ def fit(x, y, lam: float, settings: Any, init: Any = None, device: str | None = 
     import numpy as np
     import torch
 
-    from .logreg import Fit
-
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     classes = np.unique(y)
     col = {c: i for i, c in enumerate(classes.tolist())}
@@ -47,4 +45,5 @@ def fit(x, y, lam: float, settings: Any, init: Any = None, device: str | None = 
     if c == 2:  # scikit-learn's binary model is the difference of the two rows: store the same symmetric pair
         diff, bdiff = coef[1] - coef[0], intercept[1] - intercept[0]
         coef, intercept = np.vstack([-diff / 2, diff / 2]), np.array([-bdiff / 2, bdiff / 2])
-    return Fit(coef, intercept, n_iter, n_iter < settings.max_iter, classes)
+    # the fields of logreg.Fit, in order: logreg wraps them (this module is below it, no import back)
+    return coef, intercept, n_iter, n_iter < settings.max_iter, classes

@@ -282,9 +282,6 @@ def _entries(cfg: TransferConfig, spec, data: Data, digest, ts, fspec) -> list[E
 
 def run(cfg: TransferConfig, after_shard=None) -> TransferReport:
     """Every model of `cfg`; a model's failure is a row, not an exception."""
-    from .. import hub
-
-    hub.ensure_offline_if_unreachable()
     specs = models.expand(cfg.models)  # unknown names: exit 2 before any work
     device = cfg.resolved_device()
     info = dist.init(device)

@@ -74,7 +74,13 @@ class TransferConfig:
     )
     probes: list[str] = field(
         default_factory=lambda: ["knn", "logreg"],
-        metadata=flag("--probes", parse=probe_list, check=known_probes, metavar="P[,P...]", help="knn, logreg (default: both)"),
+        metadata=flag(
+            "--probes",
+            parse=probe_list,
+            check=known_probes,
+            metavar="P[,P...]",
+            help="knn, logreg, finetune (default: knn,logreg; finetune trains the whole network by the BiT-HyperRule: meant for GPUs)",
+        ),
     )
     shots: list[str] = field(
         default_factory=lambda: ["full"],
@@ -103,6 +109,26 @@ class TransferConfig:
             "--logreg-backend",
             choices=("sklearn", "torch"),
             help="logistic regression by scikit-learn on the CPU, or the same objective by torch's L-BFGS (GPU when present)",
+        ),
+    )
+    finetune_steps: int | None = field(
+        default=None,
+        metadata=flag(
+            "--finetune-steps",
+            parse=integer,
+            check=at_least(1),
+            metavar="N",
+            help="cap the fine-tune's HyperRule schedule at N steps (a CPU smoke run; default: the rule's 500 to 20,000)",
+        ),
+    )
+    finetune_batch_size: int = field(
+        default=512,
+        metadata=flag(
+            "--finetune-batch-size",
+            parse=integer,
+            check=at_least(1),
+            metavar="B",
+            help="the fine-tune's logical batch (BiT's 512; the learning rate 0.003 scales with B/512)",
         ),
     )
     cache_shard: int = field(

@@ -2,17 +2,30 @@
 
 A probe returns ranked test predictions per variant (k-NN: one per k) and a record of what it chose.
 Extraction and caching live elsewhere (features.py, cache.py), so every probe runs on plain arrays.
-Adding a probe is one entry in PROBES.
+Adding a probe is one entry in PROBES. The fine-tune probe (BiT) trains the network itself, so it also
+reads `ProbeInput.pixels`: the model and the images behind the feature rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import knn as knn_mod
 from . import logreg as logreg_mod
+
+
+@dataclass
+class Pixels:
+    """What a probe that trains the network needs besides the features: the model (trained as a copy), its
+    normalisation, and the images behind each part's feature rows, decoded when read."""
+
+    model: Any
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    device: str
+    images: Callable[[str, Sequence[int]], Sequence[Any]]  # (part, source indices) -> PIL images, row for row
 
 
 @dataclass
@@ -24,6 +37,12 @@ class ProbeInput:
     test_x: Any
     n_classes: int
     few_shot: bool  # train is the shots only: never fit on val
+    # the source indices behind the rows of train_x / val_x / test_x, and the pixels (fine-tune only)
+    train_indices: Any = None
+    val_indices: Any = None
+    test_indices: Any = None
+    pixels: Pixels | None = None
+    seed: int = 0
 
 
 @dataclass
@@ -68,9 +87,68 @@ def _logreg(data: ProbeInput, settings: logreg_mod.LogregSettings) -> ProbeOutpu
     return ProbeOutput({"": ranked}, "", record)
 
 
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """bench.transfer.finetune's knobs that `bench transfer` exposes; None = what the BiT-HyperRule says."""
+
+    steps: int | None = None  # --finetune-steps: caps the rule's schedule (a CPU smoke run)
+    batch_size: int = 512  # --finetune-batch-size: BiT's; the learning rate scales with it
+    micro_batch_size: int | None = None  # gradient accumulation: memory only (BatchNorm statistics aside)
+
+    def config(self):
+        from .finetune import FinetuneConfig
+
+        return FinetuneConfig(batch_size=self.batch_size, steps=self.steps, micro_batch_size=self.micro_batch_size)
+
+    def key(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {"recipe": "bit-hyperrule", **asdict(self.config())}
+
+
+def _finetune(data: ProbeInput, settings: FinetuneSettings) -> ProbeOutput:
+    """BiT: the whole network with a zero head, trained by the HyperRule on train + val (full data, as the
+    logistic regression's refit) or on the shots alone, then scored on test."""
+    import numpy as np
+    import torch
+
+    from ..errors import ConfigError
+    from .finetune import finetune
+
+    px = data.pixels
+    if px is None:
+        raise ConfigError("the finetune probe needs the model and the images: run it through `bench transfer`")
+    images = list(px.images("train", data.train_indices))
+    labels = np.asarray(data.train_y)
+    if not data.few_shot and len(data.val_y):
+        images += list(px.images("val", data.val_indices))
+        labels = np.concatenate([labels, np.asarray(data.val_y)])
+    out = finetune(
+        px.model,
+        images,
+        labels,
+        px.images("test", data.test_indices),
+        num_classes=data.n_classes,
+        mean=px.mean,
+        std=px.std,
+        seed=data.seed,
+        device=torch.device(px.device),
+        config=settings.config(),
+    )
+    ranked = np.argsort(-out.logits, axis=1, kind="stable")[:, : min(5, data.n_classes)]
+    record = {
+        **out.settings,
+        "fit_on": "train" if data.few_shot or not len(data.val_y) else "train+val",
+        "n_fit": len(labels),
+        "final_train_loss": out.train_loss[-1] if out.train_loss else None,
+    }
+    return ProbeOutput({"": ranked}, "", record)
+
+
 PROBES: dict[str, Probe] = {
     "knn": Probe("knn", _knn, knn_mod.KnnSettings()),
     "logreg": Probe("logreg", _logreg, logreg_mod.LogregSettings()),
+    "finetune": Probe("finetune", _finetune, FinetuneSettings()),
 }
 
 

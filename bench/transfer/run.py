@@ -13,7 +13,9 @@ import datetime as dt
 import hashlib
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -253,9 +255,9 @@ def _entries(cfg: TransferConfig, spec, data: Data, digest, ts, fspec) -> list[E
         for name in cfg.probes:
             probe = probes.PROBES[name]
             if name == "logreg" and cfg.logreg_backend != probe.settings.backend:
-                from dataclasses import replace
-
                 probe = replace(probe, settings=replace(probe.settings, backend=cfg.logreg_backend))
+            if name == "finetune":
+                probe = replace(probe, settings=probes.FinetuneSettings(cfg.finetune_steps, cfg.finetune_batch_size))
             key = store.TransferKey(
                 model=spec.id,
                 weights=_weights_label(cfg.weights),
@@ -270,7 +272,7 @@ def _entries(cfg: TransferConfig, spec, data: Data, digest, ts, fspec) -> list[E
                 settings=probe.settings.key(),
                 shots=shots,
                 episodes=1 if shots == "full" else cfg.episodes,
-                seed=None if shots == "full" else cfg.seed,
+                seed=None if shots == "full" and name != "finetune" else cfg.seed,  # the fine-tune draws from it too
                 sampled=_sampled_digest(sampled) if sampled else None,
             )
             out.append(Entry(probe, shots, key, sampled))
@@ -345,9 +347,10 @@ def run_model(cfg: TransferConfig, spec, data: Data, device: str, info: dist.Dis
     from ..measure import env
 
     environment = env.collect(device)
+    pixels = probes.Pixels(model, tuple(ts.mean), tuple(ts.std), device, partial(_images, data))  # type: ignore[arg-type]
     for e in todo:
         t1 = time.perf_counter()
-        record = _probe_entry(cfg, e, data, feats)
+        record = _probe_entry(cfg, e, data, feats, pixels)
         record.env = environment
         record.run = {
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -388,7 +391,31 @@ def _features(cfg, spec, data: Data, name: str, extractor, ts, fspec, digest, de
     return got
 
 
-def _probe_entry(cfg: TransferConfig, e: Entry, data: Data, feats: dict[str, cache.Features]) -> store.TransferRecord:
+def _images(data: Data, part: str, indices) -> Sequence[Any]:
+    """The decoded images of `part` at its source indices, for the fine-tune (decoded when read)."""
+    images, _ = data.part(part)
+    return _Decoded(images, [int(i) for i in indices])
+
+
+@dataclass
+class _Decoded(Sequence):
+    images: ImageSet
+    indices: list[int]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        from ..data.images import open_rgb
+
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return open_rgb(self.images.raw(self.indices[i]))
+
+
+def _probe_entry(
+    cfg: TransferConfig, e: Entry, data: Data, feats: dict[str, cache.Features], pixels: probes.Pixels | None = None
+) -> store.TransferRecord:
     import numpy as np
 
     tr, va, te = feats["train"], feats["val"], feats["test"]
@@ -396,16 +423,29 @@ def _probe_entry(cfg: TransferConfig, e: Entry, data: Data, feats: dict[str, cac
     per_episode = []
     for ep, chosen in enumerate(runs):
         if chosen is None:
-            x, y = tr.features, tr.labels
+            x, y, idx = tr.features, tr.labels, tr.indices
         else:
             pos = {int(i): j for j, i in enumerate(tr.indices.tolist())}
             missing = [i for i in chosen if i not in pos]
             if missing:
                 raise BenchError(f"few-shot image {missing[0]} of {data.preset.name} could not be read: see the failed images")
             rows = np.asarray([pos[i] for i in chosen], dtype=np.int64)
-            x, y = tr.features[rows], tr.labels[rows]
+            x, y, idx = tr.features[rows], tr.labels[rows], tr.indices[rows]
         out = e.probe.run(
-            probes.ProbeInput(x, y, va.features, va.labels, te.features, data.n_classes, few_shot=chosen is not None),
+            probes.ProbeInput(
+                x,
+                y,
+                va.features,
+                va.labels,
+                te.features,
+                data.n_classes,
+                few_shot=chosen is not None,
+                train_indices=idx,
+                val_indices=va.indices,
+                test_indices=te.indices,
+                pixels=pixels,
+                seed=cfg.seed * 1000 + ep,  # one seed per (seed, episode): episodes differ in their draws
+            ),
             e.probe.settings,
         )
         variants = {v: metrics.scores(r, te.labels, data.n_classes) for v, r in out.ranked.items()}

@@ -109,17 +109,15 @@ class TransferReport:
         return f"{n['written']} written, {n['skipped']} skipped{hint}, {n['failed']} failed"
 
     def format(self) -> str:
-        from tabulate import tabulate
+        from ..report.tables import terminal_table  # tabulate is optional at run time (a lent GPU machine)
 
         lines = []
         if self.rows:
             lines.append(
-                tabulate(
+                terminal_table(
+                    HEADERS,
                     [r.cells() for r in self.rows],
-                    headers=HEADERS,
-                    tablefmt="simple",
-                    disable_numparse=True,
-                    colalign=("left", "left", "left", "right", "right", "right", "right", "left", "left"),
+                    ("left", "left", "left", "right", "right", "right", "right", "left", "left"),
                 )
             )
         lines.append(self.counts())

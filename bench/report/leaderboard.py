@@ -763,7 +763,9 @@ def regenerate(results_dir: str | Path, out_dir: str | Path, errors: list[Result
     records = [r for r in results.read_all(results_dir, found) if _samples_readable(r, found)]
     df = results.frame(records)
     beyond = robustness.regenerate([r.to_json() for r in records], out) + sensitivity.regenerate(results_dir, out, found)
-    extra = [(p.name, what) for p in beyond for page, what in (robustness.INDEX_LINE, sensitivity.INDEX_LINE) if p.name == page]
+    transferred = transfer.regenerate(results_dir, out)  # `bench transfer` results: transfer.md, a page per dataset, the plot
+    lines = (robustness.INDEX_LINE, sensitivity.INDEX_LINE, transfer.INDEX_LINE)
+    extra = [(p.name, what) for p in [*beyond, *transferred] for page, what in lines if p.name == page]
     written = [F.write(out / INDEX, render_index(df, extra)), *beyond]
     table = measured_table(df)
     for dataset, split in _pages(df):
@@ -777,7 +779,7 @@ def regenerate(results_dir: str | Path, out_dir: str | Path, errors: list[Result
     published = pub.published()
     written.append(F.write(out / PUBLISHED, _render_published(published, pub.torchvision_version())))
     written.append(plot_years(_year_points(published), _winner_points(), out / YEARS_PLOT, "ImageNet over the years"))
-    written += transfer.regenerate(results_dir, out)  # `bench transfer` results: transfer.md, a page per dataset, the plot
+    written += transferred
     if errors is not None:
         errors.extend(found)
     elif found:

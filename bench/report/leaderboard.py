@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from ..errors import ResultsError, left_out
 from ..models import ModelId, reference, reported
 from . import published as pub
 from . import tables as F
-from .tables import DASH, GENERATED
+from .tables import DASH, GENERATED, Rows
 
 INDEX = "README.md"
 PUBLISHED = "published.md"
@@ -414,18 +414,6 @@ MEASURED_SORT = {
     "date": "date",
 }
 PUBLISHED_SORT = {"rank": "rank", "top-1": "top1", "top-5": "top5", "params (M)": "params_m", "GMACs": "gmacs", "year": "year"}
-
-
-@dataclass(frozen=True)
-class Rows:
-    """A page table as both renderers need it: the markdown page prints `cells`; the site prints them too and
-    sorts by `sort_values` (the unformatted number, None when missing or when the column sorts by its text)."""
-
-    headers: list[str]
-    right: set[str]
-    cells: list[list[str]]
-    sort_values: list[list[Any]]
-    records: list[dict[str, Any]]  # the unformatted row behind each line, in order
 
 
 def _rows(headers: Sequence[str], right: set[str], cells: list[list[str]], records: list[dict[str, Any]], sort: dict) -> Rows:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..store import transfer as store
 from . import tables as F
-from .leaderboard import Rows
+from .tables import Rows
 
 INDEX = "transfer.md"
 PLOT = "transfer-kornblith.png"
@@ -116,7 +116,12 @@ def dataset_rows(records: Sequence[store.TransferRecord], imagenet: dict[tuple[s
     main = next((c for c in (("logreg", "full"), ("knn", "full")) if c in cols), cols[0] if cols else None)
     if main is not None:
         col = 4 + cols.index(main)
-        lines.sort(key=lambda line: (-(line[1][col] if line[1][col] is not None else -math.inf), line[0][0]))
+
+        def rank(line: tuple[list[str], list[float | None], dict[str, str]]) -> tuple[float, str]:
+            value = line[1][col]
+            return (-(value if value is not None else -math.inf), line[0][0])
+
+        lines.sort(key=rank)
     headers = ["model", "weights", "ImageNet top-1 (measured)", "ImageNet top-1 (reported)"] + [_label(p, s) for p, s in cols]
     return Rows(
         headers,
@@ -179,9 +184,7 @@ def index_rows(records: Sequence[store.TransferRecord]) -> Rows:
                 [m, w, p, s, F.integer(agg["n"]), F.num(agg["mean"], 2), F.num(agg["mean_logit"], 2)]
                 + [F.num(accs.get(d), 2) for d in datasets]
             )
-            values.append(
-                [None, None, None, None, agg["n"], agg["mean"], agg["mean_logit"], *[accs.get(d) for d in datasets]]
-            )
+            values.append([None, None, None, None, agg["n"], agg["mean"], agg["mean_logit"], *[accs.get(d) for d in datasets]])
             recs.append({"model": m, "weights": w, "probe": p, "shots": s})
     headers = ["model", "weights", "probe", "shots", "n", "mean", "mean logit", *datasets]
     return Rows(headers, {"n", "mean", "mean logit", *datasets}, cells, values, recs)

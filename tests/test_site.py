@@ -55,7 +55,41 @@ SENSITIVITY = [
 
 
 def _records(root: Path) -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.rglob("*.json")) if "sensitivity" not in p.parts]
+    """The `bench run` records (sensitivity reports and transfer records live in their own folders)."""
+    return [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(root.rglob("*.json"))
+        if "sensitivity" not in p.parts and "transfer" not in p.parts
+    ]
+
+
+def _transfer_records(root: Path) -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((root / "transfer").rglob("*.json"))]
+
+
+# Transfer records added to the committed ones (lite0 on digits): a model with a stored ImageNet run (resnet50.a1,
+# 81.7 on imagenet-1k in the golden results), a second dataset and a few-shot result: (model, dataset, probe, shots,
+# top-1 mean, sd).
+TRANSFER = [
+    ("timm:resnet50.a1_in1k", "digits", "logreg", "full", 91.25, 0.0),
+    ("timm:resnet50.a1_in1k", "pets", "logreg", "full", 88.5, 0.0),
+    ("timm:resnet50.a1_in1k", "pets", "knn", "5", 60.125, 2.5),
+]
+
+
+def _store_transfer(root: Path) -> None:
+    """Copies of the committed lite0 logreg record, each with another model, dataset, probe, shots and figure."""
+    shutil.copytree(COMMITTED / "transfer", root / "transfer")
+    base = json.loads(next((COMMITTED / "transfer" / "digits").glob("*__logreg__full__*.json")).read_text(encoding="utf-8"))
+    for i, (model, dataset, probe, shots, mean, sd) in enumerate(TRANSFER):
+        d = json.loads(json.dumps(base))
+        d.pop("key_hash", None)
+        d["key"].update(model=model, dataset=dataset, probe=probe, shots=shots)
+        d["headline"] = "top1"
+        d["summary"] = {"top1": {"mean": mean, "sd": sd, "min": mean - sd, "median": mean, "max": mean + sd}}
+        path = root / "transfer" / dataset / f"{model.replace(':', '-')}__pretrained__{probe}__{shots}__test{i}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(d), encoding="utf-8")
 
 
 class Page(HTMLParser):
@@ -156,6 +190,7 @@ def results(tmp_path_factory) -> Path:
     shutil.copytree(GOLDEN, root)
     for report in SENSITIVITY:  # reports are stored under results/ (issue 27)
         sensitivity.save(root, report)
+    _store_transfer(root)
     return root
 
 
@@ -190,6 +225,7 @@ def test_two_builds_are_byte_identical(sites):
     names = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
     assert names == sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
     assert {"index.html", "published.html", "models.html", "imagenet-1k.html", "assets/plotly.min.js"} <= set(names)
+    assert {"transfer.html", "transfer-digits.html", "transfer-pets.html"} <= set(names)
     _, mismatch, errors = filecmp.cmpfiles(a, b, names, shallow=False)
     assert mismatch == [] and errors == []
 
@@ -238,6 +274,92 @@ def test_cells_are_the_markdown_pages_cells(site, results):
         assert [[c["text"] for c in r["cells"]] for r in page.tables["leaderboard"]] == md
         models = _md_table(LB.render_dataset_page(df, dataset, split).split("## Models", 1)[1], "model")
         assert [[c["text"] for c in r["cells"]] for r in page.tables["models"]] == models
+
+
+def test_transfer_cells_are_the_markdown_transfer_pages_cells(site, results, tmp_path):
+    assert main(["leaderboard", "--results-dir", str(results), "--out", str(tmp_path)]) == 0
+    for name, md in [
+        ("transfer.html", "transfer.md"),
+        ("transfer-digits.html", "transfer-digits.md"),
+        ("transfer-pets.html", "transfer-pets.md"),
+    ]:
+        want = _md_table((tmp_path / md).read_text(encoding="utf-8"), "model")
+        page = _read(site, name)
+        assert [[c["text"] for c in r["cells"]] for r in page.tables["transfer"]] == want, name
+        header = next(line for line in (tmp_path / md).read_text(encoding="utf-8").splitlines() if line.startswith("| model"))
+        assert [c["text"].strip() for c in page.headers["transfer"][0]["cells"]] == _md_cells(header)
+    assert "[transfer.md](transfer.md)" in (tmp_path / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_transfer_record_appears_with_its_headline_top1(site, results):
+    stored = _transfer_records(results)
+    assert len(stored) == 2 + len(TRANSFER)
+    for rec in stored:
+        key, s = rec["key"], rec["summary"]["top1"]
+        label = f"{key['probe']} {'full' if key['shots'] == 'full' else key['shots'] + '-shot'}"
+        want = f"{s['mean']:.2f}" if key["shots"] == "full" else f"{s['mean']:.2f} ± {s['sd']:.2f}"
+        rows = _by_header(_read(site, f"transfer-{key['dataset']}.html"), "transfer")
+        row = next(r for r in rows if r["model"]["text"] == key["model"])
+        assert row[label]["text"] == want and float(row[label]["attrs"]["data-sort"]) == s["mean"]
+        overview = _by_header(_read(site, "transfer.html"), "transfer")
+        line = next(
+            r
+            for r in overview
+            if (r["model"]["text"], r["probe"]["text"], r["shots"]["text"]) == (key["model"], key["probe"], key["shots"])
+        )
+        assert float(line[key["dataset"]]["attrs"]["data-sort"]) == s["mean"]
+        model = _read(site, P.model_page(key["model"])) if (site / P.model_page(key["model"])).is_file() else None
+        if model is not None:  # the model page lists its transfer results
+            mine = _by_header(model, "transfer")
+            assert any(r["dataset"]["text"] == key["dataset"] and r["accuracy (%)"]["text"] == want for r in mine)
+            assert all(r["dataset"]["href"] == f"transfer-{r['dataset']['text']}.html" for r in mine)
+    # the digits page ranks by logreg full: resnet50 (91.25) below lite0 (94.43)
+    assert [r["model"]["text"] for r in _by_header(_read(site, "transfer-digits.html"), "transfer")] == [
+        "timm:tf_efficientnet_lite0.in1k",
+        "timm:resnet50.a1_in1k",
+    ]
+
+
+def test_kornblith_points_are_the_stored_imagenet_and_transfer_pairs(site, results):
+    imagenet = {}
+    for rec in _records(results):
+        if rec["key"]["dataset"] == "imagenet-1k" and rec["accuracy"]["restricted"]["top1"] is not None:
+            imagenet[(rec["key"]["model"], rec["key"]["weights"])] = rec["accuracy"]["restricted"]["top1"]
+    want = set()
+    for rec in _transfer_records(results):
+        k = rec["key"]
+        if k["shots"] != "full" or k["probe"] != "logreg":  # every dataset here has logreg full: the plot's choice
+            continue
+        x = imagenet.get((k["model"], k["weights"]))
+        source = "measured"
+        if x is None:  # lite0: no ImageNet run stored, the authors' figure (bench list's reference top-1)
+            from bench.models import resolve
+
+            x, source = float(resolve(k["model"]).reference["top1"]), "reported"
+        want.add((k["dataset"], k["model"], x, rec["summary"]["top1"]["mean"], source))
+    spec = json.loads(_read(site, "transfer.html").scripts["fig-kornblith-data"])
+    got = {(t["name"].split(" ")[0], c[0], x, y, c[5]) for t in spec["data"] for x, y, c in zip(t["x"], t["y"], t["customdata"])}
+    assert got == want and ("digits", "timm:resnet50.a1_in1k", 81.7, 91.25, "measured") in got
+    assert all(
+        t["marker"]["symbol"] == ["circle" if c[5] == "measured" else "circle-open" for c in t["customdata"]]
+        for t in spec["data"]
+    )
+    pets = json.loads(_read(site, "transfer-pets.html").scripts["fig-kornblith-data"])
+    assert [(t["x"], t["y"]) for t in pets["data"]] == [([81.7], [88.5])]
+
+
+def test_home_links_transfer_only_when_transfer_results_exist(site, tmp_path):
+    from bench.report.site import render
+
+    assert "transfer.html" in {r[2] for r in _read(site, "index.html").refs}
+    store = tmp_path / "results"
+    shutil.copytree(GOLDEN, store)
+    pages = P.all_pages(P.Sources.read(store))
+    assert not any(p.path.startswith("transfer") for p in pages)
+    home = next(p for p in pages if p.path == P.HOME)
+    assert all(not href.startswith("transfer") for href, _ in home.context["links"])
+    render.write([home], tmp_path / "site")
+    assert "transfer" not in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
 
 
 def test_home_page_counts_best_top1_and_newest_date(site, results):
@@ -431,10 +553,11 @@ def test_every_page_type_loads_without_errors_or_outside_requests(browser, site,
         "model": P.model_page("timm:resnet50.a1_in1k"),
         "models": "models.html",
         "published": "published.html",
+        "transfer": "transfer.html",
     }
     for kind, name in kinds.items():
         _open(browser, site, name)
-        if kind in ("dataset", "published"):
+        if kind in ("dataset", "published", "transfer"):
             assert browser.evaluate("document.querySelectorAll('.plot .main-svg').length") > 0, name  # Plotly drew
         browser.drain(0.2)
         assert browser.errors() == [], name

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from ..errors import ResultsError, left_out
 from ..models import ModelId, reference, reported
 from . import published as pub
 from . import tables as F
-from .tables import DASH, GENERATED
+from .tables import DASH, GENERATED, Rows
 
 INDEX = "README.md"
 PUBLISHED = "published.md"
@@ -416,18 +416,6 @@ MEASURED_SORT = {
 PUBLISHED_SORT = {"rank": "rank", "top-1": "top1", "top-5": "top5", "params (M)": "params_m", "GMACs": "gmacs", "year": "year"}
 
 
-@dataclass(frozen=True)
-class Rows:
-    """A page table as both renderers need it: the markdown page prints `cells`; the site prints them too and
-    sorts by `sort_values` (the unformatted number, None when missing or when the column sorts by its text)."""
-
-    headers: list[str]
-    right: set[str]
-    cells: list[list[str]]
-    sort_values: list[list[Any]]
-    records: list[dict[str, Any]]  # the unformatted row behind each line, in order
-
-
 def _rows(headers: Sequence[str], right: set[str], cells: list[list[str]], records: list[dict[str, Any]], sort: dict) -> Rows:
     values = [[None if h not in sort else _clean(r.get(sort[h])) for h in headers] for r in records]
     return Rows(list(headers), set(right), cells, values, records)
@@ -763,7 +751,9 @@ def regenerate(results_dir: str | Path, out_dir: str | Path, errors: list[Result
     records = [r for r in results.read_all(results_dir, found) if _samples_readable(r, found)]
     df = results.frame(records)
     beyond = robustness.regenerate([r.to_json() for r in records], out) + sensitivity.regenerate(results_dir, out, found)
-    extra = [(p.name, what) for p in beyond for page, what in (robustness.INDEX_LINE, sensitivity.INDEX_LINE) if p.name == page]
+    transferred = transfer.regenerate(results_dir, out)  # `bench transfer` results: transfer.md, a page per dataset, the plot
+    lines = (robustness.INDEX_LINE, sensitivity.INDEX_LINE, transfer.INDEX_LINE)
+    extra = [(p.name, what) for p in [*beyond, *transferred] for page, what in lines if p.name == page]
     written = [F.write(out / INDEX, render_index(df, extra)), *beyond]
     table = measured_table(df)
     for dataset, split in _pages(df):
@@ -777,7 +767,7 @@ def regenerate(results_dir: str | Path, out_dir: str | Path, errors: list[Result
     published = pub.published()
     written.append(F.write(out / PUBLISHED, _render_published(published, pub.torchvision_version())))
     written.append(plot_years(_year_points(published), _winner_points(), out / YEARS_PLOT, "ImageNet over the years"))
-    written += transfer.regenerate(results_dir, out)  # `bench transfer` results: transfer.md, a page per dataset, the plot
+    written += transferred
     if errors is not None:
         errors.extend(found)
     elif found:

@@ -196,3 +196,37 @@ def sota(points: Sequence[Published], title: str) -> dict[str, Any]:
             }
         )
     return {"data": data, "layout": _layout(title, "year", "reported top-1 (%)")}
+
+
+def kornblith(points: Sequence[Any], pages: dict[str, str], title: str) -> dict[str, Any]:
+    """Transfer accuracy against ImageNet top-1 (bench.report.transfer.Point), one trace per dataset and probe;
+    hollow markers where the ImageNet figure is the authors' (no `bench run` result stored). customdata[3] is the
+    model page a click opens (site.js), "" for a model without one."""
+    data: list[dict[str, Any]] = []
+    for i, (dataset, probe) in enumerate(sorted({(p.dataset, p.probe) for p in points})):
+        members = sorted((p for p in points if (p.dataset, p.probe) == (dataset, probe)), key=lambda p: (p.imagenet, p.model))
+        color = PALETTE[i % len(PALETTE)]
+        hover = (
+            "%{customdata[0]}<br>weights %{customdata[1]}, %{customdata[2]} %{customdata[4]}<br>"
+            "ImageNet top-1 %{x} (%{customdata[5]})<br>transfer %{y}"
+        )
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": f"{dataset} ({probe})",
+                "x": [p.imagenet for p in members],
+                "y": [p.transfer for p in members],
+                "customdata": [
+                    [p.model, p.weights, p.probe, pages.get(p.model, ""), p.shots, "measured" if p.measured else "reported"]
+                    for p in members
+                ],
+                "hovertemplate": hover + "<extra>" + dataset + "</extra>",
+                "marker": {
+                    "color": color,
+                    "size": 10,
+                    "symbol": ["circle" if p.measured else "circle-open" for p in members],
+                },
+            }
+        )
+    return {"data": data, "layout": _layout(title, "ImageNet-1k top-1 (%)", "transfer accuracy (%)")}

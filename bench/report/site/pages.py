@@ -24,6 +24,7 @@ from . import charts
 HOME = "index.html"
 PUBLISHED = "published.html"
 MODELS = "models.html"
+TRANSFER = "transfer.html"
 LIBRARIES = {"timm": "timm", "tv": "torchvision"}
 
 
@@ -44,13 +45,34 @@ class Sources:
     df: Any  # bench.store.results.load()
     records: list[Any]  # bench.store.schema.Record, every stored result
     sensitivity: list[dict[str, Any]] = field(default_factory=list)
+    transfer: list[Any] = field(default_factory=list)  # bench.store.transfer.TransferRecord, the shown ones
 
     @classmethod
     def read(cls, results_dir: str | Path) -> Sources:
         from ...store import results
+        from ...store import transfer as transfer_store
         from .. import sensitivity
+        from .. import transfer as T
 
-        return cls(Path(results_dir), results.load(results_dir), results.read_all(results_dir), sensitivity.load(results_dir))
+        return cls(
+            Path(results_dir),
+            results.load(results_dir),
+            results.read_all(results_dir),
+            sensitivity.load(results_dir),
+            T.shown(transfer_store.read_all(results_dir)),
+        )
+
+    @functools.cached_property
+    def imagenet(self) -> dict[tuple[str, str], float]:
+        """(model, weights) -> measured ImageNet-1k top-1, the x of the transfer pages (bench.report.transfer)."""
+        from .. import transfer as T
+
+        return T.imagenet_top1_of(self.records)
+
+    @functools.cached_property
+    def with_pages(self) -> set[str]:
+        """The model ids that have a model page (those with `bench run` results)."""
+        return set() if self.df.empty else {str(m) for m in self.df["model"]}
 
     @functools.cached_property
     def measured(self):
@@ -74,6 +96,13 @@ def dataset_page(dataset: str, split: str) -> str:
 def model_page(model_id: str) -> str:
     """`timm:resnet50.a1_in1k` -> `model-timm-resnet50.a1_in1k.html` (one page per weights tag)."""
     return "model-" + re.sub(r"[^A-Za-z0-9_.+-]", "-", str(model_id).replace(":", "-")) + ".html"
+
+
+def transfer_page(dataset: str) -> str:
+    """The site's page of bench.report.transfer's `transfer-<dataset>.md` (same name, .html)."""
+    from .. import transfer as T
+
+    return T.page_name(dataset)[: -len(".md")] + ".html"
 
 
 def library(model_id: str) -> str:
@@ -403,10 +432,30 @@ def model_pages(src: Sources) -> list[Page]:
                     "table": table("results", merged, f"Every stored result of {model_id}", links),
                     "provenance": provenance,
                     "published": published,
+                    "transfer": _model_transfer(src, model_id),
                 },
             )
         )
     return out
+
+
+TRANSFER_HEADERS = ["dataset", "weights", "probe", "shots", "metric", "accuracy (%)", "test images"]
+
+
+def _model_transfer(src: Sources, model_id: str) -> dict[str, Any] | None:
+    """The model's shown transfer results (`bench transfer`), each cell as the transfer pages print it."""
+    from .. import transfer as T
+
+    mine = [r for r in src.transfer if r.key.model == model_id]
+    if not mine:
+        return None
+    cells = [
+        [r.key.dataset, r.key.weights, r.key.probe, r.key.shots, r.headline, T._cell(r), F.integer(r.n.get("test"))] for r in mine
+    ]
+    values = [[None, None, None, None, None, T.headline(r), r.n.get("test")] for r in mine]
+    rows = LB.Rows(TRANSFER_HEADERS, {"accuracy (%)", "test images"}, cells, values, [{} for _ in mine])
+    links = {"dataset": [transfer_page(r.key.dataset) for r in mine]}
+    return table("transfer", rows, f"Transfer results of {model_id} (bench transfer)", links)
 
 
 def _figures(model_id: str, dataset: str, split: str) -> list[reference.Figure]:
@@ -505,8 +554,98 @@ def models_index(src: Sources) -> list[Page]:
     return [Page(MODELS, "models.html", "Models", {"models": models}, nav="Every model (one page per weights tag)")]
 
 
+def transfer_pages(src: Sources) -> list[Page]:
+    """`bench transfer` results: an overview (means across datasets, the Kornblith plot) and one page per
+    dataset, with bench.report.transfer's rows (the markdown pages' cells); nothing without transfer results."""
+    from .. import transfer as T
+
+    records = src.transfer
+    if not records:
+        return []
+    model_links = {m: model_page(m) for m in sorted(src.with_pages)}
+
+    def link(model_id: str) -> str | None:
+        return model_links.get(model_id)
+
+    def kornblith(points: list[T.Point], fig_id: str, title: str) -> list[dict[str, Any]]:
+        if not points:
+            return []
+        return [
+            figure(
+                fig_id,
+                charts.kornblith(points, model_links, title),
+                "Transfer accuracy (logistic regression on full data, else k-NN) against ImageNet-1k top-1: measured by "
+                "`bench run`, hollow where only the authors' figure is known (Kornblith et al., 2019).",
+            )
+        ]
+
+    datasets = sorted({r.key.dataset for r in records})
+    rows = T.index_rows(records)
+    attrs = [{"probe": r["probe"], "shots": r["shots"], "library": library(r["model"])} for r in rows.records]
+    filters = [
+        {"name": "probe", "label": "probe", "options": _options([a["probe"] for a in attrs])},
+        {"name": "shots", "label": "shots", "options": _options([a["shots"] for a in attrs])},
+        {"name": "library", "label": "source library", "options": _options([a["library"] for a in attrs])},
+    ]
+    points = T.kornblith_points(records, src.imagenet)
+    overview = Page(
+        TRANSFER,
+        "transfer.html",
+        "Transfer",
+        {
+            "datasets": [(d, transfer_page(d), sum(r.key.dataset == d for r in records)) for d in datasets],
+            "table": table(
+                "transfer",
+                rows,
+                f"{len(rows.cells)} model × probe × shots row(s) over {len(datasets)} dataset(s)",
+                {"model": [link(r["model"]) for r in rows.records]},
+                attrs,
+                filters,
+            ),
+            "figures": kornblith(points, "fig-kornblith", "Transfer accuracy vs ImageNet top-1"),
+            "charts": bool(points),
+            "markdown": T.INDEX,
+        },
+        nav="Transfer to other datasets (k-NN and logistic-regression probes)",
+    )
+    out = [overview]
+    for d in datasets:
+        mine = [r for r in records if r.key.dataset == d]
+        rows = T.dataset_rows(mine, src.imagenet)
+        attrs = [{"extra": extra_data(r["model"]), "library": library(r["model"])} for r in rows.records]
+        filters = [
+            {"name": "extra", "label": "extra training data", "options": _options([a["extra"] for a in attrs])},
+            {"name": "library", "label": "source library", "options": _options([a["library"] for a in attrs])},
+        ]
+        mine_points = [p for p in points if p.dataset == d]
+        out.append(
+            Page(
+                transfer_page(d),
+                "transfer_dataset.html",
+                f"Transfer: {d}",
+                {
+                    "dataset": d,
+                    "note": T.dataset_note(d, mine),
+                    "command": T.command(d),
+                    "table": table(
+                        "transfer",
+                        rows,
+                        f"{len(rows.cells)} model(s) on {d}",
+                        {"model": [link(r["model"]) for r in rows.records]},
+                        attrs,
+                        filters,
+                    ),
+                    "figures": kornblith(mine_points, "fig-kornblith", f"{d}: transfer accuracy vs ImageNet top-1"),
+                    "charts": bool(mine_points),
+                    "markdown": T.page_name(d),
+                },
+            )
+        )
+    return out
+
+
 # Every page type but the home page, in the order of the home page's links.
-PAGE_TYPES: list[Callable[[Sources], list[Page]]] = [dataset_pages, model_pages, models_index, published_page]
+PAGE_TYPES: list[Callable[[Sources], list[Page]]] = [dataset_pages, model_pages, models_index, published_page, transfer_pages]
 
 
 def all_pages(src: Sources) -> list[Page]:

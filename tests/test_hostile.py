@@ -228,6 +228,18 @@ def test_baseline_count_of_1e999_is_named(baseline, capsys):
     assert "accuracy.n must be a whole number" in line and "inf" in line and str(baseline) in line
 
 
+def test_deeply_nested_transfer_result_is_named_not_a_recursion_error(tmp_path):
+    from bench.errors import ResultsError
+    from bench.store import transfer
+
+    bomb = tmp_path / "transfer" / "digits" / "deep.json"
+    bomb.parent.mkdir(parents=True)
+    bomb.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ResultsError, match="nested too deeply") as e:
+        transfer.read(bomb)
+    assert str(bomb) in str(e.value) and "rerun `bench transfer`" in str(e.value)
+
+
 def test_deeply_nested_result_json_is_named_and_the_others_render(store, tmp_path, capsys):
     bomb = store / "samples" / "val" / "deep.json"
     bomb.write_text("[" * 200_000 + "]" * 200_000)

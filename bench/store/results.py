@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import ResultsError, SchemaVersionError
-from . import atomic, schema
+from . import atomic, schema, transfer
 from .schema import SCHEMA_VERSION, Identity, Record  # noqa: F401 - the store's types, re-exported
 
 SAMPLES_SUFFIX = ".samples.npz"
 SENSITIVITY_DIR = "sensitivity"  # <results>/sensitivity/: `bench sensitivity` reports (bench.report.sensitivity), not results
-TRANSFER_FOLDER = "transfer"  # bench.store.transfer.FOLDER: its records are not `bench run` records
 
 Warn = Callable[[str], None]
 T = TypeVar("T")
@@ -135,7 +134,7 @@ def iter_paths(results_dir: str | Path) -> list[Path]:
     root = Path(results_dir)
     if not root.is_dir():
         return []
-    others = {SENSITIVITY_DIR, TRANSFER_FOLDER}
+    others = {SENSITIVITY_DIR, transfer.FOLDER}
     return sorted(p for p in root.rglob("*.json") if not p.name.startswith(".") and p.relative_to(root).parts[0] not in others)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError, SchemaVersionError
-from . import atomic
+from . import atomic, schema
 
 TRANSFER_SCHEMA = 1
 FOLDER = "transfer"
@@ -113,10 +113,8 @@ def write(record: TransferRecord, results_dir: str | Path) -> Path:
 
 def read(path: str | Path) -> TransferRecord:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise ResultsError(f"cannot read transfer result {path} ({e}): delete it and rerun `bench transfer`") from e
+    # the store's one JSON reader: unreadable, truncated or absurdly nested files are all one ResultsError
+    data = schema.read_json(path, "delete it and rerun `bench transfer`", what="transfer result ")
     if not isinstance(data, dict):
         raise ResultsError(f"transfer result {path} is not a JSON object: delete it and rerun `bench transfer`")
     return TransferRecord.from_json(data, path)
